@@ -1,0 +1,177 @@
+# hogo — one build for the agent, the uplink, the collector and hogoctl.
+#
+#   make            build everything into build/
+#   make check      install test dependencies, build, run every test (normal + ASan/UBSan)
+#   make run        the embedded default: collector (SQLite) + agent + uplink on this machine
+#   make bench      benchmarks under bench/, printing their figures
+#   make fuzz       libFuzzer targets under tests/fuzz/ (FUZZ_SECONDS each, default 60)
+#   make lint       cppcheck + clang-tidy, warnings as errors
+#   make format     clang-format -i over the tree
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Layout of the build: every directory's *.c except main.c files goes into one static
+# library per component; binaries link their main with the libraries they need.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BUILD      ?= build
+CC         ?= cc
+SANITIZE   ?= 0
+FUZZ       ?= 0
+FUZZ_SECONDS ?= 60
+VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+PKGS := libudev libsystemd libcurl json-c openssl libevent libevent_openssl \
+        libevent_pthreads sqlite3 libpq cunit
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -DHOGO_VERSION='"$(VERSION)"' \
+           -DHOGO_LOCALEDIR='"$(PREFIX)/share/locale"' -I. $(PKG_CFLAGS) -pthread
+LDLIBS  += $(PKG_LIBS) -pthread -lm
+
+ifeq ($(SANITIZE),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(FUZZ),1)
+CFLAGS  += -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# --- sources -------------------------------------------------------------------------
+mains        = $(filter %/main.c,$(1))
+COMMON_SRCS   := $(wildcard common/*.c) $(wildcard policy/*.c)
+AGENT_SRCS    := $(filter-out agent/main.c,$(wildcard agent/*.c))
+UPLINK_SRCS   := $(filter-out agent/uplink/main.c,$(wildcard agent/uplink/*.c))
+COLLECT_SRCS  := $(filter-out collectors/main.c,$(wildcard collectors/*.c))
+CTL_SRCS      := $(wildcard ctl/*.c)
+UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
+UNIT_HELPERS  := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+FUZZ_SRCS     := $(wildcard tests/fuzz/fuzz_*.c)
+TOOL_SRCS     := $(wildcard tests/tools/*.c) $(wildcard bench/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIB_COMMON  := $(BUILD)/libhogo-common.a
+LIB_AGENT   := $(BUILD)/libhogo-agent.a
+LIB_UPLINK  := $(BUILD)/libhogo-uplink.a
+LIB_COLLECT := $(BUILD)/libhogo-collector.a
+ALL_LIBS    := $(LIB_AGENT) $(LIB_UPLINK) $(LIB_COLLECT) $(LIB_COMMON)
+LINK_LIBS   := -Wl,--start-group $(ALL_LIBS) -Wl,--end-group
+
+# a binary is built once its main source exists
+BINS := $(if $(wildcard agent/main.c),$(BUILD)/hogo-agent) \
+        $(if $(wildcard agent/uplink/main.c),$(BUILD)/hogo-uplink) \
+        $(if $(wildcard collectors/main.c),$(BUILD)/hogo-collector) \
+        $(if $(CTL_SRCS),$(BUILD)/hogoctl)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
+
+.PHONY: all bins unit-bins tool-bins check unit bench run install deb fuzz fuzzers \
+        format lint clean deps
+all: bins unit-bins tool-bins
+
+bins: $(BINS)
+unit-bins: $(UNIT_BINS)
+tool-bins: $(TOOL_BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIB_COMMON): $(call obj,$(COMMON_SRCS))
+$(LIB_AGENT): $(call obj,$(AGENT_SRCS))
+$(LIB_UPLINK): $(call obj,$(UPLINK_SRCS))
+$(LIB_COLLECT): $(call obj,$(COLLECT_SRCS))
+$(ALL_LIBS):
+	@mkdir -p $(@D)
+	@rm -f $@
+	$(AR) rcs $@ $^ $(if $^,,$(BUILD)/empty.o)
+
+$(BUILD)/empty.o:
+	@mkdir -p $(@D)
+	echo 'typedef int hogo_empty_unit;' | $(CC) -x c -c -o $@ -
+$(ALL_LIBS): | $(BUILD)/empty.o
+
+$(BUILD)/hogo-agent: $(BUILD)/agent/main.o $(ALL_LIBS)
+$(BUILD)/hogo-uplink: $(BUILD)/agent/uplink/main.o $(ALL_LIBS)
+$(BUILD)/hogo-collector: $(BUILD)/collectors/main.o $(ALL_LIBS)
+$(BUILD)/hogoctl: $(call obj,$(CTL_SRCS)) $(ALL_LIBS)
+$(BINS):
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(call obj,$(UNIT_HELPERS)) $(ALL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/tools/% $(BUILD)/bench/%: | $(ALL_LIBS)
+$(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(ALL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(ALL_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(ALL_LIBS)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
+
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- tests -----------------------------------------------------------------------------
+deps:
+	@scripts/install-deps
+
+check: deps
+	$(MAKE) all
+	$(MAKE) BUILD=build/asan SANITIZE=1 all
+	tests/run
+
+# --- fuzzing ---------------------------------------------------------------------------
+fuzzers: $(FUZZ_BINS)
+
+fuzz: deps
+	$(MAKE) BUILD=build/fuzz CC=clang FUZZ=1 fuzzers
+	tests/fuzz/run $(FUZZ_SECONDS)
+
+# --- benchmarks, run, packaging ----------------------------------------------------------
+bench: deps all
+	bench/run
+
+run:
+	@scripts/install-deps --run
+	$(MAKE) bins
+	scripts/run
+
+deb:
+	@echo "make deb: Debian packaging is not built yet (packaging/ is empty)" >&2
+	@exit 1
+
+install: bins
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/hogo-agent $(BUILD)/hogo-uplink $(BUILD)/hogo-collector \
+		$(DESTDIR)$(PREFIX)/sbin/
+	install -m 0755 $(BUILD)/hogoctl $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/hogo/policy
+	install -m 0644 policy/examples/*.json $(DESTDIR)$(PREFIX)/share/hogo/policy/
+
+# --- style ----------------------------------------------------------------------------
+SRC_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')
+
+format:
+	clang-format -i $(SRC_FILES)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+		--inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE -I. \
+		$(filter %.c,$(SRC_FILES))
+	clang-tidy --quiet --warnings-as-errors='*' $(filter-out tests/fuzz/%,$(filter %.c,$(SRC_FILES))) \
+		-- $(filter-out -Werror,$(CFLAGS))
+
+clean:
+	rm -rf build

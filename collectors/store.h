@@ -1,0 +1,111 @@
+/* store.h — the collector's storage, one interface over two back ends.
+ *
+ * SQLite (WAL; the embedded default, zero set-up) and PostgreSQL (libpq; for sites that
+ * run several collectors behind a load balancer) implement the same small set of
+ * primitives (struct store_backend below). Everything with a rule in it — chain checks on
+ * ingest, token use, which policy an agent gets — is written once, on top of the
+ * primitives, in collectors/ingest.c and friends, so both back ends behave the same and
+ * pass the same test suite (tests/unit/test_store.c runs it against each).
+ *
+ * Configuration: {"store": {"sqlite": "/var/lib/hogo/collector.db"}} or
+ * {"store": {"postgres": "host=/run/postgresql dbname=hogo"}}.
+ *
+ * Tables (migrations are versioned in schema_version): terminals, events, posture, alerts,
+ * tokens, revocations, policies. Times are Unix seconds (int64). All functions return 0 /
+ * positive on success and -errno on failure; "not found" is -ENOENT.
+ */
+#ifndef HOGO_COLLECTOR_STORE_H
+#define HOGO_COLLECTOR_STORE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/digest.h"
+
+struct store;
+
+enum store_kind {
+        STORE_SQLITE,
+        STORE_POSTGRES,
+};
+
+/* Opens (and migrates) the store. target is a file path for SQLite, a conninfo string
+ * for PostgreSQL. */
+int store_open(enum store_kind kind, const char *target, struct store **ret);
+void store_close(struct store *store);
+/* The schema version after migration. */
+int store_schema_version(struct store *store);
+
+/* Transactions: every multi-row change (an ingested batch, a token use) runs inside one.
+ * store_begin() locks what the PostgreSQL back end must lock for several collectors to
+ * agree (the terminal's chain row is taken FOR UPDATE by store_terminal_get_locked()). */
+int store_begin(struct store *store);
+int store_commit(struct store *store);
+int store_rollback(struct store *store);
+
+struct store_terminal {
+        char agent_id[64];
+        char hostname[256];
+        char department[256];
+        uint64_t last_seq;                     /* highest seq accepted, 0 before any */
+        char last_hash[SHA256_HEX_LEN + 1];    /* hash of that event, genesis before any */
+        int64_t enrolled_at;
+        int64_t last_seen;
+        char policy_version[64];               /* version the agent last reported */
+        bool revoked;
+};
+
+int store_terminal_add(struct store *store, const struct store_terminal *t);
+int store_terminal_get(struct store *store, const char *agent_id, struct store_terminal *ret);
+/* Same, inside a transaction, locking the row against other collectors. */
+int store_terminal_get_locked(struct store *store, const char *agent_id,
+                              struct store_terminal *ret);
+int store_terminal_set_chain(struct store *store, const char *agent_id, uint64_t last_seq,
+                             const char *last_hash);
+int store_terminal_seen(struct store *store, const char *agent_id, int64_t now,
+                        const char *policy_version);
+int store_terminal_revoke(struct store *store, const char *agent_id, int64_t now);
+/* Calls fn for each revoked agent id (for the handshake's revocation check). */
+int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, void *ud),
+                          void *ud);
+
+/* Events: (agent_id, seq) is unique. event_json is the event exactly as received
+ * (canonical form), type/severity/ts copied out for queries. */
+int store_event_insert(struct store *store, const char *agent_id, uint64_t seq,
+                       const char *type, const char *severity, const char *ts,
+                       const char *hash, const char *event_json, int64_t received_at);
+/* The stored hash of (agent, seq) into ret (65 bytes), -ENOENT when none. */
+int store_event_hash(struct store *store, const char *agent_id, uint64_t seq,
+                     char ret[static SHA256_HEX_LEN + 1]);
+/* Number of events stored for agent_id. */
+int64_t store_event_count(struct store *store, const char *agent_id);
+
+/* Alerts: tamper.chain_break and others the collector raises itself. */
+int store_alert_insert(struct store *store, const char *agent_id, const char *type,
+                       const char *details_json, int64_t now);
+int64_t store_alert_count(struct store *store, const char *agent_id, const char *type);
+
+int store_posture_put(struct store *store, const char *agent_id, const char *posture_json,
+                      int64_t now);
+
+/* Tokens are stored by the SHA-256 of the secret, never the secret. */
+int store_token_add(struct store *store, const char *token_hash, const char *department,
+                    int uses, int64_t expires_at, int64_t now);
+/* Uses one: 0 and the department on success; -ENOENT unknown, -EKEYEXPIRED expired,
+ * -EUSERS used up. */
+int store_token_use(struct store *store, const char *token_hash, int64_t now,
+                    char ret_department[static 256]);
+
+/* Signed policy envelopes per department ("" is the default for all). */
+int store_policy_put(struct store *store, const char *department, const char *version,
+                     const char *envelope_json, int64_t now);
+/* The department's policy, or the default one; ret_* are malloc()ed. */
+int store_policy_get(struct store *store, const char *department, char **ret_version,
+                     char **ret_envelope_json);
+
+/* The primitives each back end provides (collectors/store_sqlite.c, store_postgres.c);
+ * the public functions above dispatch through it. */
+struct store_backend;
+
+#endif

@@ -1,0 +1,134 @@
+/* digest.c — see digest.h. */
+#include "common/digest.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "common/util.h"
+
+void sha256_hex(const void *data, size_t len, char out[static SHA256_HEX_LEN + 1])
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char md[SHA256_DIGEST_LENGTH];
+        SHA256(data, len, md);
+        for (size_t i = 0; i < sizeof md; i++) {
+                out[2 * i] = hex[md[i] >> 4];
+                out[2 * i + 1] = hex[md[i] & 0xf];
+        }
+        out[SHA256_HEX_LEN] = '\0';
+}
+
+static uint32_t crc32c_table[8][256];
+
+static void crc32c_init_table(void)
+{
+        for (uint32_t i = 0; i < 256; i++) {
+                uint32_t c = i;
+                for (int k = 0; k < 8; k++)
+                        c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+                crc32c_table[0][i] = c;
+        }
+        for (uint32_t i = 0; i < 256; i++)
+                for (int t = 1; t < 8; t++)
+                        crc32c_table[t][i] = (crc32c_table[t - 1][i] >> 8) ^
+                                             crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
+}
+
+uint32_t crc32c(uint32_t crc, const void *data, size_t len)
+{
+        static pthread_once_t once = PTHREAD_ONCE_INIT;
+        pthread_once(&once, crc32c_init_table);
+
+        const unsigned char *p = data;
+        crc = ~crc;
+        /* slicing-by-8: the spool checksums every record on the hot path */
+        while (len >= 8) {
+                uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                                     (uint32_t)p[3] << 24);
+                crc = crc32c_table[7][lo & 0xff] ^ crc32c_table[6][(lo >> 8) & 0xff] ^
+                      crc32c_table[5][(lo >> 16) & 0xff] ^ crc32c_table[4][lo >> 24] ^
+                      crc32c_table[3][p[4]] ^ crc32c_table[2][p[5]] ^ crc32c_table[1][p[6]] ^
+                      crc32c_table[0][p[7]];
+                p += 8;
+                len -= 8;
+        }
+        while (len--)
+                crc = (crc >> 8) ^ crc32c_table[0][(crc ^ *p++) & 0xff];
+        return ~crc;
+}
+
+char *base64_encode(const void *data, size_t len)
+{
+        size_t out_len = 4 * ((len + 2) / 3);
+        char *out = malloc(out_len + 1);
+        if (!out)
+                return NULL;
+        int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+        if (n < 0 || (size_t)n != out_len) {
+                free(out);
+                return NULL;
+        }
+        out[out_len] = '\0';
+        return out;
+}
+
+static int b64_value(char c)
+{
+        if (c >= 'A' && c <= 'Z')
+                return c - 'A';
+        if (c >= 'a' && c <= 'z')
+                return c - 'a' + 26;
+        if (c >= '0' && c <= '9')
+                return c - '0' + 52;
+        if (c == '+')
+                return 62;
+        if (c == '/')
+                return 63;
+        return -1;
+}
+
+int base64_decode(const char *text, unsigned char **ret_data, size_t *ret_len)
+{
+        size_t n = strlen(text);
+        if (n == 0 || n % 4 != 0)
+                return -EINVAL;
+        size_t pad = (text[n - 1] == '=') + (n >= 2 && text[n - 2] == '=');
+        _cleanup_free_ unsigned char *out = malloc(n / 4 * 3 + 1);
+        if (!out)
+                return -ENOMEM;
+        size_t o = 0;
+        for (size_t i = 0; i < n; i += 4) {
+                int v[4];
+                for (int k = 0; k < 4; k++) {
+                        bool is_pad = i + (size_t)k >= n - pad;
+                        if (is_pad) {
+                                if (text[i + (size_t)k] != '=')
+                                        return -EINVAL;
+                                v[k] = 0;
+                        } else if ((v[k] = b64_value(text[i + (size_t)k])) < 0) {
+                                return -EINVAL;
+                        }
+                }
+                uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                             (uint32_t)v[3];
+                out[o++] = (unsigned char)(w >> 16);
+                out[o++] = (unsigned char)(w >> 8);
+                out[o++] = (unsigned char)w;
+        }
+        o -= pad;
+        *ret_data = TAKE_PTR(out);
+        *ret_len = o;
+        return 0;
+}
+
+int is_lower_hex(const char *s, size_t n)
+{
+        if (!s || strlen(s) != n)
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+                        return 0;
+        return 1;
+}

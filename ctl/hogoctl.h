@@ -1,0 +1,29 @@
+/* hogoctl.h — the admin CLI's command table.
+ *
+ * hogoctl is one binary with one file per area (ctl/policy.c, ctl/spool.c, …). Each area
+ * exports a `ctl_<area>_main(argc, argv)` that handles its own subcommands and --help and
+ * returns the process exit status: 0 success, 1 error (message already printed to
+ * stderr), 2 usage error, 3 "found something" where a command documents it (classify).
+ * Adding an area is one file plus one line in the table in ctl/hogoctl.c.
+ */
+#ifndef HOGO_CTL_H
+#define HOGO_CTL_H
+
+#include <stdbool.h>
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_ERROR 1
+#define CTL_EXIT_USAGE 2
+#define CTL_EXIT_FOUND 3
+
+struct ctl_command {
+        const char *name;
+        const char *summary; /* one line for `hogoctl --help` */
+        int (*main)(int argc, char **argv);
+};
+
+/* true when argv holds -h or --help (commands print their own help then). */
+bool ctl_wants_help(int argc, char **argv);
+
+
+#endif
