@@ -6,15 +6,15 @@
 #include "common/util.h"
 #include "ctl/hogoctl.h"
 
-static const struct ctl_command commands[] = {
-        { "version", "print hogoctl's version", ctl_version_main },
-};
-
 static int ctl_version_main(int argc, char **argv)
 {
         printf("hogoctl %s\n", HOGO_VERSION);
         return CTL_EXIT_OK;
 }
+
+static const struct ctl_command commands[] = {
+        { "version", "print hogoctl's version", ctl_version_main },
+};
 
 bool ctl_wants_help(int argc, char **argv)
 {
