@@ -25,5 +25,7 @@ struct ctl_command {
 /* true when argv holds -h or --help (commands print their own help then). */
 bool ctl_wants_help(int argc, char **argv);
 
+int ctl_spool_main(int argc, char **argv);
+
 
 #endif
