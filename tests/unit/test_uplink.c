@@ -116,6 +116,7 @@ static void test_batch_byte_limit(void)
         event_batch_init(&b, 1000, 213);
         CU_ASSERT_EQUAL(event_batch_add(&b, ev, 100, 1), 0);
         CU_ASSERT_EQUAL(event_batch_add(&b, ev, 100, 2), -ENOSPC);
+        event_batch_free(&b);
         event_batch_init(&b, 1000, 214);
         CU_ASSERT_EQUAL(event_batch_add(&b, ev, 100, 1), 0);
         CU_ASSERT_EQUAL(event_batch_add(&b, ev, 100, 2), 0);
