@@ -39,14 +39,30 @@ static void pg_result_clear(PGresult **res)
 }
 #define _cleanup_pgresult_ _cleanup_(pg_result_clear)
 
+/* libpq's message on one line: its lines (and the final newline) joined by spaces. */
 static const char *pg_message(PGconn *conn)
 {
-        const char *m = PQerrorMessage(conn);
-        size_t n = strlen(m);
-        /* libpq ends its messages with a newline; log lines do not. */
         static _Thread_local char buf[1024];
-        snprintf(buf, sizeof buf, "%.*s", (int)(n > 0 && m[n - 1] == '\n' ? n - 1 : n), m);
+        size_t n = 0;
+        bool space = false;
+        for (const char *m = PQerrorMessage(conn); *m && n < sizeof buf - 1; m++) {
+                if (*m == '\n' || *m == '\t') {
+                        space = n > 0;
+                        continue;
+                }
+                if (space && n < sizeof buf - 2)
+                        buf[n++] = ' ';
+                space = false;
+                buf[n++] = *m;
+        }
+        buf[n] = '\0';
         return buf;
+}
+
+/* Server notices ("relation already exists, skipping") are not the operator's business. */
+static void pg_notice(void *ud, const char *message)
+{
+        log_debug("Store: PostgreSQL says: %s", message);
 }
 
 static bool pg_connection_lost(struct pg_conn *c)
@@ -58,9 +74,9 @@ static int pg_fail(struct pg_conn *c, const PGresult *res, const char *what)
 {
         if (pg_connection_lost(c))
                 return log_error_errno(-ECONNRESET,
-                                       "Store: lost the connection to PostgreSQL (%s) during %s: "
-                                       "%s. Nothing uncommitted was kept; the next call "
-                                       "reconnects.",
+                                       "Store: lost the connection to PostgreSQL (%s) during %s; "
+                                       "nothing uncommitted was kept, the next call reconnects. "
+                                       "libpq: %s",
                                        c->where, what, pg_message(c->conn));
 
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -87,6 +103,7 @@ static int pg_fail(struct pg_conn *c, const PGresult *res, const char *what)
 static int pg_setup_session(struct pg_conn *c)
 {
         memset(c->prepared, 0, sizeof c->prepared);
+        PQsetNoticeProcessor(c->conn, pg_notice, NULL);
         if (PQsetClientEncoding(c->conn, "UTF8") != 0)
                 return pg_fail(c, NULL, "setting the client encoding");
         _cleanup_pgresult_ PGresult *res = PQexec(c->conn, "SET synchronous_commit TO on");
@@ -110,8 +127,8 @@ static int pg_ensure_connected(struct pg_conn *c)
         PQreset(c->conn);
         if (pg_connection_lost(c))
                 return log_error_errno(-ECONNREFUSED,
-                                       "Store: cannot reconnect to PostgreSQL (%s): %s. Nothing "
-                                       "was stored; the next call tries again.",
+                                       "Store: cannot reconnect to PostgreSQL (%s); nothing was "
+                                       "stored, the next call tries again. libpq: %s",
                                        c->where, pg_message(c->conn));
         log_notice("Store: reconnected to PostgreSQL (%s)", c->where);
         return pg_setup_session(c);
@@ -132,8 +149,9 @@ static int pg_open(const char *target, void **ret_conn)
         char *err = NULL;
         PQconninfoOption *opts = PQconninfoParse(target, &err);
         if (!opts) {
-                int r = log_error_errno(-EINVAL, "Store: the PostgreSQL conninfo is invalid: %s",
-                                        err ? err : "out of memory");
+                size_t n = err ? strcspn(err, "\n") : 0;
+                int r = log_error_errno(-EINVAL, "Store: the PostgreSQL conninfo is invalid: %.*s",
+                                        (int)n, err ? err : "");
                 PQfreemem(err);
                 return r;
         }
@@ -159,9 +177,9 @@ static int pg_open(const char *target, void **ret_conn)
         }
         if (PQstatus(c->conn) != CONNECTION_OK) {
                 int r = log_error_errno(-ECONNREFUSED,
-                                        "Store: cannot connect to PostgreSQL (%s): %s. Check the "
+                                        "Store: cannot connect to PostgreSQL (%s); check the "
                                         "conninfo and that the server runs and accepts the "
-                                        "collector.",
+                                        "collector. libpq: %s",
                                         c->where, pg_message(c->conn));
                 pg_close(c);
                 return r;

@@ -25,9 +25,20 @@ static unsigned pg_schemas; /* hogo_test_<pid>_<n> made so far */
 
 /* --- fixtures --------------------------------------------------------------------------- */
 
-static void pg_raw_exec(const char *sql)
+static void ignore_notice(void *ud, const char *message)
+{
+}
+
+static PGconn *pg_raw_connect(void)
 {
         PGconn *c = PQconnectdb(getenv("HOGO_TEST_PG"));
+        PQsetNoticeProcessor(c, ignore_notice, NULL);
+        return c;
+}
+
+static void pg_raw_exec(const char *sql)
+{
+        PGconn *c = pg_raw_connect();
         CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
         PGresult *res = PQexec(c, sql);
         if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -101,7 +112,7 @@ static int suite_init_postgres(void)
 
 static int suite_clean_postgres(void)
 {
-        PGconn *c = PQconnectdb(getenv("HOGO_TEST_PG"));
+        PGconn *c = pg_raw_connect();
         for (unsigned i = 1; i <= pg_schemas; i++) {
                 char sql[128];
                 snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS hogo_test_%d_%u CASCADE",
