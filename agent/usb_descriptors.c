@@ -106,9 +106,9 @@ enum usb_function usb_interface_classify(const struct usb_interface_desc *intf)
         }
 }
 
-void usb_interface_class_triple(const struct usb_interface_desc *intf, char buf[static 9])
+void usb_class_triple(uint8_t class_code, uint8_t subclass, uint8_t protocol, char buf[static 9])
 {
-        snprintf(buf, 9, "%02x/%02x/%02x", intf->class_code, intf->subclass, intf->protocol);
+        snprintf(buf, 9, "%02x/%02x/%02x", class_code, subclass, protocol);
 }
 
 static uint16_t le16(const uint8_t *p)

@@ -107,7 +107,7 @@ int usb_descriptors_parse(const void *data, size_t len, struct usb_device_desc *
 /* Names the function of one interface from its class triple and endpoint counts. */
 enum usb_function usb_interface_classify(const struct usb_interface_desc *intf);
 
-/* "08/06/50" style text of an interface's class triple; buf holds 9 bytes. */
-void usb_interface_class_triple(const struct usb_interface_desc *intf, char buf[static 9]);
+/* "08/06/50": a class triple as text; buf holds 9 bytes. */
+void usb_class_triple(uint8_t class_code, uint8_t subclass, uint8_t protocol, char buf[static 9]);
 
 #endif
