@@ -388,14 +388,26 @@ static json_object *read_posture(struct uplink *u)
         return json_object_new_object();
 }
 
-static char *heartbeat_body(struct uplink *u, const char **ret_agent_policy, json_object **ret_posture)
+/* A policy version as text: the policy's "version" is an integer, the store keeps it as a
+ * string; either form compares the same way here. NULL when absent or of another type. */
+static char *policy_version_of(json_object *o, const char *key)
 {
-        json_object *posture = read_posture(u);
-        json_object *pv;
-        const char *agent_policy = json_object_object_get_ex(posture, "policy_version", &pv) &&
-                                                   json_object_is_type(pv, json_type_string)
-                                           ? json_object_get_string(pv)
-                                           : NULL;
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return NULL;
+        if (json_object_is_type(v, json_type_string))
+                return strdup(json_object_get_string(v));
+        if (json_object_is_type(v, json_type_int)) {
+                char *s;
+                return asprintf(&s, "%" PRId64, json_object_get_int64(v)) < 0 ? NULL : s;
+        }
+        return NULL;
+}
+
+static char *heartbeat_body(struct uplink *u, char **ret_agent_policy)
+{
+        _cleanup_json_ json_object *posture = read_posture(u);
+        _cleanup_free_ char *agent_policy = policy_version_of(posture, "policy_version");
         char hostname[256] = "";
         gethostname(hostname, sizeof(hostname) - 1);
         _cleanup_json_ json_object *o = json_object_new_object();
@@ -409,8 +421,8 @@ static char *heartbeat_body(struct uplink *u, const char **ret_agent_policy, jso
         json_object_object_add(o, "hostname", json_object_new_string(hostname));
         json_object_object_add(o, "spool", spool);
         char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        *ret_agent_policy = agent_policy;
-        *ret_posture = posture; /* owns agent_policy's storage */
+        if (s)
+                *ret_agent_policy = TAKE_PTR(agent_policy);
         return s;
 }
 
@@ -462,10 +474,9 @@ static int fetch_policy(struct uplink *u, const char *version)
 static void heartbeat_answer(struct uplink *u, const char *body, const char *agent_policy)
 {
         _cleanup_json_ json_object *o = json_tokener_parse(body);
-        json_object *v;
-        if (!o || !json_object_object_get_ex(o, "policy_version", &v) || !json_object_is_type(v, json_type_string))
+        _cleanup_free_ char *assigned = policy_version_of(o, "policy_version");
+        if (!assigned)
                 return; /* null or absent: nothing assigned */
-        const char *assigned = json_object_get_string(v);
         if (!u->assigned_policy || STRNEQ(u->assigned_policy, assigned)) {
                 free(u->assigned_policy);
                 u->assigned_policy = strdup(assigned);
@@ -478,9 +489,8 @@ static void heartbeat_answer(struct uplink *u, const char *body, const char *age
 static void heartbeat_once(struct uplink *u, uint64_t now)
 {
         uint64_t interval = (uint64_t)u->config->heartbeat_seconds * MSEC_PER_SEC;
-        const char *agent_policy = NULL;
-        _cleanup_json_ json_object *posture = NULL;
-        _cleanup_free_ char *body = heartbeat_body(u, &agent_policy, &posture);
+        _cleanup_free_ char *agent_policy = NULL;
+        _cleanup_free_ char *body = heartbeat_body(u, &agent_policy);
         if (!body) {
                 u->next_heartbeat_ms = now + interval;
                 return;
