@@ -215,6 +215,54 @@ static void test_record_encode_and_scan(void)
         CU_ASSERT_EQUAL(spool_scan_next(&scan, &it), SPOOL_SCAN_TORN);
 }
 
+static void test_any_bit_flip_loses_one_record(void)
+{
+        /* events and tombstones back to back, as a rewritten segment holds them */
+        const char *payloads[] = {
+                "{\"dropped\":{\"from_seq\":1,\"hash\":\"aa\",\"prev_hash\":\"bb\",\"to_seq\":2}}",
+                "{\"details\":{\"n\":3},\"hash\":\"cc\",\"seq\":3}",
+                "{\"dropped\":{\"from_seq\":4,\"hash\":\"dd\",\"prev_hash\":\"cc\",\"to_seq\":4}}",
+                "{\"dropped\":{\"from_seq\":5,\"hash\":\"ee\",\"prev_hash\":\"dd\",\"to_seq\":9}}",
+                "{\"details\":{\"n\":10,\"pad\":\"\\u0000\"},\"seq\":10}",
+        };
+        const size_t n = ELEMENTSOF(payloads);
+        uint8_t buf[1024];
+        size_t starts[8], total = 0;
+        for (size_t i = 0; i < n; i++) {
+                starts[i] = total;
+                spool_record_encode(payloads[i], (uint32_t)strlen(payloads[i]), buf + total);
+                total += 8 + strlen(payloads[i]);
+        }
+        starts[n] = total;
+
+        for (size_t pos = 0; pos < total; pos++)
+                for (int bit = 0; bit < 8; bit++) {
+                        buf[pos] ^= (uint8_t)(1u << bit);
+                        size_t hit = 0;
+                        while (starts[hit + 1] <= pos)
+                                hit++;
+                        struct spool_scan scan;
+                        struct spool_scan_item it;
+                        spool_scan_init(&scan, buf, total);
+                        size_t records = 0, damaged = 0;
+                        while (spool_scan_next(&scan, &it) != SPOOL_SCAN_END) {
+                                if (it.kind == SPOOL_SCAN_RECORD) {
+                                        records++;
+                                        continue;
+                                }
+                                damaged++;
+                                /* exactly the record hit, reported as such (torn when it is
+                                 * the last one: nothing follows it) */
+                                CU_ASSERT_EQUAL(it.offset, starts[hit]);
+                                CU_ASSERT_EQUAL(it.size, starts[hit + 1] - starts[hit]);
+                                CU_ASSERT_EQUAL(it.kind, hit + 1 == n ? SPOOL_SCAN_TORN : SPOOL_SCAN_CORRUPT);
+                        }
+                        CU_ASSERT_EQUAL(records, n - 1);
+                        CU_ASSERT_EQUAL(damaged, 1);
+                        buf[pos] ^= (uint8_t)(1u << bit);
+                }
+}
+
 static void test_entry_parse(void)
 {
         json_object *ev;
@@ -311,6 +359,15 @@ static void test_chain_gap_bridged(void)
         CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 6, h5, &drops[1], 1));
         /* a run overlapping the next event is not a bridge */
         CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 7, h5, drops, 2));
+        /* overlapping declarations (4..5 declared, then 4..8 after a crash): any path counts,
+         * whichever is listed first */
+        struct chain_drop three[3] = { drops[1], { .from_seq = 4, .to_seq = 8 }, drops[0] };
+        memcpy(three[1].prev_hash, h3, 65);
+        memcpy(three[1].hash, h8, 65);
+        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, three, 2));
+        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, three, 3));
+        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 6, h5, three, 3));
+        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, h5, three, 3));
 
         /* the overflow event's list */
         json_object *ev = json_object_new_object();
@@ -377,14 +434,19 @@ static void test_overflow_plan(void)
         CU_ASSERT_EQUAL(freed, 7 * 1000 - 4 * SPOOL_TOMBSTONE_SIZE);
         free(drops);
 
-        /* oldest first, only as much as needed */
+        /* oldest first, only as much as needed, but a run is finished, not cut */
         k = spool_overflow_plan(r, 10, 1500, 100, &drops, &n_drops, &freed);
-        CU_ASSERT_EQUAL(k, 2);
-        CU_ASSERT_TRUE(r[0].drop && r[1].drop);
-        CU_ASSERT_FALSE(r[2].drop || r[4].drop);
+        CU_ASSERT_EQUAL(k, 3);
+        CU_ASSERT_TRUE(r[0].drop && r[1].drop && r[2].drop);
+        CU_ASSERT_FALSE(r[3].drop || r[4].drop);
         CU_ASSERT_EQUAL(n_drops, 1);
-        CU_ASSERT_EQUAL(drops[0].to_seq, 101);
+        CU_ASSERT_EQUAL(drops[0].to_seq, 102);
         CU_ASSERT(freed >= 1500);
+        free(drops);
+        k = spool_overflow_plan(r, 10, 3000, 100, &drops, &n_drops, &freed);
+        CU_ASSERT_EQUAL(k, 5);
+        CU_ASSERT_EQUAL(n_drops, 2);
+        CU_ASSERT_FALSE(r[7].drop);
         free(drops);
 
         /* the run limit bounds the overflow event */
@@ -861,6 +923,7 @@ static void test_queue_bound_refuses_without_using_a_seq(void)
 
 static CU_TestInfo format_tests[] = {
         { "record encoding, CRC, scanning past damage", test_record_encode_and_scan },
+        { "any single bit flip loses exactly the record hit", test_any_bit_flip_loses_one_record },
         { "record payloads: events and tombstones", test_entry_parse },
         { "stored text is the canonical event", test_stored_text_is_the_canonical_event },
         { "drop rule: a gap is bridged only exactly", test_chain_gap_bridged },
