@@ -21,7 +21,7 @@ FUZZ       ?= 0
 FUZZ_SECONDS ?= 60
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := libudev libsystemd libcurl json-c openssl libevent libevent_openssl \
+PKGS := libudev libsystemd libcurl json-c openssl libevent libevent_openssl zlib \
         libevent_pthreads sqlite3 libpq cunit
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
