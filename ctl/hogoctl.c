@@ -14,6 +14,9 @@ static int ctl_version_main(int argc, char **argv)
 
 static const struct ctl_command commands[] = {
         { "version", "print hogoctl's version", ctl_version_main },
+        { "spool", "verify an agent spool's CRCs and hash chain", ctl_spool_main },
+        { "status", "ask the running agent: policy, sources, spool, last upload", ctl_status_main },
+        { "policy", "validate, sign, verify and explain policies; policy keys", ctl_policy_main },
 };
 
 bool ctl_wants_help(int argc, char **argv)

@@ -25,5 +25,13 @@ struct ctl_command {
 /* true when argv holds -h or --help (commands print their own help then). */
 bool ctl_wants_help(int argc, char **argv);
 
+/* ctl/policy.c: validate, keygen, sign, verify, show. */
+int ctl_policy_main(int argc, char **argv);
+/* ctl/status.c: `hogoctl status [--json] [--socket PATH]`. */
+int ctl_status_main(int argc, char **argv);
+/* ctl/policy_push.c: `hogoctl policy push`, dispatched from ctl_policy_main(). */
+int ctl_policy_push(int argc, char **argv);
+int ctl_spool_main(int argc, char **argv);
+
 
 #endif
