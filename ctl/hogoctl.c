@@ -15,6 +15,9 @@ static int ctl_version_main(int argc, char **argv)
 static const struct ctl_command commands[] = {
         { "version", "print hogoctl's version", ctl_version_main },
         { "spool", "verify an agent spool's CRCs and hash chain", ctl_spool_main },
+        { "mark", "mark files as holding personal information", ctl_mark_main },
+        { "unmark", "remove the mark from files", ctl_unmark_main },
+        { "classify", "say whether files hold personal information", ctl_classify_main },
 };
 
 bool ctl_wants_help(int argc, char **argv)

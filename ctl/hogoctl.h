@@ -30,6 +30,10 @@ int ctl_policy_main(int argc, char **argv);
 /* ctl/policy_push.c: `hogoctl policy push`, dispatched from ctl_policy_main(). */
 int ctl_policy_push(int argc, char **argv);
 int ctl_spool_main(int argc, char **argv);
+/* ctl/files.c: marking files and classifying their content. */
+int ctl_mark_main(int argc, char **argv);
+int ctl_unmark_main(int argc, char **argv);
+int ctl_classify_main(int argc, char **argv);
 
 
 #endif
