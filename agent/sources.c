@@ -6,5 +6,6 @@
 #include <stddef.h>
 
 const struct source_ops *const agent_sources[] = {
+        &session_source,
         NULL,
 };
