@@ -58,6 +58,29 @@ static const struct notice_wording {
         },
 };
 
+static const char *const kind_names[_NOTICE_KIND_MAX] = {
+        [NOTICE_USB_BLOCKED] = "usb_blocked",
+        [NOTICE_USB_READ_ONLY] = "usb_read_only",
+        [NOTICE_LOCK_WARNING] = "lock_warning",
+        [NOTICE_LOGOFF_WARNING] = "logoff_warning",
+        [NOTICE_LOGOFF_HOURS] = "logoff_hours",
+        [NOTICE_FILES_BULK_WARNING] = "files_bulk_warning",
+        [NOTICE_FILES_BULK_BLOCKED] = "files_bulk_blocked",
+};
+
+const char *notice_kind_to_string(enum notice_kind kind)
+{
+        return kind >= 0 && kind < _NOTICE_KIND_MAX ? kind_names[kind] : NULL;
+}
+
+int notice_kind_from_string(const char *s)
+{
+        for (int k = 0; s && k < _NOTICE_KIND_MAX; k++)
+                if (STREQ(s, kind_names[k]))
+                        return k;
+        return -EINVAL;
+}
+
 static const char body_layout[] = N_("{what}\n規程: {rule}\n問い合わせ先: {contact}");
 
 const char *notice_language_for_locale(const char *locale)

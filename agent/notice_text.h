@@ -17,6 +17,10 @@
  * de_DE...), "ja" for Japanese and for an unset, C or POSIX locale. */
 const char *notice_language_for_locale(const char *locale);
 
+/* "usb_blocked", "lock_warning", … (events and the control socket); -EINVAL if unknown. */
+const char *notice_kind_to_string(enum notice_kind kind);
+int notice_kind_from_string(const char *s);
+
 /* The rule a notice kind cites, untranslated (for events and logs). */
 const char *notice_rule(enum notice_kind kind);
 

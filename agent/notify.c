@@ -380,10 +380,11 @@ static void job_result(struct notify_job *job, json_object *r)
         /* the notice could not be shown graphically: that itself is recorded */
         json_object *d = json_object_get(r);
         json_object_object_add(d, "rule", json_object_new_string(notice_rule(job->kind)));
-        json_object_object_add(d, "notice_kind", json_object_new_int(job->kind));
-        json_object_object_del(d, "user");
-        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE,
-                   user && user[0] ? user : NULL, d);
+        json_object_object_add(d, "notice_kind",
+                               json_object_new_string(notice_kind_to_string(job->kind)));
+        _cleanup_free_ char *who = user && user[0] ? strdup(user) : NULL;
+        json_object_object_del(d, "user"); /* frees user: it is the event's user instead */
+        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE, who, d);
 }
 
 static void job_finish(struct notify_job *job)
