@@ -148,22 +148,16 @@ static int find_targets(const char *user, struct target *targets, size_t *ret_n)
 }
 
 /* The language of the user's session from its leader's environment (what the session
- * was started with), LC_ALL before LC_MESSAGES before LANG as setlocale() does. */
+ * was started with); Japanese when it cannot be read. */
 static const char *target_language(const struct target *t)
 {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/environ", (int)t->leader);
         _cleanup_free_ char *env = NULL;
-        size_t len;
+        size_t len = 0;
         if (t->leader <= 0 || read_file_bounded(path, 256 * 1024, &env, &len) < 0)
-                return notice_language_for_locale(NULL);
-        static const char *const vars[] = { "LC_ALL=", "LC_MESSAGES=", "LANG=" };
-        for (size_t v = 0; v < ELEMENTSOF(vars); v++)
-                for (size_t off = 0; off < len; off += strlen(env + off) + 1)
-                        if (strncmp(env + off, vars[v], strlen(vars[v])) == 0 &&
-                            env[off + strlen(vars[v])] != '\0')
-                                return notice_language_for_locale(env + off + strlen(vars[v]));
-        return notice_language_for_locale(NULL);
+                return notice_language_for_environ("", 0);
+        return notice_language_for_environ(env, len);
 }
 
 /* "unix:path=/run/user/%U/bus" → the user's address. */
