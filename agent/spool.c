@@ -59,7 +59,7 @@ struct spool {
         struct pending_record *pend;
         size_t n_pend, pend_cap;
 
-        bool disk_full, in_overflow, over_cap_logged;
+        bool disk_full, write_failing, in_overflow, over_cap_logged;
         uint64_t dropped_events, refused_events;
         json_object *faults;
 };
@@ -565,7 +565,10 @@ int spool_sync(struct spool *spool)
 
         int r = flush_pending(spool);
         if (r < 0) {
-                if (is_disk_full(r) && !spool->disk_full)
+                /* said once per episode, not at every retry */
+                if (spool->write_failing)
+                        ;
+                else if (is_disk_full(r))
                         log_error_errno(r, "Spool %s: disk full (%m); %zu events are held in "
                                            "memory and enforcement continues; free space on "
                                            "the spool's file system",
@@ -575,11 +578,12 @@ int spool_sync(struct spool *spool)
                                            "events are held in memory",
                                         spool->dir, spool->n_pend);
                 spool->disk_full = is_disk_full(r);
+                spool->write_failing = true;
                 return r;
         }
-        if (spool->disk_full) {
-                log_notice("Spool %s: space is back, spooling resumed", spool->dir);
-                spool->disk_full = false;
+        if (spool->write_failing) {
+                log_notice("Spool %s: writing works again, spooling resumed", spool->dir);
+                spool->disk_full = spool->write_failing = false;
         }
         if (!spool->in_overflow && spool_total_bytes(spool) > spool->max_bytes)
                 (void)enforce_size_cap(spool);

@@ -186,13 +186,13 @@ int spool_overflow_plan(struct spool_overflow_record *recs, size_t n, uint64_t n
         _cleanup_free_ struct chain_drop *drops = NULL;
         size_t n_drops = 0;
         /* bytes freed so far, net of the tombstones the runs add */
-        int64_t freed = 0;
+        int64_t freed = 0, want = need > INT64_MAX ? INT64_MAX : (int64_t)need;
         int dropped = 0;
         bool in_run = false;
 
         for (size_t i = 0; i < n; i++)
                 recs[i].drop = false;
-        for (size_t i = 0; i < n && freed < (int64_t)need; i++) {
+        for (size_t i = 0; i < n && freed < want; i++) {
                 struct spool_overflow_record *r = &recs[i];
                 if (r->entry.tombstone || event_severity_is_security(r->entry.severity)) {
                         in_run = false;
