@@ -619,6 +619,32 @@ static void test_reordered_segment(void)
         spool_close(s);
 }
 
+static void test_empty_newest_segment(void)
+{
+        /* a crash right after a segment was created leaves it empty: reused when its name
+         * is the next seq, removed when not (acked moved past it) */
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 2048, 0);
+        append_n(s, 30, 0);
+        spool_close(s);
+        free(unit_write_file(dir, "seg-00000000000000000031.log", "", 0));
+        s = open_spool(dir, 2048, 0);
+        CU_ASSERT_PTR_NULL(spool_take_faults(s));
+        append_n(s, 1, 0);
+        spool_close(s);
+        struct spool_verify_result res;
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
+        CU_ASSERT_EQUAL(res.last_seq, 31);
+
+        free(unit_write_file(dir, "seg-00000000000000000090.log", "", 0));
+        s = open_spool(dir, 2048, 0);
+        append_n(s, 1, 0);
+        spool_close(s);
+        CU_ASSERT_NOT_EQUAL(access(seg_path(dir, 90), F_OK), 0);
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
+        CU_ASSERT_EQUAL(res.last_seq, 32);
+}
+
 static void test_collect_after_ack(void)
 {
         const char *dir = unit_tmpdir();
@@ -850,6 +876,7 @@ static CU_TestInfo disk_tests[] = {
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
         { "deleted segment detected", test_deleted_segment },
         { "reordered segment detected", test_reordered_segment },
+        { "empty newest segment after a crash", test_empty_newest_segment },
         { "collect after ack", test_collect_after_ack },
         { "overflow keeps security events and the chain", test_overflow_keeps_security_and_chain },
         { "undeclared drop and gap are problems", test_undeclared_tombstone_is_a_problem },
