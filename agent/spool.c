@@ -627,13 +627,10 @@ int spool_append(struct spool *spool, uint64_t ts_usec, const char *type,
         }
 
         _cleanup_json_ json_object *ev = NULL;
-        int r = event_build(spool->next_seq, ts_usec, type, severity, user, details,
-                            spool->last_hash, &ev);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *canon = NULL;
         size_t len;
-        r = json_canonical(ev, NULL, &canon, &len);
+        int r = event_build_canonical(spool->next_seq, ts_usec, type, severity, user, details,
+                                      spool->last_hash, &ev, &canon, &len);
         if (r < 0)
                 return r;
         if (len > SPOOL_RECORD_MAX_PAYLOAD)

@@ -20,6 +20,9 @@ static const struct ctl_command commands[] = {
         { "ca", "make the collector's CA, server certificate and policy key", ctl_ca_main },
         { "token", "create one-time enrollment tokens", ctl_token_main },
         { "agent", "revoke an enrolled agent", ctl_agent_main },
+        { "mark", "mark files as holding personal information", ctl_mark_main },
+        { "unmark", "remove the mark from files", ctl_unmark_main },
+        { "classify", "say whether files hold personal information", ctl_classify_main },
 };
 
 bool ctl_wants_help(int argc, char **argv)

@@ -36,6 +36,10 @@ int ctl_spool_main(int argc, char **argv);
 int ctl_ca_main(int argc, char **argv);
 int ctl_token_main(int argc, char **argv);
 int ctl_agent_main(int argc, char **argv);
+/* ctl/files.c: marking files and classifying their content. */
+int ctl_mark_main(int argc, char **argv);
+int ctl_unmark_main(int argc, char **argv);
+int ctl_classify_main(int argc, char **argv);
 
 
 #endif

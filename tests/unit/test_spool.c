@@ -250,6 +250,29 @@ static void test_entry_parse(void)
         CU_ASSERT_EQUAL(spool_entry_parse("{\"a\":1} x", 9, false, &e), -EBADMSG);
 }
 
+static void test_stored_text_is_the_canonical_event(void)
+{
+        /* details and user that look like the members around the hash must not fool the
+         * splice that puts "hash" into the stored text */
+        json_object *d = json_tokener_parse(
+                "{\"prev_hash\":\"x\",\"hash\":\"y\",\"z\":{\"prev_hash\":\"q\"},\"t\":\",\\\"prev_hash\\\":\\\"\"}");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        json_object *ev;
+        _cleanup_free_ char *text = NULL, *want = NULL;
+        size_t len, want_len;
+        CU_ASSERT_EQUAL_FATAL(event_build_canonical(9, TS0, "files.bulk_warning", EVENT_SEVERITY_ALERT,
+                                                    "a\",\"prev_hash\":\"b", d, EVENT_GENESIS_HASH, &ev,
+                                                    &text, &len),
+                              0);
+        _cleanup_json_ json_object *owned = ev;
+        CU_ASSERT_EQUAL_FATAL(json_canonical(ev, NULL, &want, &want_len), 0);
+        CU_ASSERT_STRING_EQUAL(text, want);
+        CU_ASSERT_EQUAL(len, want_len);
+        char err[128];
+        _cleanup_json_ json_object *back = json_tokener_parse(text);
+        CU_ASSERT_EQUAL(event_validate(back, err, sizeof err), 0);
+}
+
 /* --- the drop rule --------------------------------------------------------------------- */
 
 static void fill_hash(char out[65], char c)
@@ -813,6 +836,7 @@ static void test_queue_bound_refuses_without_using_a_seq(void)
 static CU_TestInfo format_tests[] = {
         { "record encoding, CRC, scanning past damage", test_record_encode_and_scan },
         { "record payloads: events and tombstones", test_entry_parse },
+        { "stored text is the canonical event", test_stored_text_is_the_canonical_event },
         { "drop rule: a gap is bridged only exactly", test_chain_gap_bridged },
         { "size-cap policy: oldest low-severity first", test_overflow_plan },
         CU_TEST_INFO_NULL,
