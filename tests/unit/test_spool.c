@@ -329,45 +329,53 @@ static void fill_hash(char out[65], char c)
         out[64] = '\0';
 }
 
+static struct chain_drop drop_of(uint64_t from, uint64_t to, char prev_hash, char hash)
+{
+        struct chain_drop d = { .from_seq = from, .to_seq = to };
+        fill_hash(d.prev_hash, prev_hash);
+        fill_hash(d.hash, hash);
+        return d;
+}
+
 static void test_chain_gap_bridged(void)
 {
-        char h3[65], h5[65], h8[65], hx[65];
-        fill_hash(h3, '3');
-        fill_hash(h5, '5');
-        fill_hash(h8, '8');
-        fill_hash(hx, 'e');
-        struct chain_drop drops[2] = { { .from_seq = 6, .to_seq = 8 }, { .from_seq = 4, .to_seq = 5 } };
-        memcpy(drops[0].prev_hash, h5, 65);
-        memcpy(drops[0].hash, h8, 65);
-        memcpy(drops[1].prev_hash, h3, 65);
-        memcpy(drops[1].hash, h5, 65);
-
-        /* no gap: the plain chain rule */
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 4, h3, NULL, 0));
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 4, hx, NULL, 0));
-        /* a gap with no declaration */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, h8, NULL, 0));
-        /* two declared runs, listed in any order, chain 3 -> 9 */
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, drops, 2));
-        /* ... but only exactly: next event's prev_hash must be the last run's hash */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, hx, drops, 2));
-        /* a run must start right after the last event, with its hash */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, hx, 9, h8, drops, 2));
-        CU_ASSERT_FALSE(chain_gap_bridged(2, h3, 9, h8, drops, 2));
-        /* a run that does not reach the next event leaves a gap */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 10, h8, drops, 2));
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 6, h5, &drops[1], 1));
-        /* a run overlapping the next event is not a bridge */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 7, h5, drops, 2));
-        /* overlapping declarations (4..5 declared, then 4..8 after a crash): any path counts,
-         * whichever is listed first */
-        struct chain_drop three[3] = { drops[1], { .from_seq = 4, .to_seq = 8 }, drops[0] };
-        memcpy(three[1].prev_hash, h3, 65);
-        memcpy(three[1].hash, h8, 65);
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, three, 2));
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, three, 3));
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 6, h5, three, 3));
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, h5, three, 3));
+        /* hashes are 64 copies of one character: '3' is the hash of event 3, and so on */
+        struct chain_drop drops[3] = { drop_of(6, 8, '5', '8'), drop_of(4, 5, '3', '5'),
+                                       drop_of(4, 8, '3', '8') };
+        static const struct {
+                uint64_t last_seq;
+                char last_hash;
+                uint64_t next_seq;
+                char next_prev;
+                size_t first, n; /* the declared drops: drops[first..first+n) */
+                bool bridged;
+                const char *why;
+        } cases[] = {
+                { 3, '3', 4, '3', 0, 0, true, "no gap: the plain chain rule" },
+                { 3, '3', 4, 'e', 0, 0, false, "no gap, wrong prev_hash" },
+                { 3, '3', 9, '8', 0, 0, false, "a gap with no declaration" },
+                { 3, '3', 9, '8', 0, 2, true, "two runs, listed in any order, chain 3 -> 9" },
+                { 3, '3', 9, 'e', 0, 2, false, "the next prev_hash must be the last run's hash" },
+                { 3, 'e', 9, '8', 0, 2, false, "a run must start from the last event's hash" },
+                { 2, '3', 9, '8', 0, 2, false, "a run must start right after the last event" },
+                { 3, '3', 10, '8', 0, 2, false, "a run short of the next event leaves a gap" },
+                { 3, '3', 6, '5', 1, 1, true, "one run" },
+                { 3, '3', 7, '5', 0, 2, false, "a run overlapping the next event" },
+                { 3, '3', 9, '8', 1, 2, true, "overlapping declarations (4..5, then 4..8)" },
+                { 3, '3', 9, '8', 0, 3, true, "overlaps, listed in any order" },
+                { 3, '3', 6, '5', 0, 3, true, "overlaps, the shorter path" },
+                { 3, '3', 9, '5', 0, 3, false, "overlaps, wrong prev_hash" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char last[65], prev[65];
+                fill_hash(last, cases[i].last_hash);
+                fill_hash(prev, cases[i].next_prev);
+                bool got = chain_gap_bridged(cases[i].last_seq, last, cases[i].next_seq, prev,
+                                             cases[i].n ? &drops[cases[i].first] : NULL, cases[i].n);
+                if (got != cases[i].bridged)
+                        fprintf(stderr, "chain_gap_bridged: %s: got %d\n", cases[i].why, got);
+                CU_ASSERT_EQUAL(got, cases[i].bridged);
+        }
 
         /* the overflow event's list */
         json_object *ev = json_object_new_object();
