@@ -485,6 +485,10 @@ static void test_overflow_plan(void)
 static void test_append_read_and_continue(void)
 {
         const char *dir = unit_tmpdir();
+        /* the uplink reads through the directory's group: the files take it */
+        bool as_root = getuid() == 0;
+        if (as_root)
+                CU_ASSERT_EQUAL_FATAL(chown(dir, (uid_t)-1, 65534), 0);
         struct spool *s = open_spool(dir, 4096, 0);
         append_n(s, 100, 0);
         struct spool_stats st;
@@ -495,6 +499,11 @@ static void test_append_read_and_continue(void)
         CU_ASSERT_FALSE(st.disk_full);
         CU_ASSERT(count_segments(dir) > 3); /* segments rotate at 4 KiB */
         spool_close(s);
+        struct stat seg_st;
+        CU_ASSERT_EQUAL_FATAL(stat(seg_path(dir, 1), &seg_st), 0);
+        CU_ASSERT_EQUAL(seg_st.st_mode & 07777, 0640);
+        if (as_root)
+                CU_ASSERT_EQUAL(seg_st.st_gid, 65534);
 
         /* seq and chain continue across a restart */
         s = open_spool(dir, 4096, 0);
