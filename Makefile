@@ -21,7 +21,7 @@ FUZZ       ?= 0
 FUZZ_SECONDS ?= 60
 VERSION    := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
-PKGS := libudev libsystemd libcurl json-c openssl libevent libevent_openssl \
+PKGS := libudev libsystemd libcurl json-c openssl libevent libevent_openssl zlib \
         libevent_pthreads sqlite3 libpq cunit
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -72,14 +72,20 @@ BINS := $(if $(wildcard agent/main.c),$(BUILD)/hogo-agent) \
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
+# gettext catalogues of the agent's notices: po/<lang>.po → <lang>/LC_MESSAGES/hogo-agent.mo
+LOCALE_MOS := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/hogo-agent.mo,$(wildcard po/*.po))
 
 .PHONY: all bins unit-bins tool-bins check unit bench run install deb fuzz fuzzers \
         format lint clean deps
-all: bins unit-bins tool-bins
+all: bins unit-bins tool-bins $(LOCALE_MOS)
 
 bins: $(BINS)
 unit-bins: $(UNIT_BINS)
 tool-bins: $(TOOL_BINS)
+
+$(BUILD)/locale/%/LC_MESSAGES/hogo-agent.mo: po/%.po
+	@mkdir -p $(@D)
+	msgfmt --check -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -152,13 +158,15 @@ deb:
 	@echo "make deb: Debian packaging is not built yet (packaging/ is empty)" >&2
 	@exit 1
 
-install: bins
+install: bins $(LOCALE_MOS)
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/hogo-agent $(BUILD)/hogo-uplink $(BUILD)/hogo-collector \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/hogoctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/hogo/policy
 	install -m 0644 policy/examples/*.json $(DESTDIR)$(PREFIX)/share/hogo/policy/
+	for mo in $(LOCALE_MOS); do lang=$${mo#$(BUILD)/locale/}; lang=$${lang%%/*}; \
+		install -D -m 0644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$lang/LC_MESSAGES/hogo-agent.mo; done
 
 # --- style ----------------------------------------------------------------------------
 SRC_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.[ch]' -not -path './build/*')

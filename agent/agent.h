@@ -13,8 +13,19 @@
 #include <systemd/sd-event.h>
 
 #include "common/event.h"
+#include "common/log.h"
 
 struct agent;
+struct agent_config;
+
+/* Life cycle, for agent/main.c: agent_new() takes ownership of config (log_target is kept
+ * for SIGHUP, which re-reads log_level), opens the spool,
+ * loads the policy, starts every source and the control socket; agent_run() runs the loop
+ * until SIGTERM/SIGINT and returns 0 or -errno; agent_free() shuts everything down. */
+int agent_new(const char *config_path, struct agent_config *config, enum log_target log_target,
+              struct agent **ret);
+int agent_run(struct agent *agent);
+void agent_free(struct agent *agent);
 
 sd_event *agent_event_loop(struct agent *agent);
 /* The system bus, or NULL when there is none (a container, a test without a bus). */

@@ -12,12 +12,21 @@
  * rest of the spool still delivers) and reported through spool_take_faults() so the agent
  * records it as an event.
  *
+ * After every group commit the writer records the newest durable seq in `<dir>/durable`;
+ * readers deliver nothing beyond it, so an event is never uploaded (and acknowledged)
+ * before it is on disk, and a seq can never be handed out twice.
+ *
+ * Disk full (ENOSPC/EDQUOT): appended events stay in a bounded in-memory queue, the stats
+ * say disk_full, and every later spool_sync() retries; nothing already durable is touched.
+ *
  * Readers (hogo-uplink, hogoctl spool verify) open the directory read-only and never
  * change it. The uplink records the highest acknowledged seq in `<dir>/acked` (written
  * atomically, by the uplink, which owns only that file); the writer deletes segments that
  * are wholly at or below it (spool_collect()). A size cap makes the writer drop the oldest
  * low-severity events first — never security events — and record exactly what it dropped
- * in an `agent.spool_overflow` event.
+ * in an `agent.spool_overflow` event; the segment keeps a tombstone per dropped run, so the
+ * chain still verifies (the rule: chain_gap_bridged() in common/chain_drop.h; the whole
+ * design: docs/ARCHITECTURE.md, "Spool").
  */
 #ifndef HOGO_AGENT_SPOOL_H
 #define HOGO_AGENT_SPOOL_H
@@ -30,6 +39,10 @@
 
 #define SPOOL_DEFAULT_MAX_BYTES (256ull << 20)
 #define SPOOL_ACKED_FILE "acked"
+#define SPOOL_DURABLE_FILE "durable"
+#define SPOOL_DEFAULT_SEGMENT_BYTES (4ull << 20)
+/* Events held in memory while the disk is full (or fsync fails), at most this many bytes. */
+#define SPOOL_DEFAULT_QUEUE_BYTES (4ull << 20)
 
 struct spool;
 
@@ -37,6 +50,7 @@ struct spool_options {
         const char *dir;
         uint64_t max_bytes;     /* 0 = SPOOL_DEFAULT_MAX_BYTES */
         uint64_t segment_bytes; /* 0 = default (4 MiB) */
+        uint64_t queue_bytes;   /* 0 = SPOOL_DEFAULT_QUEUE_BYTES */
 };
 
 int spool_open(const struct spool_options *options, struct spool **ret);
@@ -44,11 +58,15 @@ int spool_open(const struct spool_options *options, struct spool **ret);
 void spool_close(struct spool *spool);
 
 /* Assigns the next seq, builds and hashes the event (event_build), appends it. Takes
- * ownership of details. Security severities are durable on return. */
+ * ownership of details. Returns 0 when the event is appended (security severities are
+ * durable on return); 1 when it got its seq and is held in memory but could not be made
+ * durable yet (disk full or an I/O error: a later spool_sync() retries); -errno when it was
+ * not recorded at all (-ENOBUFS: the memory queue is full too; no seq was used). */
 int spool_append(struct spool *spool, uint64_t ts_usec, const char *type,
                  enum event_severity severity, const char *user, json_object *details,
                  uint64_t *ret_seq);
-/* Makes every appended event durable (group commit). */
+/* Makes every appended event durable (group commit): 0, or -errno with the events kept in
+ * memory for the next try. Also applies the size cap. */
 int spool_sync(struct spool *spool);
 /* Reads <dir>/acked and deletes segments wholly at or below it; returns the acked seq. */
 int spool_collect(struct spool *spool, uint64_t *ret_acked);
@@ -62,6 +80,8 @@ struct spool_stats {
         uint64_t oldest_unacked_ts_usec;
         bool disk_full;          /* the last write failed with ENOSPC/EDQUOT */
         uint64_t dropped_events; /* dropped by the size cap since start */
+        uint64_t queued_events;  /* appended, not yet durable */
+        uint64_t refused_events; /* not recorded: the memory queue was full (since start) */
 };
 void spool_get_stats(struct spool *spool, struct spool_stats *ret);
 
@@ -70,7 +90,8 @@ void spool_get_stats(struct spool *spool, struct spool_stats *ret);
  * there were none. The caller owns the array; the list is emptied. */
 json_object *spool_take_faults(struct spool *spool);
 
-/* Read side: events with seq >= from_seq, in order. */
+/* Read side: durable events with seq >= from_seq, in order, as of spool_reader_open()
+ * (reopen to see newer ones). Tombstones of dropped events are not returned. */
 struct spool_reader;
 int spool_reader_open(const char *dir, uint64_t from_seq, struct spool_reader **ret);
 /* 1 and the event's JSON text (valid until the next call) and seq; 0 at the end;

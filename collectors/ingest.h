@@ -1,0 +1,85 @@
+/* ingest.h — turning a POST /v1/events body into stored events and chain alerts.
+ *
+ * Two steps, split so the expensive and the serial parts run where they belong:
+ *
+ * 1. ingest_batch_parse() (worker threads, no store): the body must be
+ *    {"events": [event, ...]} with 1..max_events events; every event must pass
+ *    event_validate() except for a hash that does not match the content, which is
+ *    tampering, not a malformed request, and is kept for step 2 to report. Any other
+ *    invalid event refuses the whole batch (nothing is stored; *ret_bad_seq says which). The canonical form of every
+ *    event, the form that is stored, is computed here.
+ *
+ * 2. ingest_batch_apply() (the store writer, inside a transaction it does not commit):
+ *    checks each event against the terminal's chain state, read with
+ *    store_terminal_get_locked(), and stores it. Rules, per event in the order sent:
+ *      - seq already stored with the same hash: a re-send, acknowledged, not stored again;
+ *      - seq already stored with another hash: a "conflict" break, the event is not stored;
+ *      - seq below the chain head and not stored: a "reorder" break, the event is stored;
+ *      - seq = head + 1 with prev_hash = head's hash: stored, the head moves on;
+ *      - seq = head + 1 with another prev_hash: "prev_hash_mismatch", stored, head moves;
+ *      - seq > head + 1: stored, the head moves; a "gap" break unless drops declared by an
+ *        agent.spool_overflow event of the same batch bridge it exactly
+ *        (chain_gap_bridged(), the rule the spool's own verifier applies);
+ *      - and, for any stored event, a hash that does not match its content is a
+ *        "hash_mismatch" break as well.
+ *    Every break becomes one tamper.chain_break alert holding what was expected and what
+ *    came. The answer, acked_seq, is the chain head after the batch.
+ */
+#ifndef HOGO_COLLECTOR_INGEST_H
+#define HOGO_COLLECTOR_INGEST_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collectors/metrics.h"
+#include "collectors/store.h"
+#include "common/chain_drop.h"
+#include "common/digest.h"
+
+#define INGEST_MAX_EVENTS 1000
+
+struct ingest_event {
+        uint64_t seq;
+        const char *type, *severity, *ts, *prev_hash, *hash; /* point into the parsed JSON */
+        char *canonical;                                      /* the stored form */
+        bool hash_ok;                                         /* content matches hash */
+        char computed_hash[SHA256_HEX_LEN + 1];
+};
+
+struct ingest_batch {
+        json_object *root;
+        struct ingest_event *events;
+        size_t n_events;
+        /* drops declared by agent.spool_overflow events of this batch (chain_drop.h) */
+        struct chain_drop *drops;
+        size_t n_drops;
+};
+
+struct ingest_result {
+        uint64_t acked_seq;
+        uint64_t stored, duplicates;
+        unsigned breaks[_CHAIN_BREAK_MAX];
+};
+
+/* 0 and the batch; or -EINVAL / -E2BIG with the reason (REJECT_MALFORMED_JSON,
+ * REJECT_INVALID_REQUEST, REJECT_INVALID_EVENT, REJECT_TOO_MANY_EVENTS) and a one-line
+ * explanation in err. */
+int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
+                       struct ingest_batch **ret, enum reject_reason *ret_reason,
+                       int64_t *ret_bad_seq, char *err, size_t errlen);
+void ingest_batch_free(struct ingest_batch *b);
+static inline void ingest_batch_freep(struct ingest_batch **b)
+{
+        if (*b)
+                ingest_batch_free(*b);
+}
+#define _cleanup_ingest_batch_ __attribute__((cleanup(ingest_batch_freep)))
+
+/* Inside an open transaction. -ENOENT when agent_id is not enrolled and -EPERM when it
+ * is revoked (nothing written in either case); other negative values are store errors and
+ * the caller rolls back. */
+int ingest_batch_apply(struct store *store, const char *agent_id, const struct ingest_batch *b,
+                       int64_t now, struct ingest_result *ret);
+
+#endif

@@ -1,0 +1,226 @@
+/* writer.c — see writer.h. */
+#include "collectors/writer.h"
+
+#include <pthread.h>
+#include <time.h>
+
+#include "collectors/metrics.h"
+#include "collectors/tls.h"
+#include "common/log.h"
+#include "common/util.h"
+
+struct writer {
+        struct store *store;
+        unsigned refresh_ms;
+        pthread_t thread;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        struct writer_item *head, *tail;
+        bool stopping;
+};
+
+static uint64_t now_usec(clockid_t clock)
+{
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+struct revoked_list {
+        char **ids;
+        size_t n, cap;
+};
+
+static int revoked_collect(const char *agent_id, void *ud)
+{
+        struct revoked_list *l = ud;
+        if (l->n == l->cap) {
+                size_t ncap = l->cap ? l->cap * 2 : 16;
+                char **n = realloc(l->ids, ncap * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                l->ids = n;
+                l->cap = ncap;
+        }
+        if (!(l->ids[l->n] = strdup(agent_id)))
+                return -ENOMEM;
+        l->n++;
+        return 0;
+}
+
+int writer_refresh_revoked(struct store *store)
+{
+        struct revoked_list l = { 0 };
+        int r = store_revoked_foreach(store, revoked_collect, &l);
+        if (r < 0) {
+                for (size_t i = 0; i < l.n; i++)
+                        free(l.ids[i]);
+                free(l.ids);
+                /* keep the previous set: failing open here would let revoked agents in */
+                return log_error_errno(r, "Cannot reload the revoked agents; the previous list "
+                                          "stays in force: %m");
+        }
+        revoked_set_replace(l.ids, l.n);
+        return 0;
+}
+
+/* Runs items in one transaction; false when it had to be rolled back. */
+static bool run_transaction(struct store *store, struct writer_item *first,
+                            struct writer_item *stop)
+{
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
+        int64_t now = (int64_t)(now_usec(CLOCK_REALTIME) / 1000000u);
+        int r = store_begin(store);
+        if (r < 0) {
+                log_error_errno(r, "Cannot begin a store transaction: %m");
+                return false;
+        }
+        for (struct writer_item *it = first; it != stop; it = it->next) {
+                r = api_job_run(it->job, store, now);
+                if (r < 0) {
+                        log_error_errno(r, "Store failure; the transaction is rolled back: %m");
+                        store_rollback(store);
+                        return false;
+                }
+        }
+        r = store_commit(store);
+        if (r < 0) {
+                log_error_errno(r, "Cannot commit a store transaction; rolled back: %m");
+                store_rollback(store);
+                return false;
+        }
+        metrics_observe_store_transaction(now_usec(CLOCK_MONOTONIC) - start);
+        return true;
+}
+
+static void finish(struct writer_item *it, bool committed)
+{
+        api_job_finish(it->job, committed, &it->reply);
+        it->done(it);
+}
+
+void writer_run_group(struct store *store, struct writer_item *items)
+{
+        if (!items)
+                return;
+        bool ok = run_transaction(store, items, NULL);
+        if (ok || !items->next) {
+                for (struct writer_item *it = items, *next; it; it = next) {
+                        next = it->next; /* done() hands the item to another thread */
+                        finish(it, ok);
+                }
+                return;
+        }
+        /* The group failed: each job alone, so only the one at fault is refused. */
+        for (struct writer_item *it = items, *next; it; it = next) {
+                next = it->next;
+                it->next = NULL;
+                finish(it, run_transaction(store, it, NULL));
+        }
+}
+
+static void *writer_main(void *arg)
+{
+        struct writer *w = arg;
+        uint64_t next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
+
+        pthread_mutex_lock(&w->lock);
+        for (;;) {
+                while (!w->head && !w->stopping) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        if (now >= next_refresh)
+                                break;
+                        struct timespec deadline;
+                        clock_gettime(CLOCK_MONOTONIC, &deadline);
+                        uint64_t wait = next_refresh - now;
+                        deadline.tv_sec += (time_t)(wait / 1000000u);
+                        deadline.tv_nsec += (long)(wait % 1000000u) * 1000;
+                        if (deadline.tv_nsec >= 1000000000L) {
+                                deadline.tv_sec++;
+                                deadline.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+                }
+                /* take up to WRITER_MAX_GROUP items */
+                struct writer_item *group = w->head, *last = NULL;
+                size_t n = 0;
+                for (struct writer_item *it = w->head; it && n < WRITER_MAX_GROUP; it = it->next) {
+                        last = it;
+                        n++;
+                }
+                if (last) {
+                        w->head = last->next;
+                        if (!w->head)
+                                w->tail = NULL;
+                        last->next = NULL;
+                } else {
+                        group = NULL;
+                }
+                bool stop = w->stopping && !w->head && !group;
+                pthread_mutex_unlock(&w->lock);
+
+                if (stop)
+                        break;
+                writer_run_group(w->store, group);
+                if (now_usec(CLOCK_MONOTONIC) >= next_refresh) {
+                        writer_refresh_revoked(w->store);
+                        next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
+                }
+                pthread_mutex_lock(&w->lock);
+        }
+        return NULL;
+}
+
+int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret)
+{
+        int r = writer_refresh_revoked(store);
+        if (r < 0)
+                return r;
+        struct writer *w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->store = store;
+        w->refresh_ms = refresh_ms ?: 250;
+        pthread_condattr_t attr;
+        pthread_condattr_init(&attr);
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->cond, &attr);
+        pthread_condattr_destroy(&attr);
+        pthread_mutex_init(&w->lock, NULL);
+        r = -pthread_create(&w->thread, NULL, writer_main, w);
+        if (r < 0) {
+                pthread_cond_destroy(&w->cond);
+                pthread_mutex_destroy(&w->lock);
+                free(w);
+                return log_error_errno(r, "Cannot start the store writer thread: %m");
+        }
+        *ret = w;
+        return 0;
+}
+
+void writer_submit(struct writer *w, struct writer_item *item)
+{
+        item->next = NULL;
+        pthread_mutex_lock(&w->lock);
+        if (w->tail)
+                w->tail->next = item;
+        else
+                w->head = item;
+        w->tail = item;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+}
+
+void writer_stop(struct writer *w)
+{
+        if (!w)
+                return;
+        pthread_mutex_lock(&w->lock);
+        w->stopping = true;
+        pthread_cond_signal(&w->cond);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->thread, NULL);
+        pthread_cond_destroy(&w->cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+}

@@ -1,0 +1,44 @@
+/* writer.h — the store writer: one thread owns the store, batching transactions.
+ *
+ * Worker threads submit jobs (api.h); the writer takes everything queued (up to
+ * WRITER_MAX_GROUP), runs the jobs in ONE transaction and commits once, so many small
+ * requests share one fsync (group commit). A job that hits a store error poisons only its
+ * own group: the writer rolls back and runs each job of that group alone, so one bad
+ * request cannot make the others fail. Every job's reply is completed after the
+ * transaction ended (an acked_seq is only sent for committed events), then its done()
+ * callback runs on the writer thread to hand the reply back to the worker.
+ *
+ * The writer also refreshes the revoked set (tls.h) from the store every refresh_ms.
+ */
+#ifndef HOGO_COLLECTOR_WRITER_H
+#define HOGO_COLLECTOR_WRITER_H
+
+#include "collectors/api.h"
+#include "collectors/store.h"
+
+#define WRITER_MAX_GROUP 256
+
+struct writer_item {
+        struct api_job *job;
+        struct api_reply reply;
+        void (*done)(struct writer_item *item); /* on the writer thread */
+        void *userdata; /* the evhttp request */
+        void *owner;    /* the worker that owns it */
+        struct writer_item *next;
+};
+
+struct writer;
+
+/* Loads the revoked set once, then starts the thread. */
+int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret);
+void writer_submit(struct writer *w, struct writer_item *item);
+/* Runs what is queued, stops the thread, frees w (the store stays open). */
+void writer_stop(struct writer *w);
+
+/* One group on the calling thread (what the writer thread does per wake-up). */
+void writer_run_group(struct store *store, struct writer_item *items);
+
+/* Reloads the revoked set from the store. */
+int writer_refresh_revoked(struct store *store);
+
+#endif

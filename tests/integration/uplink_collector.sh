@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# uplink_collector — hogo-uplink against the real hogo-collector over mTLS on loopback:
+# enrollment, upload, exactly-once while both are killed at random, failover, a collector
+# presenting the wrong name, and an outage after which everything arrives in order.
+# timeout: 240
+. "$(dirname "$0")/lib.sh"
+. "$SRC/scripts/dev-env.sh"
+TOOLS=$BUILD/tests/tools
+
+for b in hogo-collector hogo-uplink hogoctl tests/tools/spool_feed tests/tools/store_check; do
+    [ -x "$BUILD/$b" ] || { echo "not ok - $b is not built"; exit 1; }
+done
+
+AGENT_PORT=$(dev_free_port); ENROLL_PORT=$(dev_free_port); SECOND_PORT=$(dev_free_port)
+DEAD_PORT=$(dev_free_port)
+CA=$T/ca; DB=$T/collector.db
+dev_ca_init "$CA" localhost || { echo "not ok - hogoctl ca init"; exit 1; }
+dev_collector_config "$T/collector.json" "$CA" "$DB" "127.0.0.1:$AGENT_PORT" "127.0.0.1:$ENROLL_PORT"
+dev_collector_config "$T/collector2.json" "$CA" "$DB" "127.0.0.1:$SECOND_PORT" "127.0.0.1:$(dev_free_port)"
+
+COLLECTOR_PID=
+start_collector() { # [config]
+    dev_collector_start "${1:-$T/collector.json}" "$T/collector.log" "$CA/ca.crt" \
+        "https://localhost:${2:-$ENROLL_PORT}" || return 1
+    COLLECTOR_PID=$DEV_COLLECTOR_PID
+}
+stop_collector() { [ -n "$COLLECTOR_PID" ] && kill -"${1:-TERM}" "$COLLECTOR_PID" 2>/dev/null; wait "$COLLECTOR_PID" 2>/dev/null; COLLECTOR_PID=; }
+UPLINK_PID=
+start_uplink() { # config
+    "$BUILD/hogo-uplink" -d -c "$1" >>"$T/uplink.log" 2>&1 &
+    UPLINK_PID=$!
+}
+stop_uplink() { [ -n "$UPLINK_PID" ] && kill -"${1:-TERM}" "$UPLINK_PID" 2>/dev/null; wait "$UPLINK_PID" 2>/dev/null; UPLINK_PID=; }
+at_exit 'stop_uplink KILL; stop_collector KILL'
+
+# an uplink with its own state and spool: make_uplink NAME COLLECTOR_URL...
+make_uplink() {
+    local name=$1; shift
+    mkdir -p "$T/$name/state" "$T/$name/spool" "$T/$name/policy"
+    DEV_UPLINK_EXTRA='"poll_ms": 50, "timeout_seconds": 5, "retry": {"min_ms": 50, "max_ms": 800},' \
+    DEV_HEARTBEAT_SECONDS=2 \
+    dev_uplink_config "$T/$name/uplink.json" "$CA/ca.crt" "$T/$name/state" "$T/$name/spool" \
+        "$T/$name/policy" "$T/$name/posture.json" "$T/$name/token" "https://localhost:$ENROLL_PORT" "$@"
+}
+acked() { cat "$T/$1/spool/acked" 2>/dev/null || echo 0; }
+acked_is() { [ "$(acked "$1")" = "$2" ]; }
+stored() { "$TOOLS/store_check" "sqlite:$DB" "$(cat "$T/$1/state/agent-id")"; }
+# stored_exactly NAME N: seq 1..N in the store, each once, no chain break
+stored_exactly() { [ "$(stored "$1")" = "events=$2 last_seq=$2 chain_breaks=0" ]; }
+
+start_collector || { echo "not ok - collector starts"; tail -n 30 "$T/collector.log"; exit 1; }
+ok "collector starts on loopback with a CA made by the test"
+
+# --- enrollment -------------------------------------------------------------------------
+make_uplink a "https://localhost:$AGENT_PORT"
+dev_token_create "$T/collector.json" 総務課 >"$T/a/token"
+cp "$T/a/token" "$T/used-token"
+check "enrollment with a valid token" "$BUILD/hogo-uplink" -d -c "$T/a/uplink.json" --enroll-only
+check "key and certificate are 0600, the token is consumed" bash -c \
+    "[ \$(stat -c %a '$T/a/state/agent.key') = 600 ] && [ \$(stat -c %a '$T/a/state/agent.crt') = 600 ] && [ ! -e '$T/a/token' ]"
+check "the certificate's CN is the agent id and it chains to the CA" bash -c \
+    "openssl verify -CAfile '$CA/ca.crt' '$T/a/state/agent.crt' >/dev/null &&
+     openssl x509 -in '$T/a/state/agent.crt' -noout -subject | grep -q \"\$(cat '$T/a/state/agent-id')\""
+make_uplink reuse "https://localhost:$AGENT_PORT"
+cp "$T/used-token" "$T/reuse/token"
+check_fails "a used token is refused" "$BUILD/hogo-uplink" -d -c "$T/reuse/uplink.json" --enroll-only
+check "a refused token is kept and nothing is enrolled" bash -c "[ -f '$T/reuse/token' ] && [ ! -e '$T/reuse/state/agent.crt' ]"
+
+# --- upload -----------------------------------------------------------------------------
+"$TOOLS/spool_feed" "$T/a/spool" 1500 >/dev/null
+start_uplink "$T/a/uplink.json"
+check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
+check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
+check "uplink-status.json reports the upload" bash -c \
+    "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+
+# --- outage: collector down, events pile up, all arrive later in order -------------------
+stop_collector TERM
+"$TOOLS/spool_feed" "$T/a/spool" 400 >/dev/null
+sleep 2
+check "while the collector is down nothing is acknowledged" acked_is a 1500
+check "status says the collector is unreachable" bash -c \
+    "jq -e '.upload.result == \"unreachable\"' '$T/a/spool/uplink-status.json' >/dev/null"
+start_collector
+check "after the outage every event arrives" wait_for 30 acked_is a 1900
+check "in order, exactly once" stored_exactly a 1900
+stop_uplink
+
+# --- exactly once while uplink and collector are SIGKILLed at random --------------------
+"$TOOLS/spool_feed" "$T/a/spool" 3000 600 >/dev/null &
+feeder=$!
+start_uplink "$T/a/uplink.json"
+kills=0
+while kill -0 $feeder 2>/dev/null; do
+    sleep "0.$((RANDOM % 6 + 2))"
+    if ((RANDOM % 2)); then stop_uplink KILL; start_uplink "$T/a/uplink.json"
+    else stop_collector KILL; start_collector; fi
+    kills=$((kills + 1))
+done
+wait $feeder
+check "exactly-once: all 4900 acknowledged after $kills random SIGKILLs" wait_for 60 acked_is a 4900
+check "exactly-once: the store holds seq 1..4900 once each, in order" stored_exactly a 4900
+stop_uplink
+
+# --- failover -----------------------------------------------------------------------------
+make_uplink b "https://localhost:$DEAD_PORT" "https://localhost:$AGENT_PORT" "https://localhost:$SECOND_PORT"
+dev_token_create "$T/collector.json" 総務課 >"$T/b/token"
+"$TOOLS/spool_feed" "$T/b/spool" 200 >/dev/null
+start_uplink "$T/b/uplink.json"
+check "failover: a dead first URL is skipped" wait_for 30 acked_is b 200
+stop_collector TERM
+start_collector "$T/collector2.json" "$(jq -r '.listen.enroll[0]' "$T/collector2.json" | cut -d: -f2)" ||
+    fail "second collector starts"
+"$TOOLS/spool_feed" "$T/b/spool" 200 >/dev/null
+check "failover: the third URL takes over when the second goes away" wait_for 30 acked_is b 400
+check "failover: nothing lost or doubled" stored_exactly b 400
+stop_uplink
+stop_collector TERM
+start_collector
+
+# --- a collector presenting the wrong name ------------------------------------------------
+# the server certificate names "localhost" only; 127.0.0.1 is the same socket under a
+# name the certificate does not carry
+make_uplink c "https://127.0.0.1:$AGENT_PORT"
+cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/c/state/"
+"$TOOLS/spool_feed" "$T/c/spool" 10 >/dev/null
+start_uplink "$T/c/uplink.json"
+sleep 2
+check "a collector presenting the wrong name is refused (nothing sent)" acked_is c 0
+check "the refusal is explained in uplink-status.json" bash -c \
+    "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink-status.json' >/dev/null"
+stop_uplink
+
+finish

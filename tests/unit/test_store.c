@@ -1,0 +1,883 @@
+/* test_store.c — one suite for the store (collectors/store.h), run against each back end.
+ *
+ * The "sqlite" suite always runs (a fresh database file per test). The "postgres" suite
+ * runs when HOGO_TEST_PG holds a libpq conninfo (tests/run starts a throwaway cluster and
+ * sets it): each test gets a schema of its own (PGOPTIONS search_path), dropped at the end.
+ * Both suites run the same test functions; only the connection-loss tests are
+ * PostgreSQL's alone.
+ */
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "collectors/store.h"
+#include "common/digest.h"
+#include "common/event.h"
+#include "common/util.h"
+#include "tests/unit/unit.h"
+
+static enum store_kind kind;
+static char target[1024];
+static unsigned pg_schemas; /* hogo_test_<pid>_<n> made so far */
+
+/* --- fixtures --------------------------------------------------------------------------- */
+
+static void ignore_notice(void *ud, const char *message)
+{
+}
+
+static PGconn *pg_raw_connect(void)
+{
+        PGconn *c = PQconnectdb(getenv("HOGO_TEST_PG"));
+        PQsetNoticeProcessor(c, ignore_notice, NULL);
+        return c;
+}
+
+static void pg_raw_exec(const char *sql)
+{
+        PGconn *c = pg_raw_connect();
+        CU_ASSERT_EQUAL_FATAL(PQstatus(c), CONNECTION_OK);
+        PGresult *res = PQexec(c, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+                fprintf(stderr, "raw SQL failed: %s: %s", sql, PQerrorMessage(c));
+        CU_ASSERT_TRUE(PQresultStatus(res) == PGRES_COMMAND_OK ||
+                       PQresultStatus(res) == PGRES_TUPLES_OK);
+        PQclear(res);
+        PQfinish(c);
+}
+
+static void sqlite_raw_exec(const char *sql)
+{
+        sqlite3 *db = NULL;
+        CU_ASSERT_EQUAL_FATAL(sqlite3_open(target, &db), SQLITE_OK);
+        CU_ASSERT_EQUAL(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+}
+
+/* The first column of the first row of sql, read behind the store's back; malloc()ed. */
+static char *raw_query_text(const char *sql)
+{
+        char *out = NULL;
+        if (kind == STORE_SQLITE) {
+                sqlite3 *db = NULL;
+                sqlite3_stmt *st = NULL;
+                CU_ASSERT_EQUAL_FATAL(sqlite3_open(target, &db), SQLITE_OK);
+                if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+                    sqlite3_step(st) == SQLITE_ROW)
+                        out = strdup((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+                sqlite3_close(db);
+        } else {
+                PGconn *c = pg_raw_connect();
+                PGresult *res = PQexec(c, sql);
+                if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+                        out = strdup(PQgetvalue(res, 0, 0));
+                PQclear(res);
+                PQfinish(c);
+        }
+        return out;
+}
+
+/* SQL straight into the database the test's store uses, behind the store's back. */
+static void raw_exec(const char *sql)
+{
+        if (kind == STORE_SQLITE)
+                sqlite_raw_exec(sql);
+        else
+                pg_raw_exec(sql);
+}
+
+/* A new, empty database for one test; target names it. */
+static void fresh_target(void)
+{
+        if (kind == STORE_SQLITE) {
+                snprintf(target, sizeof target, "%s/collector.db", unit_tmpdir());
+                return;
+        }
+        char schema[64], sql[128], options[128];
+        snprintf(schema, sizeof schema, "hogo_test_%d_%u", (int)getpid(), ++pg_schemas);
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+        pg_raw_exec(sql);
+        snprintf(options, sizeof options, "-c search_path=%s", schema);
+        setenv("PGOPTIONS", options, 1);
+        snprintf(target, sizeof target, "%s", getenv("HOGO_TEST_PG"));
+}
+
+static struct store *open_fresh(void)
+{
+        struct store *s = NULL;
+        fresh_target();
+        CU_ASSERT_EQUAL_FATAL(store_open(kind, target, &s), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        return s;
+}
+
+static struct store *open_again(void)
+{
+        struct store *s = NULL;
+        CU_ASSERT_EQUAL_FATAL(store_open(kind, target, &s), 0);
+        return s;
+}
+
+static int suite_init_sqlite(void)
+{
+        kind = STORE_SQLITE;
+        return 0;
+}
+
+static int suite_init_postgres(void)
+{
+        kind = STORE_POSTGRES;
+        return getenv("HOGO_TEST_PG") ? 0 : -1;
+}
+
+static int suite_clean_postgres(void)
+{
+        PGconn *c = pg_raw_connect();
+        for (unsigned i = 1; i <= pg_schemas; i++) {
+                char sql[128];
+                snprintf(sql, sizeof sql, "DROP SCHEMA IF EXISTS hogo_test_%d_%u CASCADE",
+                         (int)getpid(), i);
+                PQclear(PQexec(c, sql));
+        }
+        PQfinish(c);
+        return 0;
+}
+
+static void hash_of(const char *text, char out[static SHA256_HEX_LEN + 1])
+{
+        sha256_hex(text, strlen(text), out);
+}
+
+static struct store_terminal terminal(const char *agent_id, const char *department)
+{
+        struct store_terminal t = { .enrolled_at = 1700000000 };
+        snprintf(t.agent_id, sizeof t.agent_id, "%s", agent_id);
+        snprintf(t.hostname, sizeof t.hostname, "%s.city.example.lg.jp", agent_id);
+        snprintf(t.department, sizeof t.department, "%s", department);
+        snprintf(t.cert_serial, sizeof t.cert_serial, "0a1b2c%s", agent_id);
+        return t;
+}
+
+static int insert_event(struct store *s, const char *agent_id, uint64_t seq)
+{
+        char hash[SHA256_HEX_LEN + 1], json[256];
+        snprintf(json, sizeof json, "{\"agent\":\"%s\",\"seq\":%llu}", agent_id,
+                 (unsigned long long)seq);
+        hash_of(json, hash);
+        return store_event_insert(s, agent_id, seq, "usb.blocked", "warning",
+                                  "2026-11-27T10:00:00.000Z", hash, json, 1700000100);
+}
+
+/* --- open and migrations ----------------------------------------------------------------- */
+
+static void test_migrations_idempotent(void)
+{
+        struct store *s = open_fresh();
+        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        struct store_terminal t = terminal("a1", "総務課");
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+
+        /* a second connection while the first is open, then a reopen after it closed */
+        struct store *s2 = open_again();
+        CU_ASSERT_EQUAL(store_schema_version(s2), 1);
+        store_close(s2);
+        store_close(s);
+
+        s = open_again();
+        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        struct store_terminal got;
+        CU_ASSERT_EQUAL(store_terminal_get(s, "a1", &got), 0);
+        CU_ASSERT_STRING_EQUAL(got.department, "総務課");
+        store_close(s);
+}
+
+static void test_newer_schema_refused(void)
+{
+        store_close(open_fresh());
+        raw_exec("INSERT INTO schema_version (version, description, applied_at) "
+                 "VALUES (99, 'from the future', 0)");
+        struct store *s = NULL;
+        CU_ASSERT_EQUAL(store_open(kind, target, &s), -EPROTONOSUPPORT);
+        CU_ASSERT_PTR_NULL(s);
+}
+
+static void test_bad_targets(void)
+{
+        struct store *s = NULL;
+        CU_ASSERT_EQUAL(store_open(kind, "", &s), -EINVAL);
+        CU_ASSERT_EQUAL(store_open(kind, NULL, &s), -EINVAL);
+        CU_ASSERT_EQUAL(store_open((enum store_kind)42, "x", &s), -EINVAL);
+        if (kind == STORE_SQLITE) {
+                CU_ASSERT_EQUAL(store_open(kind, "/nonexistent-hogo-dir/collector.db", &s), -ENOENT);
+                const char *dir = unit_tmpdir();
+                char junk[4096];
+                memset(junk, 'x', sizeof junk);
+                char *path = unit_write_file(dir, "not-a-db", junk, sizeof junk);
+                CU_ASSERT_EQUAL(store_open(kind, path, &s), -EBADMSG);
+                free(path);
+                /* the file that was not a database was left as it was */
+                struct stat st;
+                char *again = NULL;
+                CU_ASSERT(asprintf(&again, "%s/not-a-db", dir) > 0);
+                CU_ASSERT_EQUAL(stat(again, &st), 0);
+                CU_ASSERT_EQUAL(st.st_size, (off_t)sizeof junk);
+                free(again);
+        } else {
+                CU_ASSERT_EQUAL(store_open(kind, "host=/nonexistent-hogo-dir dbname=hogo", &s),
+                                -ECONNREFUSED);
+                CU_ASSERT_EQUAL(store_open(kind, "host = = =", &s), -EINVAL);
+                CU_ASSERT_EQUAL(store_open(kind, "postgresql://[broken", &s), -EINVAL);
+        }
+        CU_ASSERT_PTR_NULL(s);
+}
+
+/* --- terminals --------------------------------------------------------------------------- */
+
+static void test_terminal_add_get(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("agent-1", "情報政策課"), got;
+
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-1", &got), -ENOENT);
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), -EEXIST);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-1", &got), 0);
+        CU_ASSERT_STRING_EQUAL(got.agent_id, "agent-1");
+        CU_ASSERT_STRING_EQUAL(got.hostname, "agent-1.city.example.lg.jp");
+        CU_ASSERT_STRING_EQUAL(got.department, "情報政策課");
+        CU_ASSERT_STRING_EQUAL(got.cert_serial, "0a1b2cagent-1");
+        CU_ASSERT_STRING_EQUAL(got.last_hash, EVENT_GENESIS_HASH);
+        CU_ASSERT_EQUAL(got.last_seq, 0);
+        CU_ASSERT_EQUAL(got.enrolled_at, 1700000000);
+        CU_ASSERT_FALSE(got.revoked);
+        CU_ASSERT_EQUAL(got.revoked_at, 0);
+
+        struct store_terminal bad = terminal("", "x");
+        CU_ASSERT_EQUAL(store_terminal_add(s, &bad), -EINVAL);
+        bad = terminal("agent-2", "x");
+        snprintf(bad.last_hash, sizeof bad.last_hash, "NOT-HEX");
+        CU_ASSERT_EQUAL(store_terminal_add(s, &bad), -EINVAL);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-2", &got), -ENOENT);
+        store_close(s);
+}
+
+static void test_terminal_chain_and_seen(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("agent-1", "総務課"), got;
+        char h[SHA256_HEX_LEN + 1];
+        hash_of("event 7", h);
+
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        CU_ASSERT_EQUAL(store_terminal_set_chain(s, "agent-1", 7, h), 0);
+        CU_ASSERT_EQUAL(store_terminal_seen(s, "agent-1", 1700000500, "2026-11-01.3"), 0);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-1", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seq, 7);
+        CU_ASSERT_STRING_EQUAL(got.last_hash, h);
+        CU_ASSERT_EQUAL(got.last_seen, 1700000500);
+        CU_ASSERT_STRING_EQUAL(got.policy_version, "2026-11-01.3");
+
+        /* no version reported: the stored one stays */
+        CU_ASSERT_EQUAL(store_terminal_seen(s, "agent-1", 1700000600, NULL), 0);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-1", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seen, 1700000600);
+        CU_ASSERT_STRING_EQUAL(got.policy_version, "2026-11-01.3");
+
+        CU_ASSERT_EQUAL(store_terminal_set_chain(s, "nobody", 1, h), -ENOENT);
+        CU_ASSERT_EQUAL(store_terminal_seen(s, "nobody", 1, NULL), -ENOENT);
+        CU_ASSERT_EQUAL(store_terminal_set_chain(s, "agent-1", 8, "short"), -EINVAL);
+        store_close(s);
+}
+
+struct locker {
+        uint64_t seen_seq;
+        int result;
+        atomic_bool done;
+};
+
+/* A second collector: takes the terminal's row, advances the chain by one, commits. */
+static void *second_collector(void *ud)
+{
+        struct locker *l = ud;
+        struct store *s = NULL;
+        struct store_terminal t;
+        char h[SHA256_HEX_LEN + 1];
+        hash_of("second", h);
+
+        l->result = store_open(kind, target, &s);
+        if (l->result >= 0)
+                l->result = store_begin(s);
+        if (l->result >= 0)
+                l->result = store_terminal_get_locked(s, "agent-1", &t);
+        if (l->result >= 0) {
+                l->seen_seq = t.last_seq;
+                l->result = store_terminal_set_chain(s, "agent-1", t.last_seq + 1, h);
+        }
+        if (l->result >= 0)
+                l->result = store_commit(s);
+        store_close(s);
+        atomic_store(&l->done, true);
+        return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+        nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
+                  NULL);
+}
+
+static void test_terminal_locked(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("agent-1", "総務課"), got;
+        char h[SHA256_HEX_LEN + 1];
+        hash_of("first", h);
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+
+        CU_ASSERT_EQUAL(store_terminal_get_locked(s, "agent-1", &got), -EINVAL); /* no tx */
+
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_terminal_get_locked(s, "nobody", &got), -ENOENT);
+        CU_ASSERT_EQUAL_FATAL(store_terminal_get_locked(s, "agent-1", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seq, 0);
+
+        /* the other collector must wait for our commit, then see our seq */
+        struct locker l = {};
+        pthread_t th;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, second_collector, &l), 0);
+        sleep_ms(400);
+        CU_ASSERT_FALSE(atomic_load(&l.done));
+        CU_ASSERT_EQUAL(store_terminal_set_chain(s, "agent-1", 5, h), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        pthread_join(th, NULL);
+
+        CU_ASSERT_EQUAL(l.result, 0);
+        CU_ASSERT_EQUAL(l.seen_seq, 5);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "agent-1", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seq, 6);
+        store_close(s);
+}
+
+struct collected {
+        char ids[8][64];
+        size_t n;
+};
+
+static int collect_id(const char *agent_id, void *ud)
+{
+        struct collected *c = ud;
+        if (c->n == ELEMENTSOF(c->ids))
+                return -ENOBUFS;
+        snprintf(c->ids[c->n++], sizeof c->ids[0], "%s", agent_id);
+        return 0;
+}
+
+static int refuse_id(const char *agent_id, void *ud)
+{
+        return -ECANCELED;
+}
+
+static void test_terminal_revoke_and_foreach(void)
+{
+        struct store *s = open_fresh();
+        const char *ids[] = { "c-3", "a-1", "b-2", "d-4" };
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                struct store_terminal t = terminal(ids[i], "税務課");
+                CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        }
+
+        struct collected c = {};
+        CU_ASSERT_EQUAL(store_revoked_foreach(s, collect_id, &c), 0);
+        CU_ASSERT_EQUAL(c.n, 0);
+
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "c-3", 1700001000), 0);
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "a-1", 1700002000), 0);
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "c-3", 1700009999), 0); /* again: first time kept */
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "nobody", 1700001000), -ENOENT);
+
+        struct store_terminal got;
+        CU_ASSERT_EQUAL(store_terminal_get(s, "c-3", &got), 0);
+        CU_ASSERT_TRUE(got.revoked);
+        CU_ASSERT_EQUAL(got.revoked_at, 1700001000);
+        CU_ASSERT_EQUAL(store_terminal_get(s, "b-2", &got), 0);
+        CU_ASSERT_FALSE(got.revoked);
+
+        CU_ASSERT_EQUAL(store_revoked_foreach(s, collect_id, &c), 0);
+        CU_ASSERT_EQUAL_FATAL(c.n, 2);
+        CU_ASSERT_STRING_EQUAL(c.ids[0], "a-1");
+        CU_ASSERT_STRING_EQUAL(c.ids[1], "c-3");
+        CU_ASSERT_EQUAL(store_revoked_foreach(s, refuse_id, NULL), -ECANCELED);
+        store_close(s);
+}
+
+/* --- events, alerts, posture -------------------------------------------------------------- */
+
+static void test_events_unique_and_hash(void)
+{
+        struct store *s = open_fresh();
+        char h[SHA256_HEX_LEN + 1], first[SHA256_HEX_LEN + 1];
+
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "b", 1), 0);
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 1, first), 0);
+
+        /* the same (agent, seq) with other content: refused, the first one kept */
+        hash_of("forged", h);
+        CU_ASSERT_EQUAL(store_event_insert(s, "a", 1, "usb.allowed", "info",
+                                           "2026-11-27T10:00:01.000Z", h, "{\"forged\":1}", 1),
+                        -EEXIST);
+        char now[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 1, now), 0);
+        CU_ASSERT_STRING_EQUAL(now, first);
+        CU_ASSERT_STRING_NOT_EQUAL(now, h);
+
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 3, now), -ENOENT);
+        CU_ASSERT_EQUAL(store_event_hash(s, "nobody", 1, now), -ENOENT);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 2);
+        CU_ASSERT_EQUAL(store_event_count(s, "b"), 1);
+        CU_ASSERT_EQUAL(store_event_count(s, "nobody"), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, NULL), 3);
+
+        CU_ASSERT_EQUAL(insert_event(s, "a", 0), -EINVAL);
+        CU_ASSERT_EQUAL(insert_event(s, "a", (uint64_t)INT64_MAX + 1), -EINVAL);
+        CU_ASSERT_EQUAL(store_event_insert(s, "a", 9, "usb.blocked", "info", "t", "nothex", "{}", 1),
+                        -EINVAL);
+        CU_ASSERT_EQUAL(store_event_count(s, NULL), 3);
+        store_close(s);
+}
+
+static void test_event_duplicate_inside_transaction(void)
+{
+        struct store *s = open_fresh();
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), -EEXIST);
+        /* a re-sent event does not spoil the batch: the transaction goes on */
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 2);
+        store_close(s);
+}
+
+static void test_event_batch(void)
+{
+        struct store *s = open_fresh();
+        static const char tricky[] =
+                "{\"details\":{\"path\":\"C:\\\\個人番号\\\\名簿 {1},\\\"x\\\".csv\"},\"seq\":1}";
+        const char *jsons[] = { tricky, "{\"seq\":2}", "{\"seq\":3}", "{\"seq\":4}",
+                                "{\"seq\":4,\"forged\":true}" };
+        const uint64_t seqs[] = { 1, 2, 3, 4, 4 };
+        char hashes[5][SHA256_HEX_LEN + 1];
+        struct store_event batch[5];
+        for (size_t i = 0; i < 5; i++) {
+                hash_of(jsons[i], hashes[i]);
+                batch[i] = (struct store_event){ .seq = seqs[i], .type = "files.bulk_warning",
+                                                 .severity = "warning",
+                                                 .ts = "2026-11-27T10:00:00.000Z",
+                                                 .hash = hashes[i], .event_json = jsons[i] };
+        }
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 0, 1, NULL), 0);
+
+        /* seq 2 is stored already; seq 4 comes twice: the first one counts */
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        bool inserted[5];
+        memset(inserted, 0x55, sizeof inserted);
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 5, 1700000000, inserted), 3);
+        CU_ASSERT_TRUE(inserted[0]);
+        CU_ASSERT_FALSE(inserted[1]);
+        CU_ASSERT_TRUE(inserted[2]);
+        CU_ASSERT_TRUE(inserted[3]);
+        CU_ASSERT_FALSE(inserted[4]);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+        char h[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 4, h), 0);
+        CU_ASSERT_STRING_EQUAL(h, hashes[3]);
+
+        /* stored byte for byte, quotes, backslashes and all */
+        _cleanup_free_ char *stored = raw_query_text("SELECT event FROM events WHERE seq = 1");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(stored);
+        CU_ASSERT_STRING_EQUAL(stored, tricky);
+
+        /* again: all there already */
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 5, 1700000000, NULL), 0);
+
+        /* one malformed event: nothing of the batch is stored */
+        struct store_event more[2] = { batch[0], batch[0] };
+        more[0].seq = 10;
+        more[1].seq = 11;
+        more[1].hash = "not a hash";
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", more, 2, 1, NULL), -EINVAL);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+
+        /* inside a transaction it is part of it */
+        more[1] = more[0];
+        more[1].seq = 11;
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", more, 2, 1, NULL), 2);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 6);
+        CU_ASSERT_EQUAL(store_rollback(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+        store_close(s);
+}
+
+static void test_alerts(void)
+{
+        struct store *s = open_fresh();
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, NULL), 0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break",
+                                           "{\"expected_seq\":5,\"got_seq\":7}", 1700000000),
+                        0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break", NULL, 1700000001), 0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "posture.stale", "{}", 1700000002), 0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "b", "tamper.chain_break", "{}", 1700000003), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 2);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 3);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, "tamper.chain_break"), 3);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, NULL), 4);
+        CU_ASSERT_EQUAL(store_alert_count(s, "c", NULL), 0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "", "x", "{}", 1), -EINVAL);
+        store_close(s);
+}
+
+static void test_posture_latest_and_history(void)
+{
+        struct store *s = open_fresh();
+        char *p = NULL;
+        int64_t at = 0;
+
+        CU_ASSERT_EQUAL(store_posture_get(s, "a", &p, &at), -ENOENT);
+        CU_ASSERT_EQUAL(store_posture_put(s, "a", "{\"usb\":\"pass\"}", 1700000000), 0);
+        CU_ASSERT_EQUAL(store_posture_put(s, "a", "{\"usb\":\"fail\"}", 1700000060), 0);
+        CU_ASSERT_EQUAL(store_posture_put(s, "b", "{\"usb\":\"pass\"}", 1700000070), 0);
+
+        CU_ASSERT_EQUAL_FATAL(store_posture_get(s, "a", &p, &at), 0);
+        CU_ASSERT_STRING_EQUAL(p, "{\"usb\":\"fail\"}");
+        CU_ASSERT_EQUAL(at, 1700000060);
+        free(p);
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "a"), 2);
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "b"), 1);
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "c"), 0);
+        CU_ASSERT_EQUAL(store_posture_put(s, "a", "", 1), -EINVAL);
+        store_close(s);
+}
+
+/* --- tokens ----------------------------------------------------------------------------------- */
+
+static void test_tokens(void)
+{
+        struct store *s = open_fresh();
+        char h_once[SHA256_HEX_LEN + 1], h_multi[SHA256_HEX_LEN + 1], h_old[SHA256_HEX_LEN + 1],
+                h_unknown[SHA256_HEX_LEN + 1], dept[256];
+        hash_of("once", h_once);
+        hash_of("multi", h_multi);
+        hash_of("old", h_old);
+        hash_of("unknown", h_unknown);
+        const int64_t now = 1700000000;
+
+        CU_ASSERT_EQUAL(store_token_add(s, h_once, "総務課", 1, now + 3600, now), 0);
+        CU_ASSERT_EQUAL(store_token_add(s, h_once, "総務課", 1, now + 3600, now), -EEXIST);
+        CU_ASSERT_EQUAL(store_token_add(s, h_multi, "税務課", 3, now + 3600, now), 0);
+        CU_ASSERT_EQUAL(store_token_add(s, h_old, "税務課", 5, now + 10, now), 0);
+        CU_ASSERT_EQUAL(store_token_add(s, h_unknown, "税務課", 0, now + 10, now), -EINVAL);
+        CU_ASSERT_EQUAL(store_token_add(s, "secret-in-clear", "税務課", 1, now + 10, now), -EINVAL);
+        CU_ASSERT_EQUAL(store_token_add(s, h_unknown, "", 1, now + 10, now), -EINVAL);
+
+        CU_ASSERT_EQUAL(store_token_use(s, h_unknown, now, dept), -ENOENT);
+        CU_ASSERT_EQUAL(store_token_use(s, "not a hash", now, dept), -ENOENT);
+
+        CU_ASSERT_EQUAL(store_token_use(s, h_once, now + 1, dept), 0);
+        CU_ASSERT_STRING_EQUAL(dept, "総務課");
+        CU_ASSERT_EQUAL(store_token_use(s, h_once, now + 2, dept), -EUSERS);
+
+        for (int i = 0; i < 3; i++) {
+                memset(dept, 0, sizeof dept);
+                CU_ASSERT_EQUAL(store_token_use(s, h_multi, now + 1, dept), 0);
+                CU_ASSERT_STRING_EQUAL(dept, "税務課");
+        }
+        CU_ASSERT_EQUAL(store_token_use(s, h_multi, now + 1, dept), -EUSERS);
+
+        /* expiry is exact to the second, and an expired token says so even with uses left */
+        CU_ASSERT_EQUAL(store_token_use(s, h_old, now + 10, dept), -EKEYEXPIRED);
+        CU_ASSERT_EQUAL(store_token_use(s, h_old, now + 9, dept), 0);
+        CU_ASSERT_EQUAL(store_token_use(s, h_old, now + 11, dept), -EKEYEXPIRED);
+        store_close(s);
+}
+
+struct token_racer {
+        const char *hash;
+        pthread_barrier_t *start;
+        int result;
+        atomic_bool done;
+};
+
+static void *race_for_token(void *ud)
+{
+        struct token_racer *r = ud;
+        struct store *s = NULL;
+        char dept[256];
+        r->result = store_open(kind, target, &s);
+        if (r->start)
+                pthread_barrier_wait(r->start);
+        if (r->result >= 0)
+                r->result = store_token_use(s, r->hash, 1700000001, dept);
+        store_close(s);
+        atomic_store(&r->done, true);
+        return NULL;
+}
+
+static void test_token_last_use_concurrent(void)
+{
+        struct store *s = open_fresh();
+        char h[SHA256_HEX_LEN + 1], dept[256];
+        hash_of("last use", h);
+        CU_ASSERT_EQUAL(store_token_add(s, h, "総務課", 2, 1700003600, 1700000000), 0);
+        CU_ASSERT_EQUAL(store_token_use(s, h, 1700000001, dept), 0);
+
+        /* We hold the last use in an open transaction: the other collector waits for it. */
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_token_use(s, h, 1700000001, dept), 0);
+        struct token_racer other = { .hash = h };
+        pthread_t th;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, race_for_token, &other), 0);
+        sleep_ms(400);
+        CU_ASSERT_FALSE(atomic_load(&other.done));
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(other.result, -EUSERS);
+
+        /* Rolled back, the use is not spent: the waiting collector gets it. */
+        char h2[SHA256_HEX_LEN + 1];
+        hash_of("rolled back", h2);
+        CU_ASSERT_EQUAL(store_token_add(s, h2, "総務課", 1, 1700003600, 1700000000), 0);
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_token_use(s, h2, 1700000001, dept), 0);
+        struct token_racer waiter = { .hash = h2 };
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, race_for_token, &waiter), 0);
+        sleep_ms(200);
+        CU_ASSERT_EQUAL(store_rollback(s), 0);
+        pthread_join(th, NULL);
+        CU_ASSERT_EQUAL(waiter.result, 0);
+
+        /* Free-running: two connections at once for a one-use token, many times over. */
+        for (int round = 0; round < 10; round++) {
+                char hr[SHA256_HEX_LEN + 1], seed[32];
+                snprintf(seed, sizeof seed, "round %d", round);
+                hash_of(seed, hr);
+                CU_ASSERT_EQUAL(store_token_add(s, hr, "総務課", 1, 1700003600, 1700000000), 0);
+                pthread_barrier_t start;
+                pthread_barrier_init(&start, NULL, 2);
+                struct token_racer a = { .hash = hr, .start = &start },
+                                   b = { .hash = hr, .start = &start };
+                pthread_t ta, tb;
+                CU_ASSERT_EQUAL_FATAL(pthread_create(&ta, NULL, race_for_token, &a), 0);
+                CU_ASSERT_EQUAL_FATAL(pthread_create(&tb, NULL, race_for_token, &b), 0);
+                pthread_join(ta, NULL);
+                pthread_join(tb, NULL);
+                pthread_barrier_destroy(&start);
+                CU_ASSERT_TRUE((a.result == 0 && b.result == -EUSERS) ||
+                               (a.result == -EUSERS && b.result == 0));
+        }
+        store_close(s);
+}
+
+/* --- policies ----------------------------------------------------------------------------------- */
+
+static void expect_policy(struct store *s, const char *department, const char *version,
+                          const char *envelope)
+{
+        _cleanup_free_ char *v = NULL, *e = NULL;
+        CU_ASSERT_EQUAL_FATAL(store_policy_get(s, department, &v, &e), 0);
+        CU_ASSERT_STRING_EQUAL(v, version);
+        CU_ASSERT_STRING_EQUAL(e, envelope);
+}
+
+static void test_policies_default_fallback(void)
+{
+        struct store *s = open_fresh();
+        char *v = NULL, *e = NULL;
+
+        CU_ASSERT_EQUAL(store_policy_get(s, "総務課", &v, &e), -ENOENT);
+        CU_ASSERT_EQUAL(store_policy_get(s, "", &v, &e), -ENOENT);
+        CU_ASSERT_PTR_NULL(v);
+
+        CU_ASSERT_EQUAL(store_policy_put(s, "", "d1", "{\"default\":1}", 1700000000), 0);
+        expect_policy(s, "総務課", "d1", "{\"default\":1}");
+        expect_policy(s, "", "d1", "{\"default\":1}");
+
+        CU_ASSERT_EQUAL(store_policy_put(s, "総務課", "s1", "{\"soumu\":1}", 1700000010), 0);
+        CU_ASSERT_EQUAL(store_policy_put(s, "総務課", "s2", "{\"soumu\":2}", 1700000010), 0);
+        expect_policy(s, "総務課", "s2", "{\"soumu\":2}");
+        expect_policy(s, "税務課", "d1", "{\"default\":1}");
+
+        CU_ASSERT_EQUAL(store_policy_put(s, "", "d2", "{\"default\":2}", 1700000020), 0);
+        expect_policy(s, "税務課", "d2", "{\"default\":2}");
+        expect_policy(s, "総務課", "s2", "{\"soumu\":2}");
+
+        CU_ASSERT_EQUAL(store_policy_put(s, "総務課", "s1", "{\"again\":1}", 1700000030), -EEXIST);
+        expect_policy(s, "総務課", "s2", "{\"soumu\":2}");
+        CU_ASSERT_EQUAL(store_policy_put(s, "総務課", "", "{}", 1), -EINVAL);
+        store_close(s);
+}
+
+/* --- transactions ------------------------------------------------------------------------------------ */
+
+static void test_transaction_rollback_leaves_nothing(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("a", "総務課"), got;
+        char h[SHA256_HEX_LEN + 1], dept[256], *p = NULL, *v = NULL;
+        hash_of("token", h);
+
+        CU_ASSERT_EQUAL(store_commit(s), -EINVAL);
+        CU_ASSERT_EQUAL(store_rollback(s), -EINVAL);
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_begin(s), -EINPROGRESS);
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        CU_ASSERT_EQUAL(store_terminal_set_chain(s, "a", 2, h), 0);
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break", "{}", 1), 0);
+        CU_ASSERT_EQUAL(store_posture_put(s, "a", "{}", 1), 0);
+        CU_ASSERT_EQUAL(store_token_add(s, h, "総務課", 1, 1700003600, 1700000000), 0);
+        CU_ASSERT_EQUAL(store_policy_put(s, "", "d1", "{}", 1), 0);
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "a", 5), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 2); /* visible inside */
+        CU_ASSERT_EQUAL(store_rollback(s), 0);
+
+        CU_ASSERT_EQUAL(store_terminal_get(s, "a", &got), -ENOENT);
+        CU_ASSERT_EQUAL(store_event_count(s, NULL), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, NULL), 0);
+        CU_ASSERT_EQUAL(store_posture_get(s, "a", &p, NULL), -ENOENT);
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "a"), 0);
+        CU_ASSERT_EQUAL(store_token_use(s, h, 1700000001, dept), -ENOENT);
+        CU_ASSERT_EQUAL(store_policy_get(s, "", &v, &p), -ENOENT);
+        struct collected c = {};
+        CU_ASSERT_EQUAL(store_revoked_foreach(s, collect_id, &c), 0);
+        CU_ASSERT_EQUAL(c.n, 0);
+
+        /* and a committed one is all there, seen from another connection */
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        struct store *s2 = open_again();
+        CU_ASSERT_EQUAL(store_event_count(s2, "a"), 1);
+        CU_ASSERT_EQUAL(store_terminal_get(s2, "a", &got), 0);
+        store_close(s2);
+        store_close(s);
+}
+
+/* --- PostgreSQL: losing the connection ------------------------------------------------------------- */
+
+static char app_name[64];
+
+static struct store *open_named(void)
+{
+        snprintf(app_name, sizeof app_name, "hogo-test-%d-%u", (int)getpid(), pg_schemas + 1);
+        setenv("PGAPPNAME", app_name, 1);
+        struct store *s = open_fresh();
+        unsetenv("PGAPPNAME");
+        return s;
+}
+
+static void kill_store_connection(void)
+{
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE application_name = '%s'",
+                 app_name);
+        pg_raw_exec(sql);
+        sleep_ms(100);
+}
+
+static void test_pg_reconnects_after_loss(void)
+{
+        struct store *s = open_named();
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        kill_store_connection();
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), -ECONNRESET);
+        /* the next call reconnects and prepares its statements again */
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 1);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 2);
+        store_close(s);
+}
+
+static void test_pg_loss_inside_transaction_stores_nothing(void)
+{
+        struct store *s = open_named();
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        kill_store_connection();
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), -ECONNRESET);
+        /* no reconnect into autocommit half-way through the batch */
+        CU_ASSERT_EQUAL(insert_event(s, "a", 3), -ECONNRESET);
+        CU_ASSERT_EQUAL(store_commit(s), -ECONNRESET);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 0);
+
+        /* the same, ended with a rollback */
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        kill_store_connection();
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), -ECONNRESET);
+        CU_ASSERT_EQUAL(store_rollback(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 0);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 1), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 1);
+        store_close(s);
+}
+
+/* --- suites ------------------------------------------------------------------------------------------ */
+
+#define STORE_TESTS                                                                       \
+        { "migrations are idempotent", test_migrations_idempotent },                       \
+        { "a newer schema is refused", test_newer_schema_refused },                        \
+        { "bad targets give clear errors", test_bad_targets },                             \
+        { "terminal add/get", test_terminal_add_get },                                     \
+        { "terminal chain and seen", test_terminal_chain_and_seen },                       \
+        { "terminal locked read", test_terminal_locked },                                  \
+        { "terminal revoke and foreach", test_terminal_revoke_and_foreach },               \
+        { "events unique, hash, counts", test_events_unique_and_hash },                    \
+        { "duplicate event inside a transaction", test_event_duplicate_inside_transaction }, \
+        { "event batch insert", test_event_batch },                                       \
+        { "alerts", test_alerts },                                                         \
+        { "posture latest and history", test_posture_latest_and_history },                 \
+        { "tokens", test_tokens },                                                         \
+        { "token last use, concurrently", test_token_last_use_concurrent },                \
+        { "policies with default fallback", test_policies_default_fallback },              \
+        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }
+
+static CU_TestInfo sqlite_tests[] = {
+        STORE_TESTS,
+        CU_TEST_INFO_NULL,
+};
+
+static CU_TestInfo postgres_tests[] = {
+        STORE_TESTS,
+        { "reconnects after a lost connection", test_pg_reconnects_after_loss },
+        { "a lost transaction stores nothing", test_pg_loss_inside_transaction_stores_nothing },
+        CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+        { "store-sqlite", suite_init_sqlite, NULL, NULL, NULL, sqlite_tests },
+        { "store-postgres", suite_init_postgres, suite_clean_postgres, NULL, NULL, postgres_tests },
+        CU_SUITE_INFO_NULL,
+};
+
+int main(void)
+{
+        /* Without HOGO_TEST_PG the PostgreSQL suite is left out, and says so. */
+        if (!getenv("HOGO_TEST_PG")) {
+                fprintf(stderr, "test_store: HOGO_TEST_PG is not set; the PostgreSQL suite is "
+                                "not run (tests/run sets it)\n");
+                suites[1] = (CU_SuiteInfo)CU_SUITE_INFO_NULL;
+        }
+        return unit_run(suites);
+}
