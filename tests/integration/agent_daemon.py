@@ -270,4 +270,6 @@ with Scratch() as s:
     check("no sanitizer report in the agent's log",
           "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
 
+    agent.dump_if_failed()
+
 finish()

@@ -162,4 +162,6 @@ with Scratch() as s:
     check("agent stops cleanly, no sanitizer report", rc == 0 and "Sanitizer" not in log
           and "runtime error" not in log, log[-2000:])
 
+    agent.dump_if_failed()
+
 finish()
