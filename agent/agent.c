@@ -400,8 +400,12 @@ static int setup_loop(struct agent *agent)
                 return log_error_errno(r, "Cannot set up timers: %m");
 
         if (sd_watchdog_enabled(false, &agent->watchdog_usec) > 0 && agent->watchdog_usec > 0)
+                /* coalescing must never make a ping later than the watchdog allows */
                 if ((r = add_timer(agent, &agent->watchdog_timer, agent->watchdog_usec / 2,
-                                   on_watchdog_timer, true)) < 0)
+                                   on_watchdog_timer, true)) < 0 ||
+                    (r = sd_event_source_set_time_accuracy(
+                             agent->watchdog_timer,
+                             MIN(TIMER_ACCURACY_USEC, agent->watchdog_usec / 8))) < 0)
                         return log_error_errno(r, "Cannot set up the watchdog timer: %m");
         return 0;
 }
