@@ -256,7 +256,9 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 void agent_posture_changed(struct agent *agent)
 {
-        if (agent->config && !agent->stopping)
+        /* during start-up (spool faults come before the policy) the first posture is
+         * written once everything is up */
+        if (agent->config && agent->policy && !agent->stopping)
                 agent_posture_write(agent, false);
 }
 
