@@ -148,6 +148,7 @@ static void write_status(struct uplink *u)
         json_object_object_add(o, "pending_events",
                                json_object_new_uint64(u->last_seen_seq > u->acked ? u->last_seen_seq - u->acked : 0));
         json_object_object_add(o, "events_sent", json_object_new_uint64(u->events_sent));
+        json_object_object_add(o, "connections", json_object_new_uint64(collector_client_connections(u->client)));
         json_object_object_add(o, "assigned_policy_version", string_or_null(u->assigned_policy));
         json_object_object_add(o, "upload", attempt_to_json(&u->upload));
         json_object_object_add(o, "heartbeat", attempt_to_json(&u->heartbeat));

@@ -73,6 +73,8 @@ check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
 check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
 check "uplink-status.json reports the upload" bash -c \
     "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+check "batches and heartbeats share one kept-alive connection" bash -c \
+    "jq -e '.connections == 1' '$T/a/spool/uplink-status.json' >/dev/null"
 
 # --- policy: the assigned version is fetched and dropped, untouched, for the agent --------
 "$HOGOCTL" policy push -c "$T/collector.json" --department 総務課 "$SRC/policy/examples/department-somu.json" >/dev/null
