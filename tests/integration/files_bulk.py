@@ -54,7 +54,7 @@ def files_status(agent):
     return agent.status()["sources"]["files"]
 
 
-with Scratch() as s:
+def body(s):
     data, usb, home = s.join("data"), s.join("usb"), s.join("home")
     for m in (data, usb, home):
         tmpfs(m)
@@ -215,4 +215,15 @@ with Scratch() as s:
     for m in (data, usb, home):
         subprocess.run(["umount", m], check=False)
 
+
+with Scratch() as scratch:
+    try:
+        body(scratch)
+    finally:
+        import agent_harness
+        if agent_harness.failures or sys.exc_info()[0]:
+            log = scratch.join("agent.log")
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    print("# agent log tail:\n# " + f.read()[-4000:].replace("\n", "\n# "))
 finish()
