@@ -9,5 +9,6 @@ extern const struct source_ops usb_source;
 
 const struct source_ops *const agent_sources[] = {
         &usb_source,
+        &session_source,
         NULL,
 };

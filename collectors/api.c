@@ -2,6 +2,7 @@
 #include "collectors/api.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <openssl/x509.h>
 #include <strings.h>
 
@@ -51,6 +52,7 @@ struct api_job {
         /* a refusal decided inside the transaction (nothing written) */
         int refuse_status;
         enum reject_reason refuse_reason;
+        const char *refuse_code; /* the error code the client sees, when not the reason */
         char refuse_message[256];
 };
 
@@ -86,8 +88,9 @@ static int reply_json(struct api_reply *reply, int status, json_object *o)
 
 /* Every refusal: one log line (what, from whom, why), one counter, a JSON body that says
  * what happened and that nothing was stored. */
-static int refuse(const struct api_request *rq, struct api_reply *reply, int status,
-                  enum reject_reason reason, const char *message)
+static int refuse_as(const struct api_request *rq, struct api_reply *reply, int status,
+                     enum reject_reason reason, const char *public_code, int64_t seq,
+                     const char *message)
 {
         metrics_count_reject(reason);
         log_notice("%s %s from %s%s%s: %d %s: %s", rq->method, rq->path, rq->peer,
@@ -96,9 +99,17 @@ static int refuse(const struct api_request *rq, struct api_reply *reply, int sta
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        json_object_object_add(o, "error", json_object_new_string(reject_reason_to_string(reason)));
+        json_object_object_add(o, "error", json_object_new_string(public_code ?: reject_reason_to_string(reason)));
         json_object_object_add(o, "message", json_object_new_string(message));
+        if (seq >= 0)
+                json_object_object_add(o, "seq", json_object_new_int64(seq));
         return reply_json(reply, status, o);
+}
+
+static int refuse(const struct api_request *rq, struct api_reply *reply, int status,
+                  enum reject_reason reason, const char *message)
+{
+        return refuse_as(rq, reply, status, reason, NULL, -1, message);
 }
 
 static bool content_type_is_json(const char *ct)
@@ -264,6 +275,8 @@ static int run_enroll(struct api_job *job, struct store *store, int64_t now)
                         if (r == token_errors[i].err) {
                                 job->refuse_status = 403;
                                 job->refuse_reason = token_errors[i].reason;
+                                /* one answer for all three: a guesser learns nothing */
+                                job->refuse_code = "token_refused";
                                 snprintf(job->refuse_message, sizeof job->refuse_message, "%s",
                                          token_errors[i].message);
                                 return 0;
@@ -276,12 +289,14 @@ static int run_enroll(struct api_job *job, struct store *store, int64_t now)
                 return r;
         free(job->cert_pem);
         job->cert_pem = NULL;
+        char serial[CA_SERIAL_HEX_MAX + 1];
         r = ca_issue_agent(job->ctx->ca, job->key, job->new_agent_id, department, now - 300,
-                           now + 86400L * CA_AGENT_CERT_DAYS, &job->cert_pem);
+                           now + 86400L * CA_AGENT_CERT_DAYS, &job->cert_pem, serial);
         if (r < 0)
                 return r;
 
         struct store_terminal t = { .enrolled_at = now, .last_seq = 0 };
+        snprintf(t.cert_serial, sizeof t.cert_serial, "%s", serial);
         snprintf(t.agent_id, sizeof t.agent_id, "%s", job->new_agent_id);
         snprintf(t.hostname, sizeof t.hostname, "%s", job->hostname);
         snprintf(t.department, sizeof t.department, "%s", department);
@@ -308,6 +323,7 @@ static int finish_enroll(struct api_job *job, struct api_reply *reply)
         json_object_object_add(o, "agent_id", json_object_new_string(job->new_agent_id));
         json_object_object_add(o, "certificate", json_object_new_string(job->cert_pem));
         json_object_object_add(o, "ca", json_object_new_string(ca_pem));
+        json_object_object_add(o, "department", json_object_new_string(job->department));
         return reply_json(reply, 200, o);
 }
 
@@ -318,14 +334,18 @@ static int handle_events(const struct api_context *ctx, const struct api_request
 {
         char err[256];
         enum reject_reason reason;
+        int64_t bad_seq;
         struct ingest_batch *batch = NULL;
         int r = ingest_batch_parse(rq->body, rq->body_len, ctx->limits->max_batch_events, &batch,
-                                   &reason, err, sizeof err);
+                                   &reason, &bad_seq, err, sizeof err);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
-                return refuse(rq, reply, reason == REJECT_TOO_MANY_EVENTS ? 413 : 400, reason,
-                              err);
+                return refuse_as(rq, reply,
+                                 reason == REJECT_TOO_MANY_EVENTS ? 413
+                                 : reason == REJECT_INVALID_EVENT ? 422
+                                                                  : 400,
+                                 reason, NULL, bad_seq, err);
         struct api_job *job = job_new(JOB_EVENTS, ctx, rq);
         if (!job) {
                 ingest_batch_free(batch);
@@ -375,7 +395,7 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                             struct api_reply *reply, struct api_job **ret_job)
 {
         static const char *const known[] = { "posture", "policy_version", "agent_version",
-                                             "spool" };
+                                             "hostname", "spool" };
         _cleanup_json_ json_object *o = NULL;
         int r = parse_object(rq, reply, known, ELEMENTSOF(known), &o);
         if (r < 0)
@@ -385,12 +405,23 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                 return refuse(rq, reply, 400, REJECT_INVALID_REQUEST, "posture: expected an object");
         if (json_object_object_get_ex(o, "spool", &v) && !json_object_is_type(v, json_type_object))
                 return refuse(rq, reply, 400, REJECT_INVALID_REQUEST, "spool: expected an object");
-        const char *version = "";
-        if (json_object_object_get_ex(o, "policy_version", &v) &&
-            !(version = member_string(rq, reply, o, "policy_version", 0, VERSION_MAX)))
-                return 0;
+        /* The version the agent runs: a string, the policy's integer version, or null. */
+        char version[VERSION_MAX + 1] = "";
+        if (json_object_object_get_ex(o, "policy_version", &v) && v) {
+                if (json_object_is_type(v, json_type_int))
+                        snprintf(version, sizeof version, "%" PRId64, json_object_get_int64(v));
+                else if (json_object_is_type(v, json_type_string) &&
+                         json_object_get_string_len(v) <= VERSION_MAX)
+                        snprintf(version, sizeof version, "%s", json_object_get_string(v));
+                else
+                        return refuse(rq, reply, 400, REJECT_INVALID_REQUEST,
+                                      "policy_version: expected a string, an integer or null");
+        }
         if (json_object_object_get_ex(o, "agent_version", &v) &&
             !member_string(rq, reply, o, "agent_version", 0, VERSION_MAX))
+                return 0;
+        if (json_object_object_get_ex(o, "hostname", &v) &&
+            !member_string(rq, reply, o, "hostname", 0, HOSTNAME_MAX))
                 return 0;
 
         _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
@@ -577,6 +608,7 @@ int api_handle(const struct api_context *ctx, const struct api_request *rq,
 int api_job_run(struct api_job *job, struct store *store, int64_t now)
 {
         job->refuse_status = 0;
+        job->refuse_code = NULL;
         switch (job->kind) {
         case JOB_ENROLL: return run_enroll(job, store, now);
         case JOB_EVENTS: return run_events(job, store, now);
@@ -617,8 +649,8 @@ void api_job_finish(struct api_job *job, bool committed, struct api_reply *reply
                 r = refuse(&rq, reply, 503, REJECT_STORE_UNAVAILABLE,
                            "the store could not commit; nothing was kept, send it again later");
         else if (job->refuse_status)
-                r = refuse(&rq, reply, job->refuse_status, job->refuse_reason,
-                           job->refuse_message);
+                r = refuse_as(&rq, reply, job->refuse_status, job->refuse_reason,
+                              job->refuse_code, -1, job->refuse_message);
         else
                 switch (job->kind) {
                 case JOB_ENROLL: r = finish_enroll(job, reply); break;

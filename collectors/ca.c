@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/ed25519.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -17,10 +18,8 @@
 static void bio_freep(BIO **b) { BIO_free_all(*b); }
 static void x509_freep(X509 **x) { X509_free(*x); }
 static void x509_req_freep(X509_REQ **x) { X509_REQ_free(*x); }
-static void pkey_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
 #define _cleanup_bio_ _cleanup_(bio_freep)
 #define _cleanup_x509_ _cleanup_(x509_freep)
-#define _cleanup_pkey_ _cleanup_(pkey_freep)
 
 /* Copies a memory BIO's contents into a NUL-terminated string. */
 static int bio_to_string(BIO *b, char **ret, size_t *ret_len)
@@ -147,7 +146,7 @@ static int cert_make(EVP_PKEY *key, X509_NAME *subject, X509 *issuer, EVP_PKEY *
 
 int ca_issue_agent(struct hogo_ca *ca, EVP_PKEY *key, const char *agent_id,
                    const char *department, time_t not_before, time_t not_after,
-                   char **ret_pem)
+                   char **ret_pem, char ret_serial[static CA_SERIAL_HEX_MAX + 1])
 {
         X509_NAME *subject = X509_NAME_new();
         if (!subject)
@@ -172,10 +171,19 @@ int ca_issue_agent(struct hogo_ca *ca, EVP_PKEY *key, const char *agent_id,
         if (r < 0)
                 return r;
 
-        _cleanup_bio_ BIO *b = BIO_new(BIO_s_mem());
-        if (!b || PEM_write_bio_X509(b, cert) != 1)
+        BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+        char *hex = bn ? BN_bn2hex(bn) : NULL;
+        BN_free(bn);
+        if (!hex)
                 return -ENOMEM;
-        return bio_to_string(b, ret_pem, NULL);
+        _cleanup_bio_ BIO *b = BIO_new(BIO_s_mem());
+        if (!b || PEM_write_bio_X509(b, cert) != 1 || (r = bio_to_string(b, ret_pem, NULL)) < 0) {
+                OPENSSL_free(hex);
+                return r < 0 ? r : -ENOMEM;
+        }
+        snprintf(ret_serial, CA_SERIAL_HEX_MAX + 1, "%s", hex);
+        OPENSSL_free(hex);
+        return 0;
 }
 
 int ca_cert_pem(struct hogo_ca *ca, char **ret_pem)

@@ -45,11 +45,13 @@ int ca_generate_key(EVP_PKEY **ret);
 /* Parses a PEM CSR, checks its self-signature and that its key is ECDSA P-256. */
 int ca_csr_parse(const char *pem, size_t len, X509_REQ **ret, char *err, size_t errlen);
 
+#define CA_SERIAL_HEX_MAX 63
+
 /* Issues a client certificate for key (CN = agent_id, OU = department) valid from
- * not_before to not_after, as PEM (malloc()ed). */
+ * not_before to not_after, as PEM (malloc()ed), with its serial in hex. */
 int ca_issue_agent(struct hogo_ca *ca, EVP_PKEY *key, const char *agent_id,
                    const char *department, time_t not_before, time_t not_after,
-                   char **ret_pem);
+                   char **ret_pem, char ret_serial[static CA_SERIAL_HEX_MAX + 1]);
 
 /* The CA certificate as PEM (malloc()ed). */
 int ca_cert_pem(struct hogo_ca *ca, char **ret_pem);

@@ -22,6 +22,7 @@ void ingest_batch_free(struct ingest_batch *b)
         for (size_t i = 0; i < b->n_events; i++)
                 free(b->events[i].canonical);
         free(b->events);
+        free(b->drops);
         json_object_put(b->root);
         free(b);
 }
@@ -32,10 +33,27 @@ static int reject(enum reject_reason reason, enum reject_reason *ret_reason, int
         return r;
 }
 
-int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
-                       struct ingest_batch **ret, enum reject_reason *ret_reason, char *err,
-                       size_t errlen)
+/* Collects the drops an agent.spool_overflow event declares; other events declare none. */
+static int batch_add_drops(struct ingest_batch *b, json_object *ev)
 {
+        _cleanup_free_ struct chain_drop *drops = NULL;
+        size_t n;
+        if (chain_drops_from_overflow(ev, &drops, &n) < 0 || n == 0)
+                return 0; /* a malformed declaration bridges nothing */
+        struct chain_drop *all = realloc(b->drops, (b->n_drops + n) * sizeof *all);
+        if (!all)
+                return -ENOMEM;
+        memcpy(all + b->n_drops, drops, n * sizeof *all);
+        b->drops = all;
+        b->n_drops += n;
+        return 0;
+}
+
+int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
+                       struct ingest_batch **ret, enum reject_reason *ret_reason,
+                       int64_t *ret_bad_seq, char *err, size_t errlen)
+{
+        *ret_bad_seq = -1;
         _cleanup_ingest_batch_ struct ingest_batch *b = calloc(1, sizeof *b);
         if (!b)
                 return -ENOMEM;
@@ -70,6 +88,11 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 char why[256];
                 r = event_validate(ev, why, sizeof why);
                 if (r < 0 && r != -EBADMSG) {
+                        json_object *seq;
+                        if (json_object_is_type(ev, json_type_object) &&
+                            json_object_object_get_ex(ev, "seq", &seq) &&
+                            json_object_is_type(seq, json_type_int))
+                                *ret_bad_seq = json_object_get_int64(seq);
                         snprintf(err, errlen, "events[%zu]: %s", i, why);
                         return reject(REJECT_INVALID_EVENT, ret_reason, -EINVAL);
                 }
@@ -91,6 +114,11 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 r = json_canonical(ev, NULL, &e->canonical, NULL);
                 if (r < 0)
                         return r;
+                if (e->hash_ok && STREQ(e->type, CHAIN_DROP_OVERFLOW_TYPE)) {
+                        r = batch_add_drops(b, ev);
+                        if (r < 0)
+                                return r;
+                }
                 b->n_events = i + 1;
         }
         *ret = TAKE_PTR(b);
@@ -152,13 +180,14 @@ static int event_store(struct store *store, const char *agent_id, const struct i
         int r = store_event_insert(store, agent_id, e->seq, e->type, e->severity, e->ts, e->hash,
                                    e->canonical, now);
         if (r < 0)
-                return r;
+                return r; /* -EEXIST cannot happen: the seq was looked up under the row lock */
         res->stored++;
         return 0;
 }
 
 static int ingest_event_apply(struct store *store, const char *agent_id,
-                              const struct ingest_event *e, uint64_t *last_seq,
+                              const struct ingest_batch *b, const struct ingest_event *e,
+                              uint64_t *last_seq,
                               char last_hash[static SHA256_HEX_LEN + 1], int64_t now,
                               struct ingest_result *res)
 {
@@ -185,7 +214,11 @@ static int ingest_event_apply(struct store *store, const char *agent_id,
                         return r;
                 r = event_store(store, agent_id, e, now, res);
         } else {
-                if (e->seq > *last_seq + 1)
+                if (e->seq > *last_seq + 1 &&
+                    chain_gap_bridged(*last_seq, last_hash, e->seq, e->prev_hash, b->drops,
+                                      b->n_drops))
+                        r = 0; /* events the agent's spool dropped and declared */
+                else if (e->seq > *last_seq + 1)
                         r = chain_break_store(store, agent_id, CHAIN_BREAK_GAP, e,
                                               seq_and_hash("seq", *last_seq + 1, "prev_hash", last_hash),
                                               seq_and_hash("seq", e->seq, "prev_hash", e->prev_hash),
@@ -234,8 +267,8 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
                 memcpy(last_hash, EVENT_GENESIS_HASH, sizeof last_hash);
 
         for (size_t i = 0; i < b->n_events; i++) {
-                r = ingest_event_apply(store, agent_id, &b->events[i], &last_seq, last_hash, now,
-                                       &res);
+                r = ingest_event_apply(store, agent_id, b, &b->events[i], &last_seq, last_hash,
+                                       now, &res);
                 if (r < 0)
                         return r;
         }

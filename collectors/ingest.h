@@ -6,7 +6,7 @@
  *    {"events": [event, ...]} with 1..max_events events; every event must pass
  *    event_validate() except for a hash that does not match the content, which is
  *    tampering, not a malformed request, and is kept for step 2 to report. Any other
- *    invalid event refuses the whole batch (nothing is stored). The canonical form of every
+ *    invalid event refuses the whole batch (nothing is stored; *ret_bad_seq says which). The canonical form of every
  *    event, the form that is stored, is computed here.
  *
  * 2. ingest_batch_apply() (the store writer, inside a transaction it does not commit):
@@ -17,7 +17,9 @@
  *      - seq below the chain head and not stored: a "reorder" break, the event is stored;
  *      - seq = head + 1 with prev_hash = head's hash: stored, the head moves on;
  *      - seq = head + 1 with another prev_hash: "prev_hash_mismatch", stored, head moves;
- *      - seq > head + 1: a "gap" break, stored, the head moves;
+ *      - seq > head + 1: stored, the head moves; a "gap" break unless drops declared by an
+ *        agent.spool_overflow event of the same batch bridge it exactly
+ *        (chain_gap_bridged(), the rule the spool's own verifier applies);
  *      - and, for any stored event, a hash that does not match its content is a
  *        "hash_mismatch" break as well.
  *    Every break becomes one tamper.chain_break alert holding what was expected and what
@@ -32,6 +34,7 @@
 
 #include "collectors/metrics.h"
 #include "collectors/store.h"
+#include "common/chain_drop.h"
 #include "common/digest.h"
 
 #define INGEST_MAX_EVENTS 1000
@@ -48,6 +51,9 @@ struct ingest_batch {
         json_object *root;
         struct ingest_event *events;
         size_t n_events;
+        /* drops declared by agent.spool_overflow events of this batch (chain_drop.h) */
+        struct chain_drop *drops;
+        size_t n_drops;
 };
 
 struct ingest_result {
@@ -60,8 +66,8 @@ struct ingest_result {
  * REJECT_INVALID_REQUEST, REJECT_INVALID_EVENT, REJECT_TOO_MANY_EVENTS) and a one-line
  * explanation in err. */
 int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
-                       struct ingest_batch **ret, enum reject_reason *ret_reason, char *err,
-                       size_t errlen);
+                       struct ingest_batch **ret, enum reject_reason *ret_reason,
+                       int64_t *ret_bad_seq, char *err, size_t errlen);
 void ingest_batch_free(struct ingest_batch *b);
 static inline void ingest_batch_freep(struct ingest_batch **b)
 {

@@ -74,6 +74,8 @@ static void send_reply(struct evhttp_request *req, struct api_reply *reply)
         if (reply->content_type)
                 evhttp_add_header(h, "Content-Type", reply->content_type);
         evhttp_add_header(h, "Cache-Control", "no-store");
+        if (reply->status == 503)
+                evhttp_add_header(h, "Retry-After", "5");
         if (reply->body && reply->body_len)
                 evbuffer_add(out, reply->body, reply->body_len);
         evhttp_send_reply(req, reply->status, NULL, NULL);

@@ -11,6 +11,7 @@
 #include "collectors/store.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <time.h>
 
 #include "collectors/store_backend.h"
@@ -132,20 +133,34 @@ static const struct store_statement statements[ST__MAX] = {
                   "SELECT version, envelope FROM policies WHERE department = $1 "
                   "ORDER BY id DESC LIMIT 1"),
 };
-_Static_assert(ST__MAX <= STORE_STATEMENTS_MAX, "raise STORE_STATEMENTS_MAX");
+_Static_assert(ST__MAX <= STORE_STATEMENTS_BACKEND_FIRST, "raise STORE_STATEMENTS_BACKEND_FIRST");
 
-static int store_run(struct store *store, unsigned id, const struct store_value *params,
-                     size_t n_params, store_row_fn fn, void *ud)
+/* Every call into the back end goes between these two: the first refuses to go on in a
+ * lost transaction, the second notices that the transaction was lost. */
+static int store_check_usable(struct store *store)
 {
         if (store->transaction_lost)
                 return log_error_errno(-ECONNRESET,
                                        "Store: the transaction was lost earlier (nothing of it "
                                        "was committed); roll it back before using the store");
+        return 0;
+}
 
-        int r = store->backend->run(store->conn, &statements[id], params, n_params, fn, ud);
+static int store_note_result(struct store *store, int r)
+{
         if (r < 0 && store->in_transaction && !store->backend->in_transaction(store->conn))
                 store->transaction_lost = true;
         return r;
+}
+
+static int store_run(struct store *store, unsigned id, const struct store_value *params,
+                     size_t n_params, store_row_fn fn, void *ud)
+{
+        int r = store_check_usable(store);
+        if (r < 0)
+                return r;
+        return store_note_result(store, store->backend->run(store->conn, &statements[id], params,
+                                                            n_params, fn, ud));
 }
 
 #define RUN(store, id, fn, ud, ...)                                                       \
@@ -547,20 +562,93 @@ int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, v
 
 /* --- events, alerts, posture ---------------------------------------------------------------- */
 
+static bool event_valid(const char *agent_id, const struct store_event *e)
+{
+        return valid_name(agent_id, 64) && e->seq > 0 && e->seq <= INT64_MAX &&
+               valid_name(e->type, 256) && valid_name(e->severity, 64) && valid_name(e->ts, 64) &&
+               e->hash && is_lower_hex(e->hash, SHA256_HEX_LEN) &&
+               valid_name(e->event_json, SIZE_MAX);
+}
+
+static int event_insert_one(struct store *store, const char *agent_id,
+                            const struct store_event *e, int64_t received_at)
+{
+        int r = RUN(store, ST_EVENT_INSERT, NULL, NULL, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)e->seq), STORE_TEXT(e->type), STORE_TEXT(e->severity),
+                    STORE_TEXT(e->ts), STORE_TEXT(e->hash), STORE_TEXT(e->event_json),
+                    STORE_INT(received_at));
+        if (r < 0)
+                return r;
+        return r == 0 ? -EEXIST : 0;
+}
+
 int store_event_insert(struct store *store, const char *agent_id, uint64_t seq,
                        const char *type, const char *severity, const char *ts,
                        const char *hash, const char *event_json, int64_t received_at)
 {
-        if (!valid_name(agent_id, 64) || seq == 0 || seq > INT64_MAX || !valid_name(type, 256) ||
-            !valid_name(severity, 64) || !valid_name(ts, 64) || !hash ||
-            !is_lower_hex(hash, SHA256_HEX_LEN) || !valid_name(event_json, SIZE_MAX))
+        const struct store_event e = { seq, type, severity, ts, hash, event_json };
+        if (!event_valid(agent_id, &e))
                 return -EINVAL;
-        int r = RUN(store, ST_EVENT_INSERT, NULL, NULL, STORE_TEXT(agent_id), STORE_INT((int64_t)seq),
-                    STORE_TEXT(type), STORE_TEXT(severity), STORE_TEXT(ts), STORE_TEXT(hash),
-                    STORE_TEXT(event_json), STORE_INT(received_at));
+        return event_insert_one(store, agent_id, &e, received_at);
+}
+
+struct batch_args {
+        const char *agent_id;
+        const struct store_event *events;
+        size_t n;
+        int64_t received_at;
+        bool *inserted;
+        int count;
+};
+
+static int event_insert_batch_locked(struct store *store, void *ud)
+{
+        struct batch_args *a = ud;
+        if (store->backend->insert_events) {
+                int r = store_check_usable(store);
+                if (r < 0)
+                        return r;
+                r = store_note_result(store, store->backend->insert_events(
+                                                     store->conn, a->agent_id, a->events, a->n,
+                                                     a->received_at, a->inserted));
+                a->count = r;
+                return r < 0 ? r : 0;
+        }
+        a->count = 0;
+        for (size_t i = 0; i < a->n; i++) {
+                int r = event_insert_one(store, a->agent_id, &a->events[i], a->received_at);
+                if (r < 0 && r != -EEXIST)
+                        return r;
+                a->inserted[i] = r == 0;
+                a->count += r == 0;
+        }
+        return 0;
+}
+
+int store_event_insert_batch(struct store *store, const char *agent_id,
+                             const struct store_event *events, size_t n, int64_t received_at,
+                             bool *ret_inserted)
+{
+        if (n > INT_MAX)
+                return -E2BIG;
+        for (size_t i = 0; i < n; i++)
+                if (!event_valid(agent_id, &events[i]))
+                        return log_error_errno(-EINVAL, "Store: event %zu of the batch for %s is "
+                                                        "malformed; nothing of it was stored",
+                                               i, agent_id ? agent_id : "(null)");
+        if (n == 0)
+                return 0;
+
+        _cleanup_free_ bool *inserted = calloc(n, sizeof *inserted);
+        if (!inserted)
+                return -ENOMEM;
+        struct batch_args a = { agent_id, events, n, received_at, inserted, 0 };
+        int r = store_atomically(store, event_insert_batch_locked, &a);
         if (r < 0)
                 return r;
-        return r == 0 ? -EEXIST : 0;
+        if (ret_inserted)
+                memcpy(ret_inserted, inserted, n * sizeof *inserted);
+        return a.count;
 }
 
 static int row_hash(const struct store_value *c, size_t n, void *ud)

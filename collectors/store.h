@@ -98,6 +98,24 @@ int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, v
 int store_event_insert(struct store *store, const char *agent_id, uint64_t seq,
                        const char *type, const char *severity, const char *ts,
                        const char *hash, const char *event_json, int64_t received_at);
+/* One event of a batch for store_event_insert_batch(); fields as for store_event_insert(). */
+struct store_event {
+        uint64_t seq;
+        const char *type;
+        const char *severity;
+        const char *ts;
+        const char *hash;
+        const char *event_json;
+};
+/* Inserts a batch of agent_id's events as store_event_insert() would one by one (an
+ * (agent, seq) stored already, or twice in the batch, is skipped and the stored one kept),
+ * but in one statement on PostgreSQL instead of one round trip per event. Returns the
+ * number inserted; ret_inserted (n entries, may be NULL) says which were. All or nothing:
+ * any malformed event is -EINVAL before anything is stored, and outside a transaction the
+ * batch runs in one of its own. */
+int store_event_insert_batch(struct store *store, const char *agent_id,
+                             const struct store_event *events, size_t n, int64_t received_at,
+                             bool *ret_inserted);
 /* The stored hash of (agent, seq) into ret (65 bytes), -ENOENT when none. */
 int store_event_hash(struct store *store, const char *agent_id, uint64_t seq,
                      char ret[static SHA256_HEX_LEN + 1]);

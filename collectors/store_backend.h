@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collectors/store.h"
+
 enum store_value_type {
         STORE_VALUE_NULL,
         STORE_VALUE_INT,
@@ -44,6 +46,8 @@ struct store_statement {
 };
 
 #define STORE_STATEMENTS_MAX 64
+/* Ids from here up are a back end's own statements (its bulk paths). */
+#define STORE_STATEMENTS_BACKEND_FIRST 56
 
 /* Gets one result row; the values are valid during the call. A negative return stops the
  * statement and is returned by run(). */
@@ -74,6 +78,11 @@ struct store_backend {
          * returns rows, else the number of rows it changed; or -errno. */
         int (*run)(void *conn, const struct store_statement *st, const struct store_value *params,
                    size_t n_params, store_row_fn fn, void *ud);
+        /* Optional bulk path (NULL: store.c inserts one by one): inserts the events of
+         * agent_id, already validated, skipping (agent, seq) pairs stored already; returns
+         * the number inserted and sets inserted[i] for those. */
+        int (*insert_events)(void *conn, const char *agent_id, const struct store_event *events,
+                             size_t n, int64_t received_at, bool *inserted);
         /* The schema, in order of version; the versions are the same in every back end. */
         const struct store_migration *migrations;
         size_t n_migrations;

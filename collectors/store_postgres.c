@@ -12,6 +12,8 @@
  * an acknowledged batch must survive the server's crash, whatever the site's default.
  */
 #include <libpq-fe.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "collectors/store_backend.h"
 #include "common/log.h"
@@ -357,6 +359,111 @@ static int pg_run(void *conn, const struct store_statement *st, const struct sto
         return rows;
 }
 
+/* --- bulk event insert: one statement per batch instead of one round trip per event --- */
+
+static const struct store_statement pg_events_insert = {
+        .id = STORE_STATEMENTS_BACKEND_FIRST,
+        .name = "bulk event insert",
+        .sql = "INSERT INTO events (agent_id, seq, type, severity, ts, hash, event, received_at) "
+               "SELECT $1, u.seq, u.type, u.severity, u.ts, u.hash, u.event, $8 "
+               "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+               "$7::text[]) AS u(seq, type, severity, ts, hash, event) "
+               "ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq",
+};
+
+/* A PostgreSQL array literal of the text field at offset in each event: every element
+ * quoted, with " and \ escaped. */
+static char *pg_text_array(const struct store_event *events, size_t n, size_t offset)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputc('{', f);
+        for (size_t i = 0; i < n; i++) {
+                const char *s = *(const char *const *)((const char *)&events[i] + offset);
+                fputs(i ? ",\"" : "\"", f);
+                for (; *s; s++) {
+                        if (*s == '"' || *s == '\\')
+                                fputc('\\', f);
+                        fputc(*s, f);
+                }
+                fputc('"', f);
+        }
+        fputc('}', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+static char *pg_seq_array(const struct store_event *events, size_t n)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputc('{', f);
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)events[i].seq);
+        fputc('}', f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
+struct inserted_marks {
+        const struct store_event *events;
+        size_t n;
+        size_t cursor; /* rows come back in batch order as a rule: search from the last hit */
+        bool *inserted;
+};
+
+static int pg_mark_inserted(const struct store_value *cols, size_t n_cols, void *ud)
+{
+        struct inserted_marks *m = ud;
+        if (n_cols != 1 || cols[0].type != STORE_VALUE_INT)
+                return -EBADMSG;
+        for (size_t k = 0; k < m->n; k++) {
+                size_t i = (m->cursor + k) % m->n;
+                if ((int64_t)m->events[i].seq == cols[0].i && !m->inserted[i]) {
+                        m->inserted[i] = true;
+                        m->cursor = i + 1;
+                        return 0;
+                }
+        }
+        return -EBADMSG; /* a seq we did not send */
+}
+
+static int pg_insert_events(void *conn, const char *agent_id, const struct store_event *events,
+                            size_t n, int64_t received_at, bool *inserted)
+{
+        _cleanup_free_ char *seqs = pg_seq_array(events, n),
+                            *types = pg_text_array(events, n, offsetof(struct store_event, type)),
+                            *severities =
+                                    pg_text_array(events, n, offsetof(struct store_event, severity)),
+                            *tss = pg_text_array(events, n, offsetof(struct store_event, ts)),
+                            *hashes = pg_text_array(events, n, offsetof(struct store_event, hash)),
+                            *jsons = pg_text_array(events, n,
+                                                   offsetof(struct store_event, event_json));
+        if (!seqs || !types || !severities || !tss || !hashes || !jsons)
+                return -ENOMEM;
+
+        struct inserted_marks marks = { .events = events, .n = n, .inserted = inserted };
+        const struct store_value params[] = {
+                STORE_TEXT(agent_id), STORE_TEXT(seqs),   STORE_TEXT(types),
+                STORE_TEXT(severities), STORE_TEXT(tss),  STORE_TEXT(hashes),
+                STORE_TEXT(jsons),    STORE_INT(received_at),
+        };
+        return pg_run(conn, &pg_events_insert, params, ELEMENTSOF(params), pg_mark_inserted,
+                      &marks);
+}
+
 /* The same tables as the SQLite back end, in PostgreSQL's types. */
 static const struct store_migration pg_migrations[] = {
         {
@@ -445,6 +552,7 @@ const struct store_backend store_backend_postgres = {
         .in_transaction = pg_in_transaction,
         .lock_schema = pg_lock_schema,
         .run = pg_run,
+        .insert_events = pg_insert_events,
         .migrations = pg_migrations,
         .n_migrations = ELEMENTSOF(pg_migrations),
 };

@@ -32,6 +32,14 @@ int ctl_status_main(int argc, char **argv);
 /* ctl/policy_push.c: `hogoctl policy push`, dispatched from ctl_policy_main(). */
 int ctl_policy_push(int argc, char **argv);
 int ctl_spool_main(int argc, char **argv);
+/* ctl/ca.c, ctl/token.c, ctl/agent.c: the collector's CA, enrollment tokens, revocation. */
+int ctl_ca_main(int argc, char **argv);
+int ctl_token_main(int argc, char **argv);
+int ctl_agent_main(int argc, char **argv);
+/* ctl/files.c: marking files and classifying their content. */
+int ctl_mark_main(int argc, char **argv);
+int ctl_unmark_main(int argc, char **argv);
+int ctl_classify_main(int argc, char **argv);
 
 
 #endif

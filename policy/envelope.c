@@ -72,6 +72,13 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
                                       "not a signed policy: expected an object with policy, "
                                       "key_id and signature");
 
+        json_object *policy = NULL, *key_id = NULL, *sig = NULL;
+        if (!json_object_object_get_ex(env, "policy", &policy) ||
+            !json_object_is_type(policy, json_type_object))
+                return envelope_error(errs, -EBADMSG, "policy",
+                                      policy ? "expected the policy object" :
+                                               "missing: this is not a signed policy (sign it "
+                                               "with 'hogoctl policy sign')");
         json_object_object_foreach(env, k, v)
         {
                 (void)v;
@@ -80,13 +87,6 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
                                               "unknown member of a signed policy (only policy, "
                                               "key_id and signature may appear)");
         }
-        json_object *policy = NULL, *key_id = NULL, *sig = NULL;
-        if (!json_object_object_get_ex(env, "policy", &policy) ||
-            !json_object_is_type(policy, json_type_object))
-                return envelope_error(errs, -EBADMSG, "policy",
-                                      policy ? "expected the policy object" :
-                                               "missing: this is not a signed policy (sign it "
-                                               "with 'hogoctl policy sign')");
         if (!json_object_object_get_ex(env, "signature", &sig))
                 return envelope_error(errs, -EBADMSG, "signature",
                                       "missing: the policy is not signed");
@@ -163,4 +163,26 @@ int policy_envelope_load_file(const char *path, EVP_PKEY *const *keys, size_t n_
         if (r < 0)
                 return r;
         return policy_envelope_verify(data, len, keys, n_keys, ret_policy, errs);
+}
+
+int policy_envelope_parse_unverified(const char *data, size_t len, struct policy **ret_policy,
+                                     char ret_key_id[static ED25519_KEY_ID_LEN + 1], struct policy_errors *errs)
+{
+        _cleanup_json_ json_object *env = NULL;
+        int r = policy_document_parse(data, len, &env, errs);
+        if (r < 0)
+                return r;
+        json_object *policy = NULL, *key_id = NULL;
+        if (!json_object_is_type(env, json_type_object) ||
+            !json_object_object_get_ex(env, "policy", &policy) ||
+            !json_object_object_get_ex(env, "key_id", &key_id) ||
+            !is_lower_hex(json_object_get_string(key_id), ED25519_KEY_ID_LEN))
+                return envelope_error(errs, -EBADMSG, "$", "not a signed policy envelope");
+        _cleanup_policy_ struct policy *p = NULL;
+        r = policy_from_json(policy, &p, errs);
+        if (r < 0)
+                return r;
+        memcpy(ret_key_id, json_object_get_string(key_id), ED25519_KEY_ID_LEN + 1);
+        *ret_policy = TAKE_PTR(p);
+        return 0;
 }

@@ -171,7 +171,13 @@ static bool expect_object(struct parser *ps, json_object *v, const char *const *
                         continue;
                 const char *best = NULL;
                 size_t best_d = 3;
-                for (size_t i = 0; known[i]; i++) {
+                for (size_t i = 0; known[i] && *key; i++)
+                        if (strncmp(known[i], key, strlen(key)) == 0) {
+                                best = known[i]; /* "min" for "min_matches" */
+                                best_d = 0;
+                                break;
+                        }
+                for (size_t i = 0; known[i] && !best; i++) {
                         size_t d = edit_distance(key, known[i]);
                         if (d < best_d) {
                                 best_d = d;
@@ -191,8 +197,16 @@ static bool expect_object(struct parser *ps, json_object *v, const char *const *
 static json_object *member(struct parser *ps, json_object *obj, const char *key, bool required)
 {
         json_object *v = NULL;
-        if (json_object_object_get_ex(obj, key, &v))
+        if (json_object_object_get_ex(obj, key, &v)) {
+                /* json-c gives NULL for a JSON null: not the same as leaving the key out */
+                if (!v) {
+                        size_t o = path_push_key(ps, key);
+                        perr(ps, "expected a value, got null (leave the key out to keep the "
+                                 "strict default)");
+                        path_pop(ps, o);
+                }
                 return v;
+        }
         if (required) {
                 size_t o = path_push_key(ps, key);
                 perr(ps, "required key is missing");
@@ -226,6 +240,12 @@ static bool check_int(struct parser *ps, json_object *v, const char *unit, int64
         }
         /* json-c saturates beyond int64; the range check below catches that too */
         int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX || i == INT64_MIN) {
+                perr(ps, "must be between %" PRId64 " and %" PRId64 "%s, got a number far out of "
+                         "that range",
+                     min, max, unit);
+                return false;
+        }
         if (i < min || i > max) {
                 perr(ps, "must be between %" PRId64 " and %" PRId64 "%s, got %s", min, max, unit,
                      json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -735,8 +755,12 @@ static void parse_terminals(struct parser *ps, json_object *e, struct policy_med
                         _cleanup_free_ char *key = strdup(name), *pair = NULL;
                         if (key) {
                                 lowercase(key);
+                                /* a terminal named twice in one exception is reported once */
+                                bool repeated = false;
+                                for (size_t k = 0; k < names.n && !repeated; k++)
+                                        repeated = STREQ(names.items[k].key, key);
                                 dup_add(ps, &names, key);
-                                if (x->serial)
+                                if (x->serial && !repeated)
                                         device_key(x->vendor, x->product, x->serial, key, &pair, ps);
                                 if (pair)
                                         dup_add(ps, pairs, pair);

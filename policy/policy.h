@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "common/digest.h"
+#include "common/ed25519.h"
 
 /* A policy file (bare or enveloped) larger than this is refused before parsing. */
 #define POLICY_FILE_MAX_SIZE ((size_t)1024 * 1024)
@@ -272,6 +273,11 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
 /* policy_envelope_verify() on a file read with the POLICY_FILE_MAX_SIZE bound. */
 int policy_envelope_load_file(const char *path, EVP_PKEY *const *keys, size_t n_keys,
                               struct policy **ret_policy, struct policy_errors *errs);
+
+/* For display only (hogoctl policy show), never for enforcing: the policy inside an
+ * envelope without checking its signature, and the key id it claims. */
+int policy_envelope_parse_unverified(const char *data, size_t len, struct policy **ret_policy,
+                                     char ret_key_id[static ED25519_KEY_ID_LEN + 1], struct policy_errors *errs);
 
 /* ---- matching helpers (pure) -------------------------------------------------------------- */
 

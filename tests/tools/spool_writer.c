@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         int c;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
-        log_setup("spool_writer", LOG_TARGET_STDERR, LOG_WARNING);
+        log_setup("spool_writer", LOG_TARGET_STDERR, LOG_NOTICE);
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 uint64_t v = c == 'w' ? 0 : strtoull(optarg, NULL, 0);
                 switch (c) {

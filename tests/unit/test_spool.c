@@ -250,6 +250,29 @@ static void test_entry_parse(void)
         CU_ASSERT_EQUAL(spool_entry_parse("{\"a\":1} x", 9, false, &e), -EBADMSG);
 }
 
+static void test_stored_text_is_the_canonical_event(void)
+{
+        /* details and user that look like the members around the hash must not fool the
+         * splice that puts "hash" into the stored text */
+        json_object *d = json_tokener_parse(
+                "{\"prev_hash\":\"x\",\"hash\":\"y\",\"z\":{\"prev_hash\":\"q\"},\"t\":\",\\\"prev_hash\\\":\\\"\"}");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        json_object *ev;
+        _cleanup_free_ char *text = NULL, *want = NULL;
+        size_t len, want_len;
+        CU_ASSERT_EQUAL_FATAL(event_build_canonical(9, TS0, "files.bulk_warning", EVENT_SEVERITY_ALERT,
+                                                    "a\",\"prev_hash\":\"b", d, EVENT_GENESIS_HASH, &ev,
+                                                    &text, &len),
+                              0);
+        _cleanup_json_ json_object *owned = ev;
+        CU_ASSERT_EQUAL_FATAL(json_canonical(ev, NULL, &want, &want_len), 0);
+        CU_ASSERT_STRING_EQUAL(text, want);
+        CU_ASSERT_EQUAL(len, want_len);
+        char err[128];
+        _cleanup_json_ json_object *back = json_tokener_parse(text);
+        CU_ASSERT_EQUAL(event_validate(back, err, sizeof err), 0);
+}
+
 /* --- the drop rule --------------------------------------------------------------------- */
 
 static void fill_hash(char out[65], char c)
@@ -596,6 +619,32 @@ static void test_reordered_segment(void)
         spool_close(s);
 }
 
+static void test_empty_newest_segment(void)
+{
+        /* a crash right after a segment was created leaves it empty: reused when its name
+         * is the next seq, removed when not (acked moved past it) */
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 2048, 0);
+        append_n(s, 30, 0);
+        spool_close(s);
+        free(unit_write_file(dir, "seg-00000000000000000031.log", "", 0));
+        s = open_spool(dir, 2048, 0);
+        CU_ASSERT_PTR_NULL(spool_take_faults(s));
+        append_n(s, 1, 0);
+        spool_close(s);
+        struct spool_verify_result res;
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
+        CU_ASSERT_EQUAL(res.last_seq, 31);
+
+        free(unit_write_file(dir, "seg-00000000000000000090.log", "", 0));
+        s = open_spool(dir, 2048, 0);
+        append_n(s, 1, 0);
+        spool_close(s);
+        CU_ASSERT_NOT_EQUAL(access(seg_path(dir, 90), F_OK), 0);
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
+        CU_ASSERT_EQUAL(res.last_seq, 32);
+}
+
 static void test_collect_after_ack(void)
 {
         const char *dir = unit_tmpdir();
@@ -813,6 +862,7 @@ static void test_queue_bound_refuses_without_using_a_seq(void)
 static CU_TestInfo format_tests[] = {
         { "record encoding, CRC, scanning past damage", test_record_encode_and_scan },
         { "record payloads: events and tombstones", test_entry_parse },
+        { "stored text is the canonical event", test_stored_text_is_the_canonical_event },
         { "drop rule: a gap is bridged only exactly", test_chain_gap_bridged },
         { "size-cap policy: oldest low-severity first", test_overflow_plan },
         CU_TEST_INFO_NULL,
@@ -826,6 +876,7 @@ static CU_TestInfo disk_tests[] = {
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
         { "deleted segment detected", test_deleted_segment },
         { "reordered segment detected", test_reordered_segment },
+        { "empty newest segment after a crash", test_empty_newest_segment },
         { "collect after ack", test_collect_after_ack },
         { "overflow keeps security events and the chain", test_overflow_keeps_security_and_chain },
         { "undeclared drop and gap are problems", test_undeclared_tombstone_is_a_problem },

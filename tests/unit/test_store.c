@@ -57,6 +57,30 @@ static void sqlite_raw_exec(const char *sql)
         sqlite3_close(db);
 }
 
+/* The first column of the first row of sql, read behind the store's back; malloc()ed. */
+static char *raw_query_text(const char *sql)
+{
+        char *out = NULL;
+        if (kind == STORE_SQLITE) {
+                sqlite3 *db = NULL;
+                sqlite3_stmt *st = NULL;
+                CU_ASSERT_EQUAL_FATAL(sqlite3_open(target, &db), SQLITE_OK);
+                if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+                    sqlite3_step(st) == SQLITE_ROW)
+                        out = strdup((const char *)sqlite3_column_text(st, 0));
+                sqlite3_finalize(st);
+                sqlite3_close(db);
+        } else {
+                PGconn *c = pg_raw_connect();
+                PGresult *res = PQexec(c, sql);
+                if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0)
+                        out = strdup(PQgetvalue(res, 0, 0));
+                PQclear(res);
+                PQfinish(c);
+        }
+        return out;
+}
+
 /* SQL straight into the database the test's store uses, behind the store's back. */
 static void raw_exec(const char *sql)
 {
@@ -440,6 +464,67 @@ static void test_event_duplicate_inside_transaction(void)
         store_close(s);
 }
 
+static void test_event_batch(void)
+{
+        struct store *s = open_fresh();
+        static const char tricky[] =
+                "{\"details\":{\"path\":\"C:\\\\個人番号\\\\名簿 {1},\\\"x\\\".csv\"},\"seq\":1}";
+        const char *jsons[] = { tricky, "{\"seq\":2}", "{\"seq\":3}", "{\"seq\":4}",
+                                "{\"seq\":4,\"forged\":true}" };
+        const uint64_t seqs[] = { 1, 2, 3, 4, 4 };
+        char hashes[5][SHA256_HEX_LEN + 1];
+        struct store_event batch[5];
+        for (size_t i = 0; i < 5; i++) {
+                hash_of(jsons[i], hashes[i]);
+                batch[i] = (struct store_event){ .seq = seqs[i], .type = "files.bulk_warning",
+                                                 .severity = "warning",
+                                                 .ts = "2026-11-27T10:00:00.000Z",
+                                                 .hash = hashes[i], .event_json = jsons[i] };
+        }
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 0, 1, NULL), 0);
+
+        /* seq 2 is stored already; seq 4 comes twice: the first one counts */
+        CU_ASSERT_EQUAL(insert_event(s, "a", 2), 0);
+        bool inserted[5];
+        memset(inserted, 0x55, sizeof inserted);
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 5, 1700000000, inserted), 3);
+        CU_ASSERT_TRUE(inserted[0]);
+        CU_ASSERT_FALSE(inserted[1]);
+        CU_ASSERT_TRUE(inserted[2]);
+        CU_ASSERT_TRUE(inserted[3]);
+        CU_ASSERT_FALSE(inserted[4]);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+        char h[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 4, h), 0);
+        CU_ASSERT_STRING_EQUAL(h, hashes[3]);
+
+        /* stored byte for byte, quotes, backslashes and all */
+        _cleanup_free_ char *stored = raw_query_text("SELECT event FROM events WHERE seq = 1");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(stored);
+        CU_ASSERT_STRING_EQUAL(stored, tricky);
+
+        /* again: all there already */
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 5, 1700000000, NULL), 0);
+
+        /* one malformed event: nothing of the batch is stored */
+        struct store_event more[2] = { batch[0], batch[0] };
+        more[0].seq = 10;
+        more[1].seq = 11;
+        more[1].hash = "not a hash";
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", more, 2, 1, NULL), -EINVAL);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+
+        /* inside a transaction it is part of it */
+        more[1] = more[0];
+        more[1].seq = 11;
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", more, 2, 1, NULL), 2);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 6);
+        CU_ASSERT_EQUAL(store_rollback(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 4);
+        store_close(s);
+}
+
 static void test_alerts(void)
 {
         struct store *s = open_fresh();
@@ -760,6 +845,7 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         { "terminal revoke and foreach", test_terminal_revoke_and_foreach },               \
         { "events unique, hash, counts", test_events_unique_and_hash },                    \
         { "duplicate event inside a transaction", test_event_duplicate_inside_transaction }, \
+        { "event batch insert", test_event_batch },                                       \
         { "alerts", test_alerts },                                                         \
         { "posture latest and history", test_posture_latest_and_history },                 \
         { "tokens", test_tokens },                                                         \
