@@ -5,8 +5,6 @@
 
 #include <stddef.h>
 
-extern const struct source_ops usb_source;
-
 const struct source_ops *const agent_sources[] = {
         &usb_source,
         &session_source,

@@ -184,7 +184,7 @@ def run(k, a):
 
     notices = [e for e in read_spool(a.spool) if e["type"] == "agent.notice_fallback"]
     check("stick: a notice to staff was attempted (no session here: recorded as fallback)",
-          any(n["details"].get("notice_kind") == 0 and
+          any(n["details"].get("notice_kind") == "usb_blocked" and
               n["details"].get("rule") == "記録機能を有する機器の接続制限" for n in notices), notices)
 
     kbd = k.plug("keyboard")
@@ -272,8 +272,26 @@ def run(k, a):
     k.unplug(kbd2)
     a.next_event(kbd2)
 
-    # --- a new policy: the Kingston stick registered read-only ---
-    a.push_policy(policy(2, allow=[dict(KINGSTON, access="read_only")]))
+    # --- register the Kingston stick from this terminal, as an IT team would ---
+    r = subprocess.run([HOGOCTL, "media", "register", "--department", "総務課"],
+                       capture_output=True, text=True)
+    check("media register with several sticks plugged: asks for --port",
+          r.returncode == 2 and f"--port {reg}" in r.stderr, r.stdout + r.stderr)
+    r = subprocess.run([HOGOCTL, "media", "register", "--department", "総務課", "--port", reg,
+                        "--access", "read_only", "--registration-no", "総務-2026-014"],
+                       capture_output=True, text=True)
+    try:
+        entry = json.loads(r.stdout)
+    except ValueError:
+        entry = {}
+    check("media register: the allowlist entry with the stick's serial",
+          r.returncode == 0 and entry.get("serial") == KINGSTON["serial"] and
+          entry.get("vendor") == "0951" and entry.get("product") == "1666" and
+          entry.get("holder") == "総務課" and entry.get("access") == "read_only" and
+          entry.get("valid_until", "").endswith("-03-31"), r.stdout + r.stderr)
+
+    # --- a new policy with that entry: the Kingston stick registered read-only ---
+    a.push_policy(policy(2, allow=[entry or dict(KINGSTON, access="read_only")]))
     ev = a.next_event(reg, timeout=10)
     check("new policy: present registered stick re-evaluated to usb.read_only",
           ev and ev["type"] == "usb.read_only" and ev["details"].get("registration_no") == "総務-2026-014" and
@@ -285,7 +303,7 @@ def run(k, a):
         check("registered stick event: interface read-only",
               interfaces_of(ev).get("1.0", {}).get("read_only") is True, ev["details"])
     check("registered stick: a read-only notice was attempted",
-          k.wait(lambda: any(e["type"] == "agent.notice_fallback" and e["details"].get("notice_kind") == 1
+          k.wait(lambda: any(e["type"] == "agent.notice_fallback" and e["details"].get("notice_kind") == "usb_read_only"
                              for e in read_spool(a.spool))))
     k.pump(0.2)
     check("the unregistered SanDisk stays blocked under the new policy", k.attr(stick, "authorized") == "0")
@@ -322,6 +340,11 @@ def run(k, a):
     check("hogoctl media list --json: the devices with their decisions",
           isinstance(listed, list) and any(d.get("port") == stick and d.get("outcome") == "blocked"
                                            for d in listed), r.stdout + r.stderr)
+    r = subprocess.run([HOGOCTL, "media", "list", "--socket", os.path.join(a.work, "agent.sock")],
+                       capture_output=True, text=True)
+    check("hogoctl media list: a line per device with decision and rule",
+          r.returncode == 0 and any(line.startswith(combo) and "blocked" in line and "removable_media.mode" in line
+                                    for line in r.stdout.splitlines()), r.stdout + r.stderr)
 
     # --- the agent stops: the defaults stay closed ---
     a.stop()
