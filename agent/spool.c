@@ -1053,6 +1053,14 @@ int spool_reader_next(struct spool_reader *reader, const char **ret_json, size_t
                 struct spool_scan_item item;
                 enum spool_scan_kind kind = reader->data ? spool_scan_next(&reader->scan, &item)
                                                          : SPOOL_SCAN_END;
+                /* An incomplete record before a later segment is damage (a segment is
+                 * complete before the next one starts); at the very end it is a write in
+                 * progress, beyond the durable mark. */
+                if (kind == SPOOL_SCAN_TORN && reader->next_seg < reader->n_segs) {
+                        free(reader->data);
+                        reader->data = NULL;
+                        return -EBADMSG;
+                }
                 if (kind == SPOOL_SCAN_END || kind == SPOOL_SCAN_TORN) {
                         free(reader->data);
                         reader->data = NULL;
@@ -1219,7 +1227,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
 }
 
 static int verify_segment(struct verify_state *st, const char *dir, uint64_t first_seq,
-                          bool first_segment, uint64_t acked)
+                          bool first_segment, bool last_segment, uint64_t acked)
 {
         char name[SEGMENT_NAME_LEN + 1];
         segment_name(first_seq, name);
@@ -1240,10 +1248,16 @@ static int verify_segment(struct verify_state *st, const char *dir, uint64_t fir
                         return verify_problem(st, name, item.offset,
                                               "%zu bytes fail their CRC (corrupt record)",
                                               item.size);
-                if (item.kind == SPOOL_SCAN_TORN)
+                if (item.kind == SPOOL_SCAN_TORN && last_segment)
                         return verify_problem(st, name, item.offset,
                                               "incomplete record of %zu bytes at the end (a "
                                               "torn write; hogo-agent cuts it when it starts)",
+                                              item.size);
+                if (item.kind == SPOOL_SCAN_TORN)
+                        return verify_problem(st, name, item.offset,
+                                              "the segment ends in %zu bytes that are no "
+                                              "complete record, and a later segment exists "
+                                              "(truncated or corrupt)",
                                               item.size);
                 if (first) {
                         struct spool_entry e;
@@ -1296,7 +1310,7 @@ int spool_verify(const char *dir, struct spool_verify_result *ret)
                                    "spool's segments were deleted",
                                    acked);
         for (size_t i = 0; i < n && r >= 0; i++)
-                r = verify_segment(&st, dir, firsts[i], i == 0, acked);
+                r = verify_segment(&st, dir, firsts[i], i == 0, i + 1 == n, acked);
         if (r >= 0 && st.n_tombstones > 0)
                 r = verify_problem(&st, NULL, 0,
                                    "the spool ends with dropped events %" PRIu64 "..%" PRIu64
