@@ -9,7 +9,6 @@
 #include "common/util.h"
 #include "ctl/hogoctl.h"
 
-#define CTL_DEFAULT_SOCKET "/run/hogo/agent.sock"
 
 static const char *str(json_object *o, const char *key)
 {
