@@ -337,3 +337,20 @@ int tls_peer_agent_id(SSL *ssl, char *buf, size_t len)
                                           (int)len);
         return n > 0 ? 0 : -ENOENT;
 }
+
+int tls_peer_department(SSL *ssl, char *buf, size_t len)
+{
+        if (SSL_get_verify_result(ssl) != X509_V_OK)
+                return -EPERM;
+        X509 *cert = SSL_get0_peer_certificate(ssl);
+        if (!cert)
+                return -ENOENT;
+        if (X509_NAME_get_index_by_NID(X509_get_subject_name(cert), NID_organizationalUnitName,
+                                       -1) < 0) {
+                snprintf(buf, len, "%s", "");
+                return 0;
+        }
+        int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_organizationalUnitName,
+                                          buf, (int)len);
+        return n >= 0 ? 0 : -EINVAL;
+}
