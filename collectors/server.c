@@ -385,6 +385,11 @@ void server_free(struct server *s)
                 for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++)
                         if (w->http[k])
                                 evhttp_free(w->http[k]);
+                /* Freed bufferevents finish freeing in deferred callbacks: let them run
+                 * (connections closed just before the loop stopped, and the ones above). */
+                if (w->base)
+                        for (int round = 0; round < 3; round++)
+                                event_base_loop(w->base, EVLOOP_NONBLOCK);
                 if (w->done_ev)
                         event_free(w->done_ev);
                 if (w->base)
