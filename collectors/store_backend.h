@@ -29,11 +29,11 @@ struct store_value {
         const char *s;
 };
 
-#define STORE_NULL ((struct store_value){ .type = STORE_VALUE_NULL })
-#define STORE_INT(v) ((struct store_value){ .type = STORE_VALUE_INT, .i = (v) })
+#define STORE_NULL   ((struct store_value){.type = STORE_VALUE_NULL})
+#define STORE_INT(v) ((struct store_value){.type = STORE_VALUE_INT, .i = (v)})
 /* A NULL string is SQL NULL. */
-#define STORE_TEXT(v)                                                                     \
-        ((struct store_value){ .type = (v) ? STORE_VALUE_TEXT : STORE_VALUE_NULL, .s = (v) })
+#define STORE_TEXT(v)                                                                              \
+        ((struct store_value){.type = (v) ? STORE_VALUE_TEXT : STORE_VALUE_NULL, .s = (v)})
 
 /* One statement of store.c. id indexes the back end's cache of prepared statements. */
 struct store_statement {
