@@ -363,8 +363,9 @@ int store_commit(struct store *store)
 
 int store_rollback(struct store *store)
 {
+        /* Nothing open (a failed commit ended it already): nothing to undo. */
         if (!store->in_transaction)
-                return log_error_errno(-EINVAL, "Store: rollback without a transaction");
+                return 0;
         store->in_transaction = store->transaction_lost = false;
         return store->backend->rollback(store->conn);
 }

@@ -54,7 +54,9 @@ int store_schema_version(struct store *store);
  * store_begin() locks what the PostgreSQL back end must lock for several collectors to
  * agree (the terminal's chain row is taken FOR UPDATE by store_terminal_get_locked()). */
 int store_begin(struct store *store);
+/* A failed commit ends the transaction too (nothing of it was stored). */
 int store_commit(struct store *store);
+/* Without an open transaction (after a failed commit) this does nothing and returns 0. */
 int store_rollback(struct store *store);
 
 struct store_terminal {
