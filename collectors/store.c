@@ -44,8 +44,12 @@ enum {
         ST_EVENT_INSERT,
         ST_EVENT_HASH,
         ST_EVENT_COUNT,
+        ST_EVENT_COUNT_ALL,
         ST_ALERT_INSERT,
         ST_ALERT_COUNT,
+        ST_ALERT_COUNT_AGENT,
+        ST_ALERT_COUNT_TYPE,
+        ST_ALERT_COUNT_ALL,
         ST_POSTURE_LATEST_PUT,
         ST_POSTURE_HISTORY_ADD,
         ST_POSTURE_GET,
@@ -94,13 +98,15 @@ static const struct store_statement statements[ST__MAX] = {
               "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
               "ON CONFLICT (agent_id, seq) DO NOTHING"),
     STATEMENT(ST_EVENT_HASH, "SELECT hash FROM events WHERE agent_id = $1 AND seq = $2"),
-    STATEMENT(ST_EVENT_COUNT,
-              "SELECT COUNT(*) FROM events WHERE CAST($1 AS TEXT) IS NULL OR agent_id = $1"),
+    /* One statement per filter, not "$1 IS NULL OR …": that would scan the whole table. */
+    STATEMENT(ST_EVENT_COUNT, "SELECT COUNT(*) FROM events WHERE agent_id = $1"),
+    STATEMENT(ST_EVENT_COUNT_ALL, "SELECT COUNT(*) FROM events"),
     STATEMENT(ST_ALERT_INSERT, "INSERT INTO alerts (agent_id, type, details, created_at) "
                                "VALUES ($1, $2, $3, $4)"),
-    STATEMENT(ST_ALERT_COUNT,
-              "SELECT COUNT(*) FROM alerts WHERE (CAST($1 AS TEXT) IS NULL OR agent_id = $1) "
-              "AND (CAST($2 AS TEXT) IS NULL OR type = $2)"),
+    STATEMENT(ST_ALERT_COUNT, "SELECT COUNT(*) FROM alerts WHERE agent_id = $1 AND type = $2"),
+    STATEMENT(ST_ALERT_COUNT_AGENT, "SELECT COUNT(*) FROM alerts WHERE agent_id = $1"),
+    STATEMENT(ST_ALERT_COUNT_TYPE, "SELECT COUNT(*) FROM alerts WHERE type = $1"),
+    STATEMENT(ST_ALERT_COUNT_ALL, "SELECT COUNT(*) FROM alerts"),
     STATEMENT(ST_POSTURE_LATEST_PUT,
               "INSERT INTO posture_latest (agent_id, posture, reported_at) VALUES ($1, $2, $3) "
               "ON CONFLICT (agent_id) DO UPDATE SET posture = excluded.posture, "
@@ -235,7 +241,7 @@ static bool valid_text(const char *s, size_t max)
 static int store_migrate_locked(struct store *store, void *ud)
 {
         const struct store_backend *b = store->backend;
-        const int latest = b->migrations[b->n_migrations - 1].version;
+        const int latest = STORE_SCHEMA_LATEST;
 
         int r = b->lock_schema(store->conn);
         if (r >= 0)
@@ -655,6 +661,8 @@ int store_event_hash(struct store *store, const char *agent_id, uint64_t seq,
 
 int64_t store_event_count(struct store *store, const char *agent_id)
 {
+        if (!agent_id)
+                return count_rows(store, ST_EVENT_COUNT_ALL, NULL, 0);
         return count_rows(store, ST_EVENT_COUNT, (struct store_value[]){STORE_TEXT(agent_id)}, 1);
 }
 
@@ -670,8 +678,17 @@ int store_alert_insert(struct store *store, const char *agent_id, const char *ty
 
 int64_t store_alert_count(struct store *store, const char *agent_id, const char *type)
 {
-        return count_rows(store, ST_ALERT_COUNT,
-                          (struct store_value[]){STORE_TEXT(agent_id), STORE_TEXT(type)}, 2);
+        if (agent_id && type)
+                return count_rows(store, ST_ALERT_COUNT,
+                                  (struct store_value[]){STORE_TEXT(agent_id), STORE_TEXT(type)},
+                                  2);
+        if (agent_id)
+                return count_rows(store, ST_ALERT_COUNT_AGENT,
+                                  (struct store_value[]){STORE_TEXT(agent_id)}, 1);
+        if (type)
+                return count_rows(store, ST_ALERT_COUNT_TYPE,
+                                  (struct store_value[]){STORE_TEXT(type)}, 1);
+        return count_rows(store, ST_ALERT_COUNT_ALL, NULL, 0);
 }
 
 struct posture_args {

@@ -59,6 +59,16 @@ struct store_migration {
         const char *sql; /* several statements */
 };
 
+/* The schema version this code migrates to; every back end's list ends with it. */
+#define STORE_SCHEMA_LATEST 2
+
+/* Migrations whose SQL both dialects accept, shared by the back ends' lists. */
+#define STORE_MIGRATION_2                                                                          \
+        {                                                                                          \
+                2, "alerts by type and time",                                                      \
+                    "CREATE INDEX alerts_type_created ON alerts (type, created_at)",               \
+        }
+
 struct store_backend {
         const char *name;
         int (*open)(const char *target, void **ret_conn);

@@ -539,6 +539,7 @@ static const struct store_migration pg_migrations[] = {
         " created_at BIGINT NOT NULL,"
         " UNIQUE (department, version));",
     },
+    STORE_MIGRATION_2,
 };
 
 const struct store_backend store_backend_postgres = {
@@ -556,3 +557,4 @@ const struct store_backend store_backend_postgres = {
     .migrations = pg_migrations,
     .n_migrations = ELEMENTSOF(pg_migrations),
 };
+_Static_assert(ELEMENTSOF(pg_migrations) == STORE_SCHEMA_LATEST, "one migration per version");

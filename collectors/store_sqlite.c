@@ -361,6 +361,7 @@ static const struct store_migration sqlite_migrations[] = {
         " created_at INTEGER NOT NULL,"
         " UNIQUE (department, version));",
     },
+    STORE_MIGRATION_2,
 };
 
 const struct store_backend store_backend_sqlite = {
@@ -377,3 +378,4 @@ const struct store_backend store_backend_sqlite = {
     .migrations = sqlite_migrations,
     .n_migrations = ELEMENTSOF(sqlite_migrations),
 };
+_Static_assert(ELEMENTSOF(sqlite_migrations) == STORE_SCHEMA_LATEST, "one migration per version");

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "collectors/store.h"
+#include "collectors/store_backend.h"
 #include "common/digest.h"
 #include "common/event.h"
 #include "common/util.h"
@@ -177,18 +178,18 @@ static int insert_event(struct store *s, const char *agent_id, uint64_t seq)
 static void test_migrations_idempotent(void)
 {
         struct store *s = open_fresh();
-        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
         struct store_terminal t = terminal("a1", "総務課");
         CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
 
         /* a second connection while the first is open, then a reopen after it closed */
         struct store *s2 = open_again();
-        CU_ASSERT_EQUAL(store_schema_version(s2), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s2), STORE_SCHEMA_LATEST);
         store_close(s2);
         store_close(s);
 
         s = open_again();
-        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
         struct store_terminal got;
         CU_ASSERT_EQUAL(store_terminal_get(s, "a1", &got), 0);
         CU_ASSERT_STRING_EQUAL(got.department, "総務課");
@@ -228,12 +229,51 @@ static void test_migrations_concurrent(void)
         for (size_t i = 0; i < 4; i++) {
                 pthread_join(th[i], NULL);
                 CU_ASSERT_EQUAL(o[i].result, 0);
-                CU_ASSERT_EQUAL(o[i].version, 1);
+                CU_ASSERT_EQUAL(o[i].version, STORE_SCHEMA_LATEST);
         }
         pthread_barrier_destroy(&start);
         _cleanup_free_ char *n = raw_query_text("SELECT COUNT(*) FROM schema_version");
         CU_ASSERT_PTR_NOT_NULL_FATAL(n);
-        CU_ASSERT_STRING_EQUAL(n, "1");
+        CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
+}
+
+static char *index_named(const char *name)
+{
+        char sql[256];
+        if (kind == STORE_SQLITE)
+                snprintf(sql, sizeof sql,
+                         "SELECT name FROM sqlite_master WHERE type = 'index' AND name = '%s'",
+                         name);
+        else
+                snprintf(sql, sizeof sql,
+                         "SELECT indexname FROM pg_indexes WHERE indexname = '%s' "
+                         "AND schemaname = current_schema()",
+                         name);
+        return raw_query_text(sql);
+}
+
+/* A database left at version 1 by an older collector is brought up to date, keeping data. */
+static void test_migration_from_version_1(void)
+{
+        struct store *s = open_fresh();
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break", "{}", 1), 0);
+        store_close(s);
+        raw_exec("DROP INDEX alerts_type_created");
+        raw_exec("DELETE FROM schema_version WHERE version > 1");
+        char *idx = index_named("alerts_type_created");
+        CU_ASSERT_PTR_NULL(idx);
+        free(idx);
+
+        s = open_again();
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, "tamper.chain_break"), 1);
+        store_close(s);
+        idx = index_named("alerts_type_created");
+        CU_ASSERT_PTR_NOT_NULL(idx);
+        free(idx);
+        _cleanup_free_ char *n = raw_query_text("SELECT MAX(version) FROM schema_version");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+        CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
 }
 
 static void test_newer_schema_refused(void)
@@ -930,26 +970,28 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
 /* --- suites
  * ------------------------------------------------------------------------------------------ */
 
-#define STORE_TESTS                                                                                \
-        {"migrations are idempotent", test_migrations_idempotent},                                 \
-            {"migrations run once when opened together", test_migrations_concurrent},              \
-            {"a newer schema is refused", test_newer_schema_refused},                              \
-            {"bad targets give clear errors", test_bad_targets},                                   \
-            {"terminal add/get", test_terminal_add_get},                                           \
-            {"terminal chain and seen", test_terminal_chain_and_seen},                             \
-            {"terminal locked read", test_terminal_locked},                                        \
-            {"terminal revoke and foreach", test_terminal_revoke_and_foreach},                     \
-            {"events unique, hash, counts", test_events_unique_and_hash},                          \
-            {"duplicate event inside a transaction", test_event_duplicate_inside_transaction},     \
-            {"event batch insert", test_event_batch}, {"alerts", test_alerts},                     \
-            {"posture latest and history", test_posture_latest_and_history},                       \
-            {"tokens", test_tokens},                                                               \
-            {"token last use, concurrently", test_token_last_use_concurrent},                      \
-            {"policies with default fallback", test_policies_default_fallback},                    \
-            {"rollback leaves nothing", test_transaction_rollback_leaves_nothing},                 \
-        {                                                                                          \
-                "a writer killed mid-batch", test_killed_writer                                    \
-        }
+/* clang-format off */
+#define STORE_TESTS \
+        { "migrations are idempotent", test_migrations_idempotent }, \
+        { "migrations run once when opened together", test_migrations_concurrent }, \
+        { "migration from version 1", test_migration_from_version_1 }, \
+        { "a newer schema is refused", test_newer_schema_refused }, \
+        { "bad targets give clear errors", test_bad_targets }, \
+        { "terminal add/get", test_terminal_add_get }, \
+        { "terminal chain and seen", test_terminal_chain_and_seen }, \
+        { "terminal locked read", test_terminal_locked }, \
+        { "terminal revoke and foreach", test_terminal_revoke_and_foreach }, \
+        { "events unique, hash, counts", test_events_unique_and_hash }, \
+        { "duplicate event inside a transaction", test_event_duplicate_inside_transaction }, \
+        { "event batch insert", test_event_batch }, \
+        { "alerts", test_alerts }, \
+        { "posture latest and history", test_posture_latest_and_history }, \
+        { "tokens", test_tokens }, \
+        { "token last use, concurrently", test_token_last_use_concurrent }, \
+        { "policies with default fallback", test_policies_default_fallback }, \
+        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }, \
+        { "a writer killed mid-batch", test_killed_writer }
+/* clang-format on */
 
 static CU_TestInfo sqlite_tests[] = {
     STORE_TESTS,
