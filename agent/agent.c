@@ -23,6 +23,7 @@
 #include "policy/policy.h"
 
 #define SYNC_DELAY_USEC (100 * 1000ull)            /* group commit: at most this late */
+#define SYNC_RETRY_USEC (5 * 1000000ull)            /* retry while the disk is full */
 #define COLLECT_INTERVAL_USEC (30 * 1000000ull)     /* acked segments, spool retry */
 #define POSTURE_INTERVAL_USEC (60 * 1000000ull)     /* posture file refresh */
 #define TIMER_ACCURACY_USEC (1000000ull)            /* let the kernel coalesce wake-ups */
@@ -59,76 +60,75 @@ static void arm_sync_timer(struct agent *agent)
         agent->sync_pending = true;
 }
 
-/* Notes a spool write failure once, where it is handled, and keeps the agent enforcing. */
-static void spool_failed(struct agent *agent, int r, const char *type)
+/* The spool's health after an append or a group commit: r < 0 means a write failed (for
+ * an append: the event was not recorded at all), r > 0 that the event has its seq but
+ * waits in memory (disk full or an I/O error; the next sync retries), 0 with all_durable
+ * that everything appended is on disk. Logged once
+ * per change, where it is handled; the agent keeps enforcing throughout. */
+static void spool_health(struct agent *agent, int r, bool all_durable, const char *type)
 {
-        agent->emit_failures++;
+        bool was_failing = agent->spool_error != 0;
         bool was_full = agent->disk_full;
-        agent->disk_full = r == -ENOSPC || r == -EDQUOT;
-        if (agent->spool_error != r || was_full != agent->disk_full) {
-                if (agent->disk_full)
-                        log_error_errno(r, "Disk full: events are not being recorded (first "
-                                           "lost: %s); controls stay enforced; free space in "
-                                           "%s: %m",
-                                        type, agent->config->spool_dir);
-                else
-                        log_error_errno(r, "Cannot record event %s in the spool %s; controls "
-                                           "stay enforced: %m",
-                                        type, agent->config->spool_dir);
-                agent->spool_error = r;
-                agent_update_status(agent);
-                agent_posture_changed(agent);
-        }
+        if (r != 0) {
+                struct spool_stats st = { 0 };
+                if (agent->spool)
+                        spool_get_stats(agent->spool, &st);
+                agent->disk_full = st.disk_full || r == -ENOSPC || r == -EDQUOT;
+                int err = r < 0 ? r : agent->disk_full ? -ENOSPC : -EIO;
+                if (agent->spool_error == err && was_full == agent->disk_full)
+                        return;
+                agent->spool_error = err;
+                /* the spool has logged the fault itself; say only what it means here */
+                log_warning_errno(err, "Events are not being made durable (now: %s); controls "
+                                       "stay enforced, status and posture report it: %m",
+                                  type);
+        } else if (all_durable && was_failing) {
+                /* space (or the disk) is back: say so, with what was lost meanwhile */
+                agent->spool_error = 0;
+                agent->disk_full = false;
+                log_notice("Spool writable again; %llu event(s) could not be recorded",
+                           (unsigned long long)agent->emit_failures);
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "lost_events",
+                                       json_object_new_int64((int64_t)agent->emit_failures));
+                agent_emit(agent, "agent.spool_resumed", EVENT_SEVERITY_WARNING, NULL, d);
+        } else
+                return;
+        agent_update_status(agent);
+        agent_posture_changed(agent);
 }
 
 int64_t agent_emit(struct agent *agent, const char *type, enum event_severity severity,
                    const char *user, json_object *details)
 {
-        char version[32] = "";
+        char version[32] = "builtin";
         if (agent->policy && agent->policy_origin != AGENT_POLICY_BUILTIN)
                 snprintf(version, sizeof version, "%lld", (long long)agent->policy->version);
-        else if (agent->policy)
-                snprintf(version, sizeof version, "builtin");
 
-        const char *details_text = details ? json_object_to_json_string_ext(
-                                                     details, JSON_C_TO_STRING_PLAIN)
-                                           : "{}";
-        _cleanup_free_ char *summary = strdup(details_text);
+        /* the journal gets the event even when the spool cannot take it */
+        _cleanup_free_ char *summary = strdup(
+                details ? json_object_to_json_string_ext(details, JSON_C_TO_STRING_PLAIN) : "{}");
 
         if (!agent->spool) {
                 json_object_put(details);
-                log_event(log_level_for(severity), type, 0, version, "%s %s (not spooled)",
+                log_event(log_level_for(severity), type, 0, version, "%s %s (not recorded)",
                           user ? user : "", summary ? summary : "");
-                spool_failed(agent, agent->spool_error ? agent->spool_error : -EIO, type);
-                return agent->spool_error ? agent->spool_error : -EIO;
-        }
-
-        uint64_t seq;
-        int r = spool_append(agent->spool, agent_now_usec(), type, severity, user, details,
-                             &seq);
-        if (r < 0) {
-                log_event(log_level_for(severity), type, 0, version, "%s %s (not spooled)",
-                          user ? user : "", summary ? summary : "");
-                spool_failed(agent, r, type);
+                int r = agent->spool_error ? agent->spool_error : -EIO;
+                agent->emit_failures++;
                 return r;
         }
-        log_event(log_level_for(severity), type, seq, version, "%s %s", user ? user : "",
-                  summary ? summary : "");
 
-        if (agent->spool_error) {
-                /* space (or the disk) is back: say so, with what was lost meanwhile */
-                uint64_t lost = agent->emit_failures;
-                agent->spool_error = 0;
-                agent->disk_full = false;
-                log_notice("Spool writable again; %llu event(s) could not be recorded",
-                           (unsigned long long)lost);
-                json_object *d = json_object_new_object();
-                json_object_object_add(d, "lost_events", json_object_new_int64((int64_t)lost));
-                agent_emit(agent, "agent.spool_resumed", EVENT_SEVERITY_WARNING, NULL, d);
-                agent_update_status(agent);
-                agent_posture_changed(agent);
-        }
-        if (!event_severity_is_security(severity))
+        uint64_t seq = 0;
+        int r = spool_append(agent->spool, agent_now_usec(), type, severity, user, details,
+                             &seq);
+        log_event(log_level_for(severity), type, seq, version, "%s %s%s", user ? user : "",
+                  summary ? summary : "", r < 0 ? " (not recorded)" : "");
+        if (r < 0)
+                agent->emit_failures++; /* not even held in memory: this event is lost */
+        spool_health(agent, r, r == 0 && event_severity_is_security(severity), type);
+        if (r < 0)
+                return r;
+        if (r > 0 || !event_severity_is_security(severity))
                 arm_sync_timer(agent);
         return (int64_t)seq;
 }
@@ -149,15 +149,18 @@ static void report_spool_faults(struct agent *agent)
         for (size_t i = 0; i < n; i++) {
                 json_object *fault = json_object_array_get_idx(faults, i);
                 const char *kind = json_object_get_string(json_object_object_get(fault, "kind"));
-                /* a torn tail is what a crash leaves; it is cut, not a break of the chain */
-                if (!agent->chain_fault && kind && !strstr(kind, "tail")) {
+                /* a torn tail is what a crash leaves (it is cut) and a bad acked file is
+                 * the uplink's: neither breaks the chain; everything else does */
+                bool breaks = !kind || (STRNEQ(kind, "torn_tail") && STRNEQ(kind, "bad_acked"));
+                if (!agent->chain_fault && breaks) {
                         if (asprintf(&agent->chain_fault, "%s",
                                      json_object_to_json_string_ext(
                                              fault, JSON_C_TO_STRING_PLAIN)) < 0)
                                 agent->chain_fault = NULL;
                         agent_posture_changed(agent);
                 }
-                agent_emit(agent, "agent.spool_fault", EVENT_SEVERITY_ALERT, NULL,
+                agent_emit(agent, "agent.spool_fault",
+                           breaks ? EVENT_SEVERITY_ALERT : EVENT_SEVERITY_WARNING, NULL,
                            json_object_get(fault));
         }
 }
@@ -172,6 +175,7 @@ static int open_spool(struct agent *agent)
         if (r >= 0)
                 r = spool_open(&options, &agent->spool);
         if (r < 0) {
+                agent->spool = NULL;
                 if (r != agent->spool_error)
                         log_error_errno(r, "Cannot open the spool %s; controls stay enforced, "
                                            "events are not recorded until it opens: %m",
@@ -191,8 +195,13 @@ static int on_sync_timer(sd_event_source *s, uint64_t usec, void *userdata)
         if (!agent->spool)
                 return 0;
         int r = spool_sync(agent->spool);
-        if (r < 0)
-                spool_failed(agent, r, "(group commit)");
+        spool_health(agent, r, r == 0, "group commit");
+        if (r < 0) {
+                /* events wait in memory: try again, but not in a tight loop */
+                sd_event_source_set_time(s, usec + SYNC_RETRY_USEC);
+                sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                agent->sync_pending = true;
+        }
         return 0;
 }
 
@@ -214,10 +223,7 @@ static int on_collect_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 agent_posture_changed(agent);
         }
         if (agent->spool) {
-                uint64_t acked;
-                int r = spool_collect(agent->spool, &acked);
-                if (r < 0 && r != -ENOENT)
-                        log_warning_errno(r, "Cannot collect acknowledged spool segments: %m");
+                (void)spool_collect(agent->spool, NULL); /* logs its own failures */
                 report_spool_faults(agent);
                 struct spool_stats st;
                 spool_get_stats(agent->spool, &st);
@@ -246,7 +252,9 @@ static int on_watchdog_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
 void agent_posture_changed(struct agent *agent)
 {
-        if (agent->config && !agent->stopping)
+        /* during start-up (spool faults come before the policy) the first posture is
+         * written once everything is up */
+        if (agent->config && agent->policy && !agent->stopping)
                 agent_posture_write(agent, false);
 }
 
@@ -392,8 +400,12 @@ static int setup_loop(struct agent *agent)
                 return log_error_errno(r, "Cannot set up timers: %m");
 
         if (sd_watchdog_enabled(false, &agent->watchdog_usec) > 0 && agent->watchdog_usec > 0)
+                /* coalescing must never make a ping later than the watchdog allows */
                 if ((r = add_timer(agent, &agent->watchdog_timer, agent->watchdog_usec / 2,
-                                   on_watchdog_timer, true)) < 0)
+                                   on_watchdog_timer, true)) < 0 ||
+                    (r = sd_event_source_set_time_accuracy(
+                             agent->watchdog_timer,
+                             MIN(TIMER_ACCURACY_USEC, agent->watchdog_usec / 8))) < 0)
                         return log_error_errno(r, "Cannot set up the watchdog timer: %m");
         return 0;
 }
@@ -471,8 +483,10 @@ int agent_new(const char *config_path, struct agent_config *config, enum log_tar
                 return r;
         }
         emit_started(agent);
-        if (agent->spool)
+        if (agent->spool) {
                 spool_sync(agent->spool);
+                (void)spool_collect(agent->spool, NULL); /* what the uplink acked meanwhile */
+        }
         agent_posture_write(agent, true);
         *ret = agent;
         return 0;

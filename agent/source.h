@@ -38,4 +38,8 @@ struct source_ops {
 /* The registered sources, NULL-terminated (agent/sources.c). */
 extern const struct source_ops *const agent_sources[];
 
+/* Each source's operations, defined in its own file. */
+extern const struct source_ops session_source; /* source_session.c */
+extern const struct source_ops usb_source;     /* source_usb.c */
+
 #endif

@@ -35,6 +35,8 @@
 #define TIMER_ACCURACY_USEC (50 * 1000ull)
 /* how long past its logoff time a session may still be open before posture fails */
 #define POSTURE_LOGOFF_SLACK_SECONDS 30
+#define LIST_RETRIES 10
+#define LIST_RETRY_USEC (500 * 1000ull)
 
 struct tracked_session {
         struct tracked_session *next;
@@ -58,6 +60,8 @@ struct session_source {
         sd_bus_slot *match_new, *match_removed, *match_props, *match_owner;
         sd_bus_slot *list_slot;
         sd_event_source *timer;
+        sd_event_source *retry_timer; /* ListSessions again after logind failed to answer */
+        unsigned list_attempts;
         bool logind_present;
         char reason[256];
         uint64_t locks_requested, lock_ignored, logoffs;
@@ -396,6 +400,17 @@ static int session_track(struct session_source *src, const char *id, const char 
         return 0;
 }
 
+static int list_sessions(struct session_source *src);
+
+static int on_list_retry(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        struct session_source *src = userdata;
+        int r = list_sessions(src);
+        if (r < 0)
+                log_warning_errno(r, "Cannot ask logind for sessions: %m");
+        return 0;
+}
+
 static int on_list_sessions(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
         struct session_source *src = userdata;
@@ -405,8 +420,19 @@ static int on_list_sessions(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 snprintf(src->reason, sizeof src->reason, "logind does not answer: %s",
                          sd_bus_message_get_error(m)->message);
                 log_warning("Session control unavailable: %s", src->reason);
+                /* logind may have taken its name before exporting its objects (a restart):
+                 * ask again a few times before waiting for the next NameOwnerChanged */
+                if (++src->list_attempts <= LIST_RETRIES) {
+                        src->retry_timer = sd_event_source_disable_unref(src->retry_timer);
+                        int r = sd_event_add_time_relative(agent_event_loop(src->agent),
+                                                           &src->retry_timer, CLOCK_MONOTONIC,
+                                                           LIST_RETRY_USEC, 0, on_list_retry, src);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot schedule asking logind again: %m");
+                }
                 return 0;
         }
+        src->list_attempts = 0;
         int r = sd_bus_message_enter_container(m, 'a', "(susso)");
         if (r < 0)
                 goto malformed;
@@ -485,6 +511,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
         }
         if (*new_owner) {
                 log_info("logind appeared on the system bus; tracking sessions again");
+                src->list_attempts = 0;
                 list_sessions(src);
         } else {
                 src->logind_present = false;
@@ -692,6 +719,7 @@ static void session_shutdown(void *self)
         sd_bus_slot_unref(src->match_owner);
         sd_bus_slot_unref(src->list_slot);
         sd_event_source_disable_unref(src->timer);
+        sd_event_source_disable_unref(src->retry_timer);
         free(src);
 }
 

@@ -54,7 +54,7 @@ struct usb_device_state {
         struct usb_device_state *next;
 };
 
-struct usb_source {
+struct usb_state {
         struct agent *agent;
         const struct policy *policy;
         char *root;
@@ -87,7 +87,7 @@ static uint64_t now_usec(void)
 
 /* A sysfs step failed: the device keeps the state that blocks it (every step only ever
  * authorizes after a decision allowed it), and the failure is kept for status and events. */
-static void record_error(struct usb_source *u, struct usb_device_state *d, int error,
+static void record_error(struct usb_state *u, struct usb_device_state *d, int error,
                          const char *what)
 {
         u->n_errors++;
@@ -118,9 +118,10 @@ static char *active_user(void)
 
 /* ---- controllers ---------------------------------------------------------------------- */
 
-static int hub_fail_closed_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int hub_fail_closed_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
-        struct usb_source *u = userdata;
+        struct usb_state *u = userdata;
         u->n_hubs++;
         int r = usb_sysfs_root_hub_fail_closed(dir);
         if (r < 0) {
@@ -135,7 +136,7 @@ static int hub_fail_closed_cb(const char *base, const char *name, const char *di
         return 0;
 }
 
-static int hubs_fail_closed(struct usb_source *u)
+static int hubs_fail_closed(struct usb_state *u)
 {
         u->n_hubs = u->n_hubs_fail_closed = 0;
         u->hub_error = 0;
@@ -156,7 +157,7 @@ static void device_free(struct usb_device_state *d)
         free(d);
 }
 
-static struct usb_device_state *device_find(struct usb_source *u, const char *name)
+static struct usb_device_state *device_find(struct usb_state *u, const char *name)
 {
         for (struct usb_device_state *d = u->devices; d; d = d->next)
                 if (STREQ(d->name, name))
@@ -164,7 +165,7 @@ static struct usb_device_state *device_find(struct usb_source *u, const char *na
         return NULL;
 }
 
-static void device_unlink(struct usb_source *u, struct usb_device_state *gone)
+static void device_unlink(struct usb_state *u, struct usb_device_state *gone)
 {
         for (struct usb_device_state **p = &u->devices; *p; p = &(*p)->next)
                 if (*p == gone) {
@@ -182,13 +183,14 @@ static bool decision_has_read_only(const struct usb_decision *dec)
 }
 
 struct interface_ctx {
-        struct usb_source *u;
+        struct usb_state *u;
         struct usb_device_state *d;
         bool revoke_read_only; /* take read-only interfaces away (BLKROSET failed) */
 };
 
 /* Brings one interface's `authorized` in line with the decision. */
-static int interface_enforce_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int interface_enforce_cb(const char *base, const char *name, const char *devpath,
+                                const char *dir, void *userdata)
 {
         struct interface_ctx *c = userdata;
         uint8_t config, number;
@@ -213,7 +215,7 @@ static int interface_enforce_cb(const char *base, const char *name, const char *
 }
 
 struct block_ctx {
-        struct usb_source *u;
+        struct usb_state *u;
         struct usb_device_state *d;
         int error;
 };
@@ -238,12 +240,12 @@ static int block_read_only_cb(const char *name, void *userdata)
 }
 
 /* Holds every block device of d read-only; on failure takes storage away. */
-static void device_enforce_read_only(struct usb_source *u, struct usb_device_state *d)
+static void device_enforce_read_only(struct usb_state *u, struct usb_device_state *d)
 {
         if (!d->decision || !decision_has_read_only(d->decision) || d->read_only_failed)
                 return;
         struct block_ctx c = { .u = u, .d = d };
-        int r = usb_block_devices_foreach(u->base, d->dir, block_read_only_cb, &c);
+        int r = usb_block_devices_foreach(u->base, d->devpath, block_read_only_cb, &c);
         if (r < 0 && c.error == 0)
                 c.error = r;
         if (c.error == 0)
@@ -253,7 +255,7 @@ static void device_enforce_read_only(struct usb_source *u, struct usb_device_sta
         (void)usb_sysfs_foreach_interface(d->dir, d->name, interface_enforce_cb, u->base, &ic);
 }
 
-static void report(struct usb_source *u, struct usb_device_state *d, const char *type,
+static void report(struct usb_state *u, struct usb_device_state *d, const char *type,
                    enum event_severity severity)
 {
         json_object *details = json_object_new_object();
@@ -286,7 +288,7 @@ static void report(struct usb_source *u, struct usb_device_state *d, const char 
         (void)agent_emit(u->agent, type, severity, user, details);
 }
 
-static void notify_staff(struct usb_source *u, struct usb_device_state *d, enum notice_kind kind)
+static void notify_staff(struct usb_state *u, struct usb_device_state *d, enum notice_kind kind)
 {
         char subject[256], key[128];
         snprintf(subject, sizeof subject, "%s%s%s (%04x:%04x)",
@@ -300,7 +302,7 @@ static void notify_staff(struct usb_source *u, struct usb_device_state *d, enum 
         agent_notice(u->agent, user, &n);
 }
 
-static void note_block(struct usb_source *u)
+static void note_block(struct usb_state *u)
 {
         u->block_times[u->block_next] = now_usec();
         u->block_next = (u->block_next + 1) % BLOCK_HISTORY;
@@ -316,7 +318,7 @@ static enum usb_outcome effective_outcome(const struct usb_device_state *d)
         return d->decision->outcome;
 }
 
-static void device_report(struct usb_source *u, struct usb_device_state *d)
+static void device_report(struct usb_state *u, struct usb_device_state *d)
 {
         enum usb_outcome o = effective_outcome(d);
         switch (o) {
@@ -354,7 +356,7 @@ static bool decisions_equal(const struct usb_decision *a, const struct usb_decis
 }
 
 /* Decides and enforces one device; reports when the decision is new or changed. */
-static void device_evaluate(struct usb_source *u, const char *name, const char *devpath,
+static void device_evaluate(struct usb_state *u, const char *name, const char *devpath,
                             const char *dir)
 {
         struct usb_device_state *d = device_find(u, name);
@@ -415,7 +417,9 @@ static void device_evaluate(struct usb_source *u, const char *name, const char *
         }
 
         int cur = usb_sysfs_read_bool(d->dir, "authorized");
-        if (!d->decision->authorize_device) {
+        if (cur < 0)
+                record_error(u, d, cur, "read authorized of device");
+        else if (!d->decision->authorize_device) {
                 if (cur != 0 && (r = usb_sysfs_write_attr(d->dir, "authorized", "0")) < 0)
                         record_error(u, d, r, "deauthorize device");
         } else {
@@ -435,26 +439,15 @@ static void device_evaluate(struct usb_source *u, const char *name, const char *
                 device_report(u, d);
 }
 
-static int device_evaluate_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int device_evaluate_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
-        struct usb_source *u = userdata;
-        char real[PATH_MAX];
-        if (!realpath(dir, real))
-                return 0;
-        /* devpath as the kernel names it: the resolved path below <base> */
-        size_t blen = strlen(base);
-        char base_real[PATH_MAX];
-        const char *devpath = real;
-        if (realpath(base, base_real) && strncmp(real, base_real, strlen(base_real)) == 0)
-                devpath = real + strlen(base_real);
-        else if (strncmp(real, base, blen) == 0)
-                devpath = real + blen;
-        device_evaluate(u, name, devpath, real);
+        device_evaluate(userdata, name, devpath, dir);
         return 0;
 }
 
 /* Drops devices whose directory is gone (unplugged while events were lost). */
-static void forget_vanished(struct usb_source *u)
+static void forget_vanished(struct usb_state *u)
 {
         struct usb_device_state *d = u->devices, *next;
         for (; d; d = next) {
@@ -469,7 +462,7 @@ static void forget_vanished(struct usb_source *u)
         }
 }
 
-static void evaluate_all(struct usb_source *u)
+static void evaluate_all(struct usb_state *u)
 {
         forget_vanished(u);
         int r = usb_sysfs_foreach(u->base, USB_NODE_DEVICE, device_evaluate_cb, u);
@@ -477,18 +470,18 @@ static void evaluate_all(struct usb_source *u)
                 record_error(u, NULL, r, "enumerate devices");
 }
 
-static int schedule_expiry(struct usb_source *u);
+static int schedule_expiry(struct usb_state *u);
 
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 {
-        struct usb_source *u = userdata;
+        struct usb_state *u = userdata;
         log_info("A removable-media approval ended; re-evaluating present USB devices");
         evaluate_all(u);
         (void)schedule_expiry(u);
         return 0;
 }
 
-static int schedule_expiry(struct usb_source *u)
+static int schedule_expiry(struct usb_state *u)
 {
         int64_t next = policy_media_next_expiry(u->policy, (int64_t)(now_usec() / 1000000));
         if (next <= 0) {
@@ -515,7 +508,7 @@ static const char *last_component(const char *path)
         return slash ? slash + 1 : path;
 }
 
-static void on_usb_event(struct usb_source *u, const struct uevent *ev)
+static void on_usb_event(struct usb_state *u, const struct uevent *ev)
 {
         const char *name = last_component(ev->devpath);
         uint8_t config, number;
@@ -552,11 +545,14 @@ static void on_usb_event(struct usb_source *u, const struct uevent *ev)
                 if (!d)
                         return; /* a root hub's own interface, or a device not yet decided */
                 struct interface_ctx ic = { .u = u, .d = d };
-                (void)interface_enforce_cb(u->base, name, dir, &ic);
+                int before = d->error;
+                (void)interface_enforce_cb(u->base, name, NULL, dir, &ic);
+                if (d->error && !before)
+                        device_report(u, d); /* allowed, but enforcing it failed */
         }
 }
 
-static void on_block_event(struct usb_source *u, const struct uevent *ev)
+static void on_block_event(struct usb_state *u, const struct uevent *ev)
 {
         if (!STREQ(ev->action, "add"))
                 return;
@@ -577,7 +573,7 @@ static void on_block_event(struct usb_source *u, const struct uevent *ev)
 
 static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
-        struct usb_source *u = userdata;
+        struct usb_state *u = userdata;
         char buf[UEVENT_BUFFER_SIZE + 1];
         for (;;) {
                 ssize_t n = recv(fd, buf, UEVENT_BUFFER_SIZE, MSG_DONTWAIT);
@@ -607,7 +603,7 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static void usb_shutdown(void *self)
 {
-        struct usb_source *u = self;
+        struct usb_state *u = self;
         if (!u)
                 return;
         /* The fail-closed defaults stay: stopping the agent never opens the ports. */
@@ -627,7 +623,7 @@ static void usb_shutdown(void *self)
 
 static int usb_init(struct agent *agent, const struct policy *policy, void **ret_self)
 {
-        struct usb_source *u = calloc(1, sizeof *u);
+        struct usb_state *u = calloc(1, sizeof *u);
         if (!u)
                 return -ENOMEM;
         u->agent = agent;
@@ -671,13 +667,13 @@ static int usb_init(struct agent *agent, const struct policy *policy, void **ret
 
 static int usb_apply_policy(void *self, const struct policy *policy)
 {
-        struct usb_source *u = self;
+        struct usb_state *u = self;
         u->policy = policy;
         evaluate_all(u);
         return schedule_expiry(u);
 }
 
-static unsigned blocks_last_day(const struct usb_source *u)
+static unsigned blocks_last_day(const struct usb_state *u)
 {
         uint64_t since = now_usec() - DAY_USEC;
         unsigned n = 0;
@@ -687,7 +683,7 @@ static unsigned blocks_last_day(const struct usb_source *u)
         return n;
 }
 
-static json_object *device_status(const struct usb_source *u, const struct usb_device_state *d)
+static json_object *device_status(const struct usb_state *u, const struct usb_device_state *d)
 {
         json_object *o = json_object_new_object();
         if (!o)
@@ -721,7 +717,7 @@ static json_object *device_status(const struct usb_source *u, const struct usb_d
 
 static void usb_status(void *self, json_object *status)
 {
-        struct usb_source *u = self;
+        struct usb_state *u = self;
         bool degraded = u->hub_error || u->n_hubs_fail_closed < u->n_hubs;
         json_object_object_add(status, "state", json_object_new_string(degraded ? "degraded" : "running"));
         json_object_object_add(status, "reason",
@@ -750,7 +746,8 @@ struct storage_ctx {
         unsigned unallowed;
 };
 
-static int storage_check_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int storage_check_cb(const char *base, const char *name, const char *devpath,
+                            const char *dir, void *userdata)
 {
         struct storage_ctx *c = userdata;
         uint8_t config, number;
@@ -768,7 +765,7 @@ static int storage_check_cb(const char *base, const char *name, const char *dir,
 
 static void usb_posture(void *self, json_object *checks)
 {
-        struct usb_source *u = self;
+        struct usb_state *u = self;
         (void)hubs_fail_closed(u); /* re-asserts them, and counts what holds */
         unsigned unallowed = 0;
         for (const struct usb_device_state *d = u->devices; d; d = d->next) {
@@ -806,7 +803,7 @@ static void usb_posture(void *self, json_object *checks)
         json_object_object_add(checks, "removable_media", o);
 }
 
-const struct source_ops source_usb = {
+const struct source_ops usb_source = {
         .name = "usb",
         .init = usb_init,
         .apply_policy = usb_apply_policy,

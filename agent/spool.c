@@ -365,6 +365,8 @@ static int recover_segment(struct spool *spool, struct spool_segment *seg, bool 
         return 0;
 }
 
+static void update_oldest_unacked(struct spool *spool);
+
 static int write_durable_marker(struct spool *spool)
 {
         char text[32];
@@ -442,6 +444,20 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         memcpy(spool->last_hash, walk.max_hash, sizeof spool->last_hash);
         spool->durable_seq = walk.max_seq;
 
+        /* A newest segment with no record (created just before a crash or a failed write)
+         * is reused only when its name is the next seq; otherwise it goes. */
+        struct spool_segment *newest = spool->n_segs ? &spool->segs[spool->n_segs - 1] : NULL;
+        if (newest && newest->last_seq == 0 && newest->first_seq != spool->next_seq) {
+                _cleanup_free_ char *path = segment_path(spool->dir, newest->first_seq);
+                if (!path)
+                        return -ENOMEM;
+                if (unlink(path) < 0)
+                        return log_error_errno(negative_errno(), "Cannot remove the empty %s: %m", path);
+                close(spool->seg_fd);
+                spool->seg_fd = -1;
+                spool->n_segs--;
+        }
+
         _cleanup_free_ char *durable_path = NULL;
         if (asprintf(&durable_path, "%s/" SPOOL_DURABLE_FILE, spool->dir) < 0)
                 return -ENOMEM;
@@ -452,6 +468,7 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", durable_path);
         (void)fsync_directory_of(durable_path);
+        update_oldest_unacked(spool);
 
         *ret = TAKE_PTR(spool);
         return 0;
@@ -551,6 +568,14 @@ static int flush_pending(struct spool *spool)
 
         if (done > 0) {
                 pending_consume(spool, done, done_bytes);
+                /* a burst grew the buffer: give the memory back once it is drained */
+                if (spool->n_pend == 0 && spool->buf_cap > GROUP_COMMIT_MAX_BYTES) {
+                        free(spool->buf);
+                        free(spool->pend);
+                        spool->buf = NULL;
+                        spool->pend = NULL;
+                        spool->buf_cap = spool->pend_cap = 0;
+                }
                 int k = write_durable_marker(spool);
                 if (k < 0 && r == 0)
                         r = k;
@@ -627,13 +652,10 @@ int spool_append(struct spool *spool, uint64_t ts_usec, const char *type,
         }
 
         _cleanup_json_ json_object *ev = NULL;
-        int r = event_build(spool->next_seq, ts_usec, type, severity, user, details,
-                            spool->last_hash, &ev);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *canon = NULL;
         size_t len;
-        r = json_canonical(ev, NULL, &canon, &len);
+        int r = event_build_canonical(spool->next_seq, ts_usec, type, severity, user, details,
+                                      spool->last_hash, &ev, &canon, &len);
         if (r < 0)
                 return r;
         if (len > SPOOL_RECORD_MAX_PAYLOAD)
@@ -907,9 +929,15 @@ int spool_collect(struct spool *spool, uint64_t *ret_acked)
         }
         spool->acked_seq = acked;
 
-        /* the last segment stays: the chain continues from its last record */
+        /* The newest segment holding a record stays (and everything after it): the chain
+         * continues from its last record. */
+        size_t keep_from = spool->n_segs;
+        while (keep_from > 0 && spool->segs[keep_from - 1].last_seq == 0)
+                keep_from--;
+        if (keep_from > 0)
+                keep_from--;
         size_t gone = 0;
-        while (gone + 1 < spool->n_segs && spool->segs[gone].last_seq != 0 &&
+        while (gone < keep_from && spool->segs[gone].last_seq != 0 &&
                spool->segs[gone].last_seq <= acked) {
                 _cleanup_free_ char *path = segment_path(spool->dir, spool->segs[gone].first_seq);
                 if (!path)

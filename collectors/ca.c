@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/ed25519.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -17,10 +18,8 @@
 static void bio_freep(BIO **b) { BIO_free_all(*b); }
 static void x509_freep(X509 **x) { X509_free(*x); }
 static void x509_req_freep(X509_REQ **x) { X509_REQ_free(*x); }
-static void pkey_freep(EVP_PKEY **k) { EVP_PKEY_free(*k); }
 #define _cleanup_bio_ _cleanup_(bio_freep)
 #define _cleanup_x509_ _cleanup_(x509_freep)
-#define _cleanup_pkey_ _cleanup_(pkey_freep)
 
 /* Copies a memory BIO's contents into a NUL-terminated string. */
 static int bio_to_string(BIO *b, char **ret, size_t *ret_len)

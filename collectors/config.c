@@ -304,3 +304,15 @@ void config_free(struct collector_config *c)
         free(c->store_target);
         free(c);
 }
+
+int config_open_store(const char *path, struct store **ret)
+{
+        _cleanup_config_ struct collector_config *c = NULL;
+        int r = config_load(path, &c);
+        if (r < 0)
+                return r;
+        r = store_open(c->store_kind, c->store_target, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot open the store %s: %m", c->store_target);
+        return 0;
+}

@@ -76,6 +76,10 @@ static inline void config_freep(struct collector_config **c)
 }
 #define _cleanup_config_ __attribute__((cleanup(config_freep)))
 
+/* Loads the configuration at path and opens its store (what hogoctl's collector commands
+ * do); errors are logged. */
+int config_open_store(const char *path, struct store **ret);
+
 /* "host:port", "[v6]:port" or ":port" → address; -EINVAL when malformed. */
 int listen_address_parse(const char *s, struct listen_address *ret);
 

@@ -20,6 +20,10 @@
         "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305"
 #define TLS13_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define PLAIN_HTTP_BODY_LEN 64
+
 /* ---- the revoked set ------------------------------------------------------------- */
 
 static pthread_rwlock_t revoked_lock = PTHREAD_RWLOCK_INITIALIZER;
@@ -205,10 +209,13 @@ static void info_callback(const SSL *cssl, int where, int ret)
         switch (reason) {
         case SSL_R_HTTP_REQUEST:
         case SSL_R_HTTPS_PROXY_REQUEST: {
+#define PLAIN_HTTP_BODY "This port speaks HTTPS only; nothing was stored. Use https://.\r\n"
                 static const char answer[] =
                         "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n"
-                        "Content-Type: text/plain\r\nContent-Length: 66\r\n\r\n"
-                        "This port speaks HTTPS only; nothing was stored. Use https://.\r\n";
+                        "Content-Type: text/plain\r\nContent-Length: "
+                        STRINGIFY(PLAIN_HTTP_BODY_LEN) "\r\n\r\n" PLAIN_HTTP_BODY;
+                _Static_assert(sizeof PLAIN_HTTP_BODY - 1 == PLAIN_HTTP_BODY_LEN,
+                               "Content-Length of the plain-HTTP answer");
                 int fd = SSL_get_fd(ssl);
                 if (fd >= 0)
                         (void)!send(fd, answer, sizeof answer - 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -14,8 +14,14 @@ static int cmp_keys(const void *a, const void *b)
 static int canon_string(struct printbuf *pb, const char *s, size_t len)
 {
         printbuf_memappend(pb, "\"", 1);
+        size_t run = 0; /* start of the bytes that need no escape, appended in one go */
         for (size_t i = 0; i < len; i++) {
                 unsigned char c = (unsigned char)s[i];
+                if (c >= 0x20 && c != '"' && c != '\\')
+                        continue;
+                if (i > run)
+                        printbuf_memappend(pb, s + run, (int)(i - run));
+                run = i + 1;
                 char esc[8];
                 switch (c) {
                 case '"': printbuf_memappend(pb, "\\\"", 2); break;
@@ -26,14 +32,12 @@ static int canon_string(struct printbuf *pb, const char *s, size_t len)
                 case '\r': printbuf_memappend(pb, "\\r", 2); break;
                 case '\t': printbuf_memappend(pb, "\\t", 2); break;
                 default:
-                        if (c < 0x20) {
-                                snprintf(esc, sizeof esc, "\\u%04x", c);
-                                printbuf_memappend(pb, esc, 6);
-                        } else {
-                                printbuf_memappend(pb, (const char *)&s[i], 1);
-                        }
+                        snprintf(esc, sizeof esc, "\\u%04x", c);
+                        printbuf_memappend(pb, esc, 6);
                 }
         }
+        if (len > run)
+                printbuf_memappend(pb, s + run, (int)(len - run));
         printbuf_memappend(pb, "\"", 1);
         return 0;
 }

@@ -113,6 +113,10 @@ int base64_decode(const char *text, unsigned char **ret_data, size_t *ret_len)
                 }
                 uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
                              (uint32_t)v[3];
+                /* the bits below the last whole byte must be zero: otherwise several texts
+                 * decode to the same bytes, and a signature or hash could be re-spelt */
+                if (i + 4 == n && (w & ((pad == 2) ? 0xffffu : (pad == 1) ? 0xffu : 0u)) != 0)
+                        return -EINVAL;
                 out[o++] = (unsigned char)(w >> 16);
                 out[o++] = (unsigned char)(w >> 8);
                 out[o++] = (unsigned char)w;

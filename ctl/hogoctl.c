@@ -16,7 +16,14 @@ static const struct ctl_command commands[] = {
         { "version", "print hogoctl's version", ctl_version_main },
         { "spool", "verify an agent spool's CRCs and hash chain", ctl_spool_main },
         { "status", "ask the running agent: policy, sources, spool, last upload", ctl_status_main },
+        { "media", "USB devices and their decisions; allowlist entries for sticks", ctl_media_main },
         { "policy", "validate, sign, verify and explain policies; policy keys", ctl_policy_main },
+        { "ca", "make the collector's CA, server certificate and policy key", ctl_ca_main },
+        { "token", "create one-time enrollment tokens", ctl_token_main },
+        { "agent", "revoke an enrolled agent", ctl_agent_main },
+        { "mark", "mark files as holding personal information", ctl_mark_main },
+        { "unmark", "remove the mark from files", ctl_unmark_main },
+        { "classify", "say whether files hold personal information", ctl_classify_main },
 };
 
 bool ctl_wants_help(int argc, char **argv)

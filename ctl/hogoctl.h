@@ -16,6 +16,9 @@
 #define CTL_EXIT_USAGE 2
 #define CTL_EXIT_FOUND 3
 
+/* The agent's control socket unless --socket says otherwise. */
+#define CTL_DEFAULT_SOCKET "/run/hogo/agent.sock"
+
 struct ctl_command {
         const char *name;
         const char *summary; /* one line for `hogoctl --help` */
@@ -29,9 +32,18 @@ bool ctl_wants_help(int argc, char **argv);
 int ctl_policy_main(int argc, char **argv);
 /* ctl/status.c: `hogoctl status [--json] [--socket PATH]`. */
 int ctl_status_main(int argc, char **argv);
+int ctl_media_main(int argc, char **argv);
 /* ctl/policy_push.c: `hogoctl policy push`, dispatched from ctl_policy_main(). */
 int ctl_policy_push(int argc, char **argv);
 int ctl_spool_main(int argc, char **argv);
+/* ctl/ca.c, ctl/token.c, ctl/agent.c: the collector's CA, enrollment tokens, revocation. */
+int ctl_ca_main(int argc, char **argv);
+int ctl_token_main(int argc, char **argv);
+int ctl_agent_main(int argc, char **argv);
+/* ctl/files.c: marking files and classifying their content. */
+int ctl_mark_main(int argc, char **argv);
+int ctl_unmark_main(int argc, char **argv);
+int ctl_classify_main(int argc, char **argv);
 
 
 #endif

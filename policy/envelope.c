@@ -72,6 +72,13 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
                                       "not a signed policy: expected an object with policy, "
                                       "key_id and signature");
 
+        json_object *policy = NULL, *key_id = NULL, *sig = NULL;
+        if (!json_object_object_get_ex(env, "policy", &policy) ||
+            !json_object_is_type(policy, json_type_object))
+                return envelope_error(errs, -EBADMSG, "policy",
+                                      policy ? "expected the policy object" :
+                                               "missing: this is not a signed policy (sign it "
+                                               "with 'hogoctl policy sign')");
         json_object_object_foreach(env, k, v)
         {
                 (void)v;
@@ -80,13 +87,6 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
                                               "unknown member of a signed policy (only policy, "
                                               "key_id and signature may appear)");
         }
-        json_object *policy = NULL, *key_id = NULL, *sig = NULL;
-        if (!json_object_object_get_ex(env, "policy", &policy) ||
-            !json_object_is_type(policy, json_type_object))
-                return envelope_error(errs, -EBADMSG, "policy",
-                                      policy ? "expected the policy object" :
-                                               "missing: this is not a signed policy (sign it "
-                                               "with 'hogoctl policy sign')");
         if (!json_object_object_get_ex(env, "signature", &sig))
                 return envelope_error(errs, -EBADMSG, "signature",
                                       "missing: the policy is not signed");

@@ -17,6 +17,7 @@ struct collector_client {
         size_t current;
         char last_error[CURL_ERROR_SIZE + 256];
         char curl_error[CURL_ERROR_SIZE];
+        unsigned long connections; /* opened so far: keep-alive keeps this near 1 */
 };
 
 struct response_buffer {
@@ -163,6 +164,11 @@ void collector_response_free(struct collector_response *r)
         *r = (struct collector_response){ 0 };
 }
 
+unsigned long collector_client_connections(struct collector_client *c)
+{
+        return c->connections;
+}
+
 const char *collector_client_last_error(struct collector_client *c)
 {
         return c->last_error;
@@ -198,8 +204,12 @@ static int request_once(struct collector_client *c, const char *base, const char
                 free(buf.data);
                 return -EHOSTUNREACH;
         }
-        long status = 0;
+        long status = 0, new_connections = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &new_connections);
+        c->connections += (unsigned long)new_connections;
+        if (new_connections > 0)
+                log_debug("New TLS connection to %s (%lu so far; kept alive between requests)", base, c->connections);
         if (!buf.data) {
                 buf.data = strdup("");
                 if (!buf.data)

@@ -112,15 +112,22 @@ static void test_catalog_lookup_and_rejects(void)
         CU_ASSERT_EQUAL(catalog_parse(data, 10, &c), -EBADMSG);
 }
 
-static void test_language_for_locale(void)
+#define ENV(s) (s), sizeof(s) - 1
+
+static void test_language_for_environ(void)
 {
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale(NULL), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale(""), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("C"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("C.UTF-8"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("ja_JP.UTF-8"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("en_US.UTF-8"), "en");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("de_DE.UTF-8"), "en");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("HOME=/x\0LANG=C\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANG=ja_JP.UTF-8\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANG=en_US.UTF-8\0")), "en");
+        /* LC_ALL before LC_MESSAGES before LANG, whatever their order in the block */
+        CU_ASSERT_STRING_EQUAL(
+                notice_language_for_environ(ENV("LANG=en_US.UTF-8\0LC_ALL=ja_JP.UTF-8\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(
+                notice_language_for_environ(ENV("LANG=ja_JP.UTF-8\0LC_MESSAGES=en_GB\0")), "en");
+        /* a name that only starts like LANG, and a last string without its NUL */
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANGUAGE=en\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("X=1\0LANG=en_US")), "ja");
 }
 
 static void test_render_japanese_and_english(void)
@@ -178,7 +185,7 @@ static CU_TestInfo ratelimit_tests[] = {
 };
 static CU_TestInfo text_tests[] = {
         { "catalogue lookup and bad images", test_catalog_lookup_and_rejects },
-        { "language for locale", test_language_for_locale },
+        { "language of a session environment", test_language_for_environ },
         { "Japanese and English", test_render_japanese_and_english },
         { "every kind; no re-expansion", test_render_every_kind_and_no_reexpansion },
         CU_TEST_INFO_NULL,

@@ -78,6 +78,9 @@ static void test_base64_roundtrip_and_strictness(void)
         CU_ASSERT_EQUAL(base64_decode("QUJD!A==", &out, &len), -EINVAL);
         CU_ASSERT_EQUAL(base64_decode("QUJ", &out, &len), -EINVAL);
         CU_ASSERT_EQUAL(base64_decode("Q=JD", &out, &len), -EINVAL);
+        /* non-zero bits after the last byte: "QUJ=" and "QUI=" must not both mean "AB" */
+        CU_ASSERT_EQUAL(base64_decode("QUJ=", &out, &len), -EINVAL);
+        CU_ASSERT_EQUAL(base64_decode("QR==", &out, &len), -EINVAL);
         CU_ASSERT_EQUAL(base64_decode("", &out, &len), -EINVAL);
         CU_ASSERT_PTR_NULL(out);
 }

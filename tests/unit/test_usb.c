@@ -5,11 +5,14 @@
  * descriptors. Hostile input: every truncation of every recording, hand-made malformed
  * descriptors and a deterministic stream of random mutations.
  */
+#include <endian.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "agent/uevent.h"
 #include "agent/usb_decision.h"
 #include "agent/usb_descriptors.h"
+#include "agent/usb_sysfs.h"
 #include "common/canon_json.h"
 #include "common/fileio.h"
 #include "common/util.h"
@@ -394,7 +397,7 @@ static void test_alternate_setting_cannot_smuggle_storage(void)
         /* interface 0: alternate setting 0 a keyboard, setting 1 mass storage */
         static const uint8_t dev[] = {
                 0x12, 0x01, 0x00, 0x02, 0, 0, 0, 0x40, 0x34, 0x12, 0x78, 0x56, 0x00, 0x01, 1, 2, 3, 1,
-                0x09, 0x02, 0x32, 0x00, 0x01, 0x01, 0x00, 0x80, 0x32,
+                0x09, 0x02, 0x30, 0x00, 0x01, 0x01, 0x00, 0x80, 0x32,
                 0x09, 0x04, 0x00, 0x00, 0x01, 0x03, 0x01, 0x01, 0x00,
                 0x07, 0x05, 0x81, 0x03, 0x08, 0x00, 0x0a,
                 0x09, 0x04, 0x00, 0x01, 0x02, 0x08, 0x06, 0x50, 0x00,
@@ -569,6 +572,88 @@ static void test_decision_json(void)
                 "\"mode\":\"block\",\"outcome\":\"blocked\",\"rule\":\"removable_media.mode\"}");
 }
 
+/* ---- uevents and sysfs names ------------------------------------------------------------- */
+
+static void test_uevent_kernel_format(void)
+{
+        static const char msg[] = "add@/devices/pci0000:00/0000:00:14.0/usb1/1-1\0ACTION=add\0"
+                                  "DEVPATH=/devices/pci0000:00/0000:00:14.0/usb1/1-1\0SUBSYSTEM=usb\0"
+                                  "DEVTYPE=usb_device\0SEQNUM=4711";
+        char buf[sizeof msg + 1];
+        memcpy(buf, msg, sizeof msg);
+        struct uevent ev;
+        CU_ASSERT_EQUAL_FATAL(uevent_parse(buf, sizeof msg - 1, &ev), 0);
+        CU_ASSERT_STRING_EQUAL(ev.action, "add");
+        CU_ASSERT_STRING_EQUAL(ev.devpath, "/devices/pci0000:00/0000:00:14.0/usb1/1-1");
+        CU_ASSERT_STRING_EQUAL(ev.subsystem, "usb");
+        CU_ASSERT_STRING_EQUAL(ev.devtype, "usb_device");
+        CU_ASSERT_PTR_NULL(ev.devname);
+
+        /* no '@' header, no DEVPATH, a relative DEVPATH: refused */
+        static const char bad1[] = "ACTION=add\0DEVPATH=/devices/x";
+        static const char bad2[] = "add@/x\0ACTION=add\0SUBSYSTEM=usb";
+        static const char bad3[] = "add@x\0ACTION=add\0DEVPATH=devices/x";
+        memcpy(buf, bad1, sizeof bad1);
+        CU_ASSERT_EQUAL(uevent_parse(buf, sizeof bad1 - 1, &ev), -EBADMSG);
+        memcpy(buf, bad2, sizeof bad2);
+        CU_ASSERT_EQUAL(uevent_parse(buf, sizeof bad2 - 1, &ev), -EBADMSG);
+        memcpy(buf, bad3, sizeof bad3);
+        CU_ASSERT_EQUAL(uevent_parse(buf, sizeof bad3 - 1, &ev), -EBADMSG);
+}
+
+static void test_uevent_libudev_format(void)
+{
+        /* as udevd and umockdev send it: "libudev", magic, header size, properties */
+        static const char props[] = "ACTION=add\0DEVPATH=/devices/a/block/sdb/sdb1\0SUBSYSTEM=block\0"
+                                    "DEVTYPE=partition\0DEVNAME=sdb1";
+        char buf[256] = "libudev";
+        uint32_t hdr[] = { htobe32(0xfeedcafe), 40, 40, sizeof props };
+        memcpy(buf + 8, hdr, sizeof hdr);
+        memcpy(buf + 40, props, sizeof props);
+        struct uevent ev;
+        CU_ASSERT_EQUAL_FATAL(uevent_parse(buf, 40 + sizeof props, &ev), 0);
+        CU_ASSERT_STRING_EQUAL(ev.subsystem, "block");
+        CU_ASSERT_STRING_EQUAL(ev.devname, "sdb1");
+
+        /* properties claimed past the datagram, wrong magic */
+        hdr[3] = 4000;
+        memcpy(buf + 8, hdr, sizeof hdr);
+        CU_ASSERT_EQUAL(uevent_parse(buf, 40 + sizeof props, &ev), -EBADMSG);
+        hdr[3] = sizeof props;
+        hdr[0] = htobe32(0xfeedcaff);
+        memcpy(buf + 8, hdr, sizeof hdr);
+        CU_ASSERT_EQUAL(uevent_parse(buf, 40 + sizeof props, &ev), -EBADMSG);
+}
+
+static void test_sysfs_names(void)
+{
+        uint8_t c = 0, n = 0;
+        CU_ASSERT_EQUAL(usb_node_classify("usb1", NULL, NULL), USB_NODE_ROOT_HUB);
+        CU_ASSERT_EQUAL(usb_node_classify("usb12", NULL, NULL), USB_NODE_ROOT_HUB);
+        CU_ASSERT_EQUAL(usb_node_classify("1-1", NULL, NULL), USB_NODE_DEVICE);
+        CU_ASSERT_EQUAL(usb_node_classify("3-1.4.2", NULL, NULL), USB_NODE_DEVICE);
+        CU_ASSERT_EQUAL(usb_node_classify("3-1.4.2:2.13", &c, &n), USB_NODE_INTERFACE);
+        CU_ASSERT_EQUAL(c, 2);
+        CU_ASSERT_EQUAL(n, 13);
+        CU_ASSERT_EQUAL(usb_node_classify("1-0:1.0", NULL, NULL), USB_NODE_INTERFACE);
+        const char *other[] = { "usb", "usbx", "1-", "-1", "1-1.", "1-1..2", "1-1:1", "1-1:1.",
+                                "1-1:1.256", "1-1:a.0", "ep_00", "power", "" };
+        for (size_t i = 0; i < ELEMENTSOF(other); i++)
+                CU_ASSERT_EQUAL(usb_node_classify(other[i], NULL, NULL), USB_NODE_OTHER);
+        _cleanup_free_ char *a = usb_sysfs_base("/"), *b = usb_sysfs_base("/tmp/tb/"),
+                            *d = usb_sysfs_base("/tmp/tb");
+        CU_ASSERT_STRING_EQUAL(a, "/sys");
+        CU_ASSERT_STRING_EQUAL(b, "/tmp/tb/sys");
+        CU_ASSERT_STRING_EQUAL(d, "/tmp/tb/sys");
+}
+
+static CU_TestInfo plumbing_tests[] = {
+        { "uevent, kernel format", test_uevent_kernel_format },
+        { "uevent, libudev format", test_uevent_libudev_format },
+        { "sysfs names", test_sysfs_names },
+        CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo parser_tests[] = {
         { "stick", test_parse_stick },
         { "SuperSpeed stick, companions skipped", test_parse_superspeed_stick_skips_companions },
@@ -606,6 +691,7 @@ static CU_SuiteInfo suites[] = {
         { "usb descriptors", NULL, NULL, NULL, NULL, parser_tests },
         { "usb hostile descriptors", NULL, NULL, NULL, NULL, hostile_tests },
         { "usb decision", NULL, NULL, NULL, NULL, decision_tests },
+        { "usb uevents and sysfs", NULL, NULL, NULL, NULL, plumbing_tests },
         CU_SUITE_INFO_NULL,
 };
 

@@ -1,0 +1,69 @@
+/* files_targets.h — where the files source puts its fanotify marks, and why.
+ *
+ * Marking narrowly is what keeps the agent cheap (docs/ARCHITECTURE.md, "Marked files"):
+ *   data mounts        the mounts holding the literal part of each marked_files.paths glob
+ *                      and the users' home directories (where labelled files live):
+ *                      FAN_OPEN (FAN_OPEN_PERM while a user is in a block cool-down)
+ *   destination mounts removable-media mounts, network-share mounts, and policy paths that
+ *                      are mount points: FAN_CLOSE_WRITE for the whole mount
+ *   destination dirs   each user's XDG download directory and policy paths that are plain
+ *                      directories: FAN_CLOSE_WRITE for files directly inside
+ *
+ * The parsers (mountinfo lines, user-dirs.dirs, glob prefixes, classifying a mount) are
+ * pure and unit-tested; files_targets_compute() does the reading.
+ */
+#ifndef HOGO_AGENT_FILES_TARGETS_H
+#define HOGO_AGENT_FILES_TARGETS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct policy;
+
+enum files_target_kind {
+        FILES_TARGET_DATA_MOUNT,
+        FILES_TARGET_DEST_MOUNT,
+        FILES_TARGET_DEST_DIR,
+};
+
+struct files_target {
+        enum files_target_kind kind;
+        char *path;
+        const char *why; /* "glob", "home", "removable", "network_share", "downloads", "path" */
+};
+
+struct files_targets {
+        struct files_target *items;
+        size_t n;
+};
+
+void files_targets_clear(struct files_targets *t);
+
+/* One line of /proc/self/mountinfo: the mount point (octal escapes decoded, in place), the
+ * file system type and the mount source. -EINVAL when it is not a mountinfo line. */
+struct mountinfo_entry {
+        const char *mount_point;
+        const char *fstype;
+        const char *source;
+};
+int mountinfo_parse_line(char *line, struct mountinfo_entry *ret);
+
+bool fstype_is_network_share(const char *fstype);
+
+/* The download directory named in a user-dirs.dirs file (XDG_DOWNLOAD_DIR="$HOME/..." or
+ * an absolute path), NULL when it names none or something outside the rules. */
+int xdg_download_dir_parse(const char *content, const char *home, char **ret);
+
+/* The directory part of a glob before its first wildcard: "/srv/jumin/" followed by "**"
+ * gives "/srv/jumin"; "/home/x/" followed by "*.csv" gives "/home/x". */
+int glob_literal_dir(const char *glob, char **ret);
+
+/* Works out the targets for the policy: reads mountinfo, sysfs (removable devices under
+ * sysfs_root), the password database and users' user-dirs.dirs. Paths that do not exist
+ * are left out. */
+int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret);
+
+/* The destination target that holds path (longest match), or NULL. */
+const struct files_target *files_targets_destination(const struct files_targets *t, const char *path);
+
+#endif

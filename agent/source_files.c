@@ -1,0 +1,1148 @@
+/* source_files.c — the `files` event source: bulk copy and download of marked files.
+ *
+ * Two fanotify groups (both FAN_CLASS_CONTENT):
+ *   - the notification group, read on the agent's loop: FAN_OPEN on the data mounts (where
+ *     marked files live) and FAN_CLOSE_WRITE on the watched destinations. Opens of marked
+ *     files and marked content written to destinations feed the per-user sliding window
+ *     (bulk_window.h); crossing a limit raises files.bulk_warning once per window with a
+ *     notice to the user.
+ *   - the permission group, present only while some user is in a block cool-down:
+ *     FAN_OPEN_PERM on the data mounts, answered by a thread of its own. The thread never
+ *     opens a file on a watched mount (only the event's fd and /proc), so the agent's own
+ *     file I/O on the loop (spool, password database) can never wait on itself; it allows
+ *     the agent's own opens at once, denies opens of marked files by a blocked user, and
+ *     allows everything else — including whenever it cannot decide (recorded and reported).
+ *
+ * A file is marked by its label xattr, a policy glob, or (for files written to
+ * destinations) its content. The mark check is cached by (device, inode, ctime), and a
+ * file found unmarked gets an ignore mark, so a hot unmarked file costs the kernel's floor
+ * only once. The ignore marks are flushed with every rescan (each minute, on mount changes
+ * and policy changes), so a file labelled after it was found unmarked is seen again soon.
+ *
+ * The fanotify descriptor failing, a mark failing, or the event queue overflowing is an
+ * event (files.monitor_failed, files.mark_failed, files.queue_overflow) and shows in the
+ * posture check "file_monitoring": fanotify fails open when its listener is gone.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "agent/agent.h"
+#include "agent/bulk_window.h"
+#include "agent/files_targets.h"
+#include "agent/source.h"
+#include "common/canon_json.h"
+#include "common/classify_file.h"
+#include "common/log.h"
+#include "common/mark.h"
+#include "common/util.h"
+#include "policy/policy.h"
+
+#define USEC_PER_SEC 1000000ull
+#define RESCAN_USEC (60 * USEC_PER_SEC)
+#define REPORT_INTERVAL_USEC (60 * USEC_PER_SEC) /* rate of overflow / error events */
+#define CACHE_SLOTS 8192                         /* direct-mapped mark cache */
+#define IGNORE_MARKS_MAX 4096                    /* below the kernel's per-group mark limit */
+#define READERS_MAX 128                          /* processes that read marked files lately */
+#define PID_OWNERS_MAX 256
+#define PID_OWNER_USEC (10 * USEC_PER_SEC)       /* how long a pid's owner is trusted */
+/* Opens whose process was gone before we could see its uid are counted under this uid,
+ * so a burst of short-lived processes is still detected (as "unknown"). */
+#define UID_UNATTRIBUTED ((uid_t)-2)
+#define BLOCKED_MAX 64
+#define DENIALS_MAX 64
+#define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
+#define EVENT_BUF_SIZE (64 * 1024)
+
+struct cache_slot {
+        uint64_t dev, ino;
+        int64_t ctime_sec, ctime_nsec;
+        bool used, marked;
+        char label[MARK_LABEL_MAX + 1];
+};
+
+/* What the permission thread needs to decide, copied from the policy under the lock. */
+struct mark_rules {
+        char *xattr;
+        char **globs;
+        size_t n_globs;
+};
+
+struct blocked_user {
+        uid_t uid;
+        uint64_t until;
+        uint64_t reported_until; /* files.bulk_blocked sent for this cool-down (loop only) */
+        uint64_t denied;
+};
+
+struct denial {
+        uid_t uid;
+        pid_t pid;
+        char path[PATH_MAX];
+};
+
+struct reader {
+        pid_t pid;
+        uint64_t at;
+};
+
+/* Who a pid belonged to, remembered from its first event: a short-lived process is often
+ * gone (and reaped) before its later events are read. */
+struct pid_owner {
+        pid_t pid;
+        uid_t uid;
+        uint64_t at;
+};
+
+struct user_note {
+        uid_t uid;
+        char destination[PATH_MAX];
+        const char *destination_kind;
+};
+
+struct files_source {
+        struct agent *agent;
+        const struct policy *policy;
+        pid_t self;
+
+        int notif_fd;
+        sd_event_source *notif_io;
+        int mountinfo_fd;
+        sd_event_source *mountinfo_io;
+        sd_event_source *rescan_timer;
+        sd_event_source *cooldown_timer;
+        int denial_efd;
+        sd_event_source *denial_io;
+
+        struct files_targets targets;
+        struct classify_config classify;
+        struct bulk_window *window;
+        struct reader readers[READERS_MAX];
+        struct pid_owner owners[PID_OWNERS_MAX];
+        struct user_note notes[BULK_USERS_MAX];
+        size_t n_notes;
+
+        /* shared with the permission thread, under lock */
+        pthread_mutex_t lock;
+        struct cache_slot *cache;
+        struct mark_rules rules;
+        struct blocked_user blocked[BLOCKED_MAX];
+        size_t n_blocked;
+        struct denial denials[DENIALS_MAX];
+        size_t n_denials;
+        uint64_t perm_events, perm_denied, perm_errors, perm_slow, denials_dropped;
+        int perm_last_error;
+
+        /* the permission group and its thread (only while someone is blocked) */
+        int perm_fd;
+        int perm_stop_efd;
+        pthread_t perm_thread;
+        bool perm_running;
+
+        /* counters and health, loop only */
+        uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, unattributed;
+        uint64_t warnings, overflows, overflows_reported, ignore_marks, classify_errors;
+        uint64_t perm_errors_reported;
+        uint64_t last_overflow_report, last_error_report;
+        unsigned marks_failed;
+        bool failed;
+        char reason[256];
+};
+
+static uint64_t now_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* --- process facts ------------------------------------------------------------------- */
+
+static int proc_uid(pid_t pid, uid_t *ret)
+{
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        if (n <= 0)
+                return n < 0 ? negative_errno() : -EIO;
+        buf[n] = '\0';
+        const char *u = strstr(buf, "\nUid:");
+        unsigned long uid;
+        if (!u || sscanf(u + 5, "%lu", &uid) != 1)
+                return -EIO;
+        *ret = (uid_t)uid;
+        return 0;
+}
+
+static void proc_link(pid_t pid, const char *what, char *buf, size_t size)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, what);
+        ssize_t n = readlink(path, buf, size - 1);
+        buf[n > 0 ? n : 0] = '\0';
+}
+
+static void proc_comm(pid_t pid, char *buf, size_t size)
+{
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        buf[0] = '\0';
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, size - 1) : -1;
+        buf[n > 0 ? n : 0] = '\0';
+        char *nl = strchr(buf, '\n');
+        if (nl)
+                *nl = '\0';
+}
+
+static void fd_path(int fd, char *buf, size_t size)
+{
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, buf, size - 1);
+        buf[n > 0 ? n : 0] = '\0';
+}
+
+static void user_name(uid_t uid, char *buf, size_t size)
+{
+        if (uid == UID_UNATTRIBUTED) {
+                snprintf(buf, size, "unknown");
+                return;
+        }
+        struct passwd pw, *res = NULL;
+        char tmp[1024];
+        if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res)
+                snprintf(buf, size, "%s", res->pw_name);
+        else
+                snprintf(buf, size, "%u", (unsigned)uid);
+}
+
+/* --- is this file marked? (both threads) --------------------------------------------- */
+
+static size_t cache_index(uint64_t dev, uint64_t ino)
+{
+        uint64_t h = (dev * 0x9E3779B97F4A7C15ull) ^ (ino * 0xC2B2AE3D27D4EB4Full);
+        return (size_t)(h >> 32) % CACHE_SLOTS;
+}
+
+/* Marked by label or glob: 1 (label in ret_label, "" for a glob), 0 not, -errno. Call
+ * with the lock held. */
+static int marked_locked(struct files_source *s, int fd, const struct stat *st, const char *path,
+                         char ret_label[static MARK_LABEL_MAX + 1])
+{
+        struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
+            c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
+                strcpy(ret_label, c->label);
+                return c->marked;
+        }
+        char label[MARK_LABEL_MAX + 1] = "";
+        int r = mark_label_fd(fd, s->rules.xattr, label);
+        if (r < 0)
+                return r;
+        bool marked = r > 0;
+        for (size_t i = 0; !marked && path[0] == '/' && i < s->rules.n_globs; i++)
+                if (mark_glob_match(s->rules.globs[i], path)) {
+                        marked = true;
+                        strcpy(label, "path");
+                }
+        *c = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
+                                  .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
+                                  .used = true, .marked = marked };
+        strcpy(c->label, label);
+        strcpy(ret_label, label);
+        return marked;
+}
+
+static int file_marked(struct files_source *s, int fd, const struct stat *st, const char *path,
+                       char ret_label[static MARK_LABEL_MAX + 1])
+{
+        pthread_mutex_lock(&s->lock);
+        int r = marked_locked(s, fd, st, path, ret_label);
+        pthread_mutex_unlock(&s->lock);
+        return r;
+}
+
+/* --- the permission thread ------------------------------------------------------------ */
+
+static bool uid_blocked_locked(struct files_source *s, uid_t uid, uint64_t now)
+{
+        for (size_t i = 0; i < s->n_blocked; i++)
+                if (s->blocked[i].uid == uid && s->blocked[i].until > now)
+                        return true;
+        return false;
+}
+
+/* FAN_DENY for an open of a marked file by a blocked user, FAN_ALLOW otherwise. Errors
+ * allow: an agent fault must not lock staff out of their files. */
+static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_metadata *m,
+                            uint64_t now, int *ret_error)
+{
+        *ret_error = 0;
+        if (m->pid == s->self)
+                return FAN_ALLOW;
+        uid_t uid;
+        int r = proc_uid(m->pid, &uid);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        pthread_mutex_lock(&s->lock);
+        bool blocked = uid_blocked_locked(s, uid, now);
+        pthread_mutex_unlock(&s->lock);
+        if (!blocked)
+                return FAN_ALLOW;
+
+        struct stat st;
+        if (fstat(m->fd, &st) < 0) {
+                *ret_error = negative_errno();
+                return FAN_ALLOW;
+        }
+        if (!S_ISREG(st.st_mode))
+                return FAN_ALLOW;
+        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
+        fd_path(m->fd, path, sizeof path);
+        pthread_mutex_lock(&s->lock);
+        r = marked_locked(s, m->fd, &st, path, label);
+        if (r > 0) {
+                s->perm_denied++;
+                for (size_t i = 0; i < s->n_blocked; i++)
+                        if (s->blocked[i].uid == uid)
+                                s->blocked[i].denied++;
+                if (s->n_denials < DENIALS_MAX) {
+                        struct denial *d = &s->denials[s->n_denials++];
+                        d->uid = uid;
+                        d->pid = m->pid;
+                        snprintf(d->path, sizeof d->path, "%s", path);
+                } else {
+                        s->denials_dropped++;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        return r > 0 ? FAN_DENY : FAN_ALLOW;
+}
+
+static void perm_answer(int fan_fd, int fd, uint32_t response)
+{
+        struct fanotify_response resp = { .fd = fd, .response = response };
+        while (write(fan_fd, &resp, sizeof resp) < 0 && errno == EINTR)
+                ;
+}
+
+static void *perm_thread_main(void *arg)
+{
+        struct files_source *s = arg;
+        _cleanup_free_ char *buf = malloc(EVENT_BUF_SIZE);
+        struct pollfd pfd[2] = { { .fd = s->perm_fd, .events = POLLIN }, { .fd = s->perm_stop_efd, .events = POLLIN } };
+        if (!buf)
+                return NULL;
+        for (;;) {
+                if (poll(pfd, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (pfd[1].revents)
+                        break;
+                ssize_t n = read(s->perm_fd, buf, EVENT_BUF_SIZE);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                continue;
+                        break;
+                }
+                bool denied = false;
+                uint64_t events = 0, errors = 0, slow = 0;
+                int last_error = 0;
+                struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf;
+                for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+                        if (m->fd < 0)
+                                continue;
+                        uint64_t start = now_usec();
+                        int err = 0;
+                        uint32_t resp = FAN_ALLOW;
+                        if (m->vers == FANOTIFY_METADATA_VERSION && (m->mask & FAN_OPEN_PERM))
+                                resp = perm_decide(s, m, start, &err);
+                        perm_answer(s->perm_fd, m->fd, resp);
+                        close(m->fd);
+                        events++;
+                        denied |= resp == FAN_DENY;
+                        if (err) {
+                                errors++;
+                                last_error = err;
+                        }
+                        if (now_usec() - start > PERM_DEADLINE_USEC)
+                                slow++;
+                }
+                pthread_mutex_lock(&s->lock);
+                s->perm_events += events;
+                s->perm_errors += errors;
+                s->perm_slow += slow;
+                if (last_error)
+                        s->perm_last_error = last_error;
+                pthread_mutex_unlock(&s->lock);
+                if (denied || errors) {
+                        uint64_t one = 1;
+                        (void)!write(s->denial_efd, &one, sizeof one);
+                }
+        }
+        return NULL;
+}
+
+/* --- marks ------------------------------------------------------------------------------ */
+
+static void record_failure(struct files_source *s, const char *fmt, ...) _printf_(2, 3);
+static void record_failure(struct files_source *s, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(s->reason, sizeof s->reason, fmt, ap);
+        va_end(ap);
+}
+
+static int mark_target(struct files_source *s, int fan_fd, const struct files_target *t, uint64_t mask)
+{
+        unsigned flags = FAN_MARK_ADD;
+        if (t->kind == FILES_TARGET_DEST_DIR)
+                mask |= FAN_EVENT_ON_CHILD;
+        else
+                flags |= FAN_MARK_MOUNT;
+        if (fanotify_mark(fan_fd, flags, mask, AT_FDCWD, t->path) < 0) {
+                int r = negative_errno();
+                s->marks_failed++;
+                record_failure(s, "cannot watch %s (%s): %s", t->path, t->why, strerror(-r));
+                log_warning_errno(r, "files: cannot watch %s: %m", t->path);
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "path", json_object_new_string(t->path));
+                json_object_object_add(d, "why", json_object_new_string(t->why));
+                json_object_object_add(d, "error", json_object_new_string(strerror(-r)));
+                (void)agent_emit(s->agent, "files.mark_failed", EVENT_SEVERITY_WARNING, NULL, d);
+                return r;
+        }
+        return 0;
+}
+
+static void perm_stop(struct files_source *s)
+{
+        if (!s->perm_running)
+                return;
+        uint64_t one = 1;
+        (void)!write(s->perm_stop_efd, &one, sizeof one);
+        pthread_join(s->perm_thread, NULL);
+        s->perm_running = false;
+        /* closing the group answers (allows) whatever was still queued */
+        close(s->perm_fd);
+        s->perm_fd = -1;
+        uint64_t v;
+        (void)!read(s->perm_stop_efd, &v, sizeof v);
+}
+
+/* Permission events only while someone is blocked: they cost every open on the mount. */
+static int perm_start(struct files_source *s)
+{
+        if (s->perm_running)
+                return 0;
+        s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+                                   O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+        if (s->perm_fd < 0) {
+                int r = negative_errno();
+                record_failure(s, "cannot start blocking: fanotify_init: %s", strerror(-r));
+                return log_error_errno(r, "files: cannot create the permission group, blocking is off: %m");
+        }
+        for (size_t i = 0; i < s->targets.n; i++)
+                if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
+                        (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
+        int r = -pthread_create(&s->perm_thread, NULL, perm_thread_main, s);
+        if (r < 0) {
+                close(s->perm_fd);
+                s->perm_fd = -1;
+                record_failure(s, "cannot start blocking: %s", strerror(-r));
+                return log_error_errno(r, "files: cannot start the permission thread, blocking is off: %m");
+        }
+        s->perm_running = true;
+        return 0;
+}
+
+/* Recomputes the targets and puts every mark again (which also drops ignore marks). */
+static int rescan(struct files_source *s)
+{
+        struct files_targets t = { 0 };
+        int r = files_targets_compute(s->policy, agent_sysfs_root(s->agent), &t);
+        if (r < 0) {
+                record_failure(s, "cannot work out what to watch: %s", strerror(-r));
+                s->marks_failed++;
+                return log_error_errno(r, "files: cannot work out what to watch: %m");
+        }
+        files_targets_clear(&s->targets);
+        s->targets = t;
+
+        (void)fanotify_mark(s->notif_fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
+        (void)fanotify_mark(s->notif_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, "/");
+        s->ignore_marks = 0;
+        unsigned failed_before = s->marks_failed;
+        s->marks_failed = 0;
+        for (size_t i = 0; i < t.n; i++)
+                (void)mark_target(s, s->notif_fd, &t.items[i],
+                                  t.items[i].kind == FILES_TARGET_DATA_MOUNT ? FAN_OPEN : FAN_CLOSE_WRITE);
+        if (s->marks_failed == 0 && failed_before)
+                s->reason[0] = '\0';
+        if (s->perm_running) { /* the perm group follows the new targets */
+                perm_stop(s);
+                (void)perm_start(s);
+        }
+        log_debug("files: watching %zu place(s)", t.n);
+        return 0;
+}
+
+/* --- blocking ---------------------------------------------------------------------------- */
+
+static struct user_note *note_for(struct files_source *s, uid_t uid)
+{
+        for (size_t i = 0; i < s->n_notes; i++)
+                if (s->notes[i].uid == uid)
+                        return &s->notes[i];
+        if (s->n_notes == ELEMENTSOF(s->notes))
+                s->n_notes = 0; /* forget all: only the destination name is lost */
+        struct user_note *n = &s->notes[s->n_notes++];
+        *n = (struct user_note){ .uid = uid };
+        return n;
+}
+
+static int on_cooldown_timer(sd_event_source *es, uint64_t usec, void *userdata);
+
+static void update_blocking(struct files_source *s)
+{
+        uint64_t now = now_usec(), next = UINT64_MAX;
+        pthread_mutex_lock(&s->lock);
+        size_t o = 0;
+        for (size_t i = 0; i < s->n_blocked; i++)
+                if (s->blocked[i].until > now) {
+                        s->blocked[o++] = s->blocked[i];
+                        next = MIN(next, s->blocked[i].until);
+                }
+        s->n_blocked = o;
+        pthread_mutex_unlock(&s->lock);
+
+        if (o == 0) {
+                perm_stop(s);
+                (void)sd_event_source_set_enabled(s->cooldown_timer, SD_EVENT_OFF);
+                return;
+        }
+        (void)perm_start(s);
+        (void)sd_event_source_set_time(s->cooldown_timer, next);
+        (void)sd_event_source_set_enabled(s->cooldown_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_cooldown_timer(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        update_blocking(userdata);
+        return 0;
+}
+
+static void block_user(struct files_source *s, uid_t uid, uint64_t until)
+{
+        pthread_mutex_lock(&s->lock);
+        size_t i;
+        for (i = 0; i < s->n_blocked && s->blocked[i].uid != uid; i++)
+                ;
+        if (i == s->n_blocked && s->n_blocked < BLOCKED_MAX)
+                s->blocked[s->n_blocked++] = (struct blocked_user){ .uid = uid };
+        if (i < s->n_blocked)
+                s->blocked[i].until = until;
+        pthread_mutex_unlock(&s->lock);
+        update_blocking(s);
+}
+
+static json_object *process_json(pid_t pid)
+{
+        char exe[PATH_MAX], comm[64];
+        proc_link(pid, "exe", exe, sizeof exe);
+        proc_comm(pid, comm, sizeof comm);
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "pid", json_object_new_int64(pid));
+        json_object_object_add(p, "exe", json_object_new_string(exe));
+        json_object_object_add(p, "comm", json_object_new_string(comm));
+        return p;
+}
+
+/* files.bulk_blocked once per cool-down per user, at the first denial. */
+static void report_denials(struct files_source *s)
+{
+        struct denial ds[DENIALS_MAX];
+        pthread_mutex_lock(&s->lock);
+        size_t n = s->n_denials;
+        memcpy(ds, s->denials, n * sizeof ds[0]);
+        s->n_denials = 0;
+        pthread_mutex_unlock(&s->lock);
+
+        for (size_t i = 0; i < n; i++) {
+                pthread_mutex_lock(&s->lock);
+                struct blocked_user *b = NULL;
+                for (size_t k = 0; k < s->n_blocked; k++)
+                        if (s->blocked[k].uid == ds[i].uid)
+                                b = &s->blocked[k];
+                bool first = b && b->reported_until != b->until;
+                uint64_t until = b ? b->until : 0, denied = b ? b->denied : 0;
+                if (first)
+                        b->reported_until = b->until;
+                pthread_mutex_unlock(&s->lock);
+                if (!first)
+                        continue;
+
+                char user[256];
+                user_name(ds[i].uid, user, sizeof user);
+                uint64_t now = now_usec();
+                long left = until > now ? (long)((until - now + USEC_PER_SEC - 1) / USEC_PER_SEC) : 0;
+                struct user_note *note = note_for(s, ds[i].uid);
+                json_object *d = json_object_new_object();
+                json_object_object_add(d, "file", json_object_new_string(ds[i].path));
+                json_object_object_add(d, "process", process_json(ds[i].pid));
+                json_object_object_add(d, "uid", json_object_new_int64(ds[i].uid));
+                json_object_object_add(d, "cooldown_seconds", json_object_new_int64(s->policy->bulk_transfer.cooldown_seconds));
+                json_object_object_add(d, "seconds_left", json_object_new_int64(left));
+                json_object_object_add(d, "denied", json_object_new_int64((int64_t)denied));
+                json_object_object_add(d, "destination",
+                                       note->destination[0] ? json_object_new_string(note->destination) : NULL);
+                (void)agent_emit(s->agent, "files.bulk_blocked", EVENT_SEVERITY_ALERT, user, d);
+                char key[64];
+                snprintf(key, sizeof key, "files.bulk_blocked:%u", (unsigned)ds[i].uid);
+                struct notice notice = { .kind = NOTICE_FILES_BULK_BLOCKED,
+                                         .subject = note->destination[0] ? note->destination : NULL,
+                                         .seconds = left,
+                                         .rate_key = key };
+                agent_notice(s->agent, user, &notice);
+        }
+}
+
+static void report_perm_errors(struct files_source *s, uint64_t now)
+{
+        pthread_mutex_lock(&s->lock);
+        uint64_t errors = s->perm_errors, slow = s->perm_slow;
+        int last = s->perm_last_error;
+        pthread_mutex_unlock(&s->lock);
+        if (errors == s->perm_errors_reported ||
+            (s->last_error_report && now - s->last_error_report < REPORT_INTERVAL_USEC))
+                return;
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "allowed_on_error", json_object_new_int64((int64_t)(errors - s->perm_errors_reported)));
+        json_object_object_add(d, "total", json_object_new_int64((int64_t)errors));
+        json_object_object_add(d, "slow_decisions", json_object_new_int64((int64_t)slow));
+        json_object_object_add(d, "last_error", json_object_new_string(strerror(-last)));
+        (void)agent_emit(s->agent, "files.permission_error", EVENT_SEVERITY_WARNING, NULL, d);
+        s->perm_errors_reported = errors;
+        s->last_error_report = now;
+}
+
+static int on_denial(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+        struct files_source *s = userdata;
+        uint64_t v;
+        (void)!read(fd, &v, sizeof v);
+        report_denials(s);
+        report_perm_errors(s, now_usec());
+        return 0;
+}
+
+/* --- the window ------------------------------------------------------------------------ */
+
+static void raise_warning(struct files_source *s, uid_t uid, pid_t pid, uint64_t now)
+{
+        const struct policy_bulk_transfer *bt = &s->policy->bulk_transfer;
+        struct bulk_window_stats st;
+        bulk_window_stats(s->window, uid, now, &st);
+        char user[256];
+        user_name(uid, user, sizeof user);
+        struct user_note *note = note_for(s, uid);
+        s->warnings++;
+
+        json_object *d = json_object_new_object();
+        json_object *files = json_object_new_array();
+        for (size_t i = 0; i < st.n_recent; i++)
+                json_object_array_add(files, json_object_new_string(st.recent[i]));
+        json_object *exceeded = json_object_new_array();
+        if (st.files_over)
+                json_object_array_add(exceeded, json_object_new_string("max_files"));
+        if (st.bytes_over)
+                json_object_array_add(exceeded, json_object_new_string("max_bytes"));
+        json_object_object_add(d, "files", json_object_new_int64(st.files));
+        json_object_object_add(d, "bytes", json_object_new_int64((int64_t)st.bytes));
+        json_object_object_add(d, "exceeded", exceeded);
+        json_object_object_add(d, "file_list", files);
+        json_object_object_add(d, "file_list_complete", json_object_new_boolean(st.n_recent >= st.files));
+        json_object_object_add(d, "window_seconds", json_object_new_int64(bt->window_seconds));
+        json_object_object_add(d, "max_files", json_object_new_int64(bt->max_files));
+        json_object_object_add(d, "max_bytes", json_object_new_int64((int64_t)bt->max_bytes));
+        json_object_object_add(d, "destination",
+                               note->destination[0] ? json_object_new_string(note->destination) : NULL);
+        json_object_object_add(d, "destination_kind",
+                               note->destination_kind ? json_object_new_string(note->destination_kind) : NULL);
+        json_object_object_add(d, "process", process_json(pid));
+        json_object_object_add(d, "uid", json_object_new_int64(uid));
+        json_object_object_add(d, "action", json_object_new_string(policy_bulk_action_to_string(bt->action)));
+        if (bt->action == POLICY_BULK_BLOCK)
+                json_object_object_add(d, "cooldown_seconds", json_object_new_int64(bt->cooldown_seconds));
+        (void)agent_emit(s->agent, "files.bulk_warning", EVENT_SEVERITY_WARNING, user, d);
+
+        char key[64];
+        snprintf(key, sizeof key, "files.bulk_warning:%u", (unsigned)uid);
+        struct notice notice = { .kind = NOTICE_FILES_BULK_WARNING,
+                                 .subject = note->destination[0] ? note->destination : NULL,
+                                 .count = st.files,
+                                 .rate_key = key };
+        agent_notice(s->agent, user, &notice);
+        log_notice("files: user %s passed the bulk-transfer limit (%" PRIu32 " marked files, %" PRIu64 " bytes)",
+                   user, st.files, st.bytes);
+
+        uint64_t until;
+        if (bt->action == POLICY_BULK_BLOCK && bulk_window_blocked(s->window, uid, now, &until))
+                block_user(s, uid, until);
+}
+
+static void note_reader(struct files_source *s, pid_t pid, uint64_t now)
+{
+        size_t oldest = 0;
+        for (size_t i = 0; i < READERS_MAX; i++) {
+                if (s->readers[i].pid == pid) {
+                        s->readers[i].at = now;
+                        return;
+                }
+                if (s->readers[i].at < s->readers[oldest].at)
+                        oldest = i;
+        }
+        s->readers[oldest] = (struct reader){ pid, now };
+}
+
+static bool recent_reader(const struct files_source *s, pid_t pid, uint64_t now)
+{
+        uint64_t window = (uint64_t)s->policy->bulk_transfer.window_seconds * USEC_PER_SEC;
+        for (size_t i = 0; i < READERS_MAX; i++)
+                if (s->readers[i].pid == pid && s->readers[i].at + window > now)
+                        return true;
+        return false;
+}
+
+/* The uid behind an event's pid: remembered, else read from /proc, else unattributed. */
+static uid_t event_owner(struct files_source *s, pid_t pid, uint64_t now)
+{
+        size_t oldest = 0;
+        for (size_t i = 0; i < PID_OWNERS_MAX; i++) {
+                struct pid_owner *o = &s->owners[i];
+                if (o->pid == pid && o->at + PID_OWNER_USEC > now)
+                        return o->uid;
+                if (o->at < s->owners[oldest].at)
+                        oldest = i;
+        }
+        uid_t uid;
+        if (proc_uid(pid, &uid) < 0) {
+                s->unattributed++;
+                return UID_UNATTRIBUTED;
+        }
+        s->owners[oldest] = (struct pid_owner){ pid, uid, now };
+        return uid;
+}
+
+static void on_open(struct files_source *s, const struct fanotify_event_metadata *m, uint64_t now)
+{
+        struct stat st;
+        if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
+        fd_path(m->fd, path, sizeof path);
+        int r = file_marked(s, m->fd, &st, path, label);
+        if (r <= 0) {
+                s->opens_unmarked++;
+                /* the kernel stops telling us about this file until it is modified */
+                if (r == 0 && s->ignore_marks < IGNORE_MARKS_MAX &&
+                    fanotify_mark(s->notif_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN, m->fd, NULL) == 0)
+                        s->ignore_marks++;
+                return;
+        }
+        s->opens_marked++;
+        uid_t uid = event_owner(s, m->pid, now);
+        note_reader(s, m->pid, now);
+        enum bulk_outcome o;
+        if (bulk_window_add_file(s->window, uid, st.st_dev, st.st_ino, path, now, &o) < 0)
+                return;
+        if (o == BULK_CROSSED)
+                raise_warning(s, uid, m->pid, now);
+}
+
+/* Marked content written to a destination: its bytes count; it counts as a file too when
+ * the writer did not read marked files first (a download), so a copy is not counted twice. */
+static void on_close_write(struct files_source *s, const struct fanotify_event_metadata *m, uint64_t now)
+{
+        struct stat st;
+        if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
+                return;
+        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
+        fd_path(m->fd, path, sizeof path);
+        const struct files_target *dest = files_targets_destination(&s->targets, path);
+        if (!dest)
+                return;
+        uid_t uid = event_owner(s, m->pid, now);
+        bool copy = recent_reader(s, m->pid, now);
+        bool marked = copy;
+        if (!marked)
+                marked = file_marked(s, m->fd, &st, path, label) > 0;
+        if (!marked) {
+                struct classify_result res;
+                int r = classify_fd(&s->classify, m->fd, &res);
+                if (r < 0)
+                        s->classify_errors++;
+                marked = r >= 0 && res.personal;
+        }
+        if (!marked) {
+                s->writes_ignored++;
+                return;
+        }
+        s->writes_counted++;
+        struct user_note *note = note_for(s, uid);
+        snprintf(note->destination, sizeof note->destination, "%s", dest->path);
+        note->destination_kind = dest->why;
+
+        enum bulk_outcome of = BULK_WITHIN, ob = BULK_WITHIN;
+        if (!copy && bulk_window_add_file(s->window, uid, st.st_dev, st.st_ino, path, now, &of) < 0)
+                return;
+        if (bulk_window_add_bytes(s->window, uid, (uint64_t)st.st_size, now, &ob) < 0)
+                return;
+        if (of == BULK_CROSSED || ob == BULK_CROSSED)
+                raise_warning(s, uid, m->pid, now);
+}
+
+static void report_overflow(struct files_source *s, uint64_t now)
+{
+        if (s->overflows == s->overflows_reported ||
+            (s->last_overflow_report && now - s->last_overflow_report < REPORT_INTERVAL_USEC))
+                return;
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "overflows", json_object_new_int64((int64_t)(s->overflows - s->overflows_reported)));
+        json_object_object_add(d, "total", json_object_new_int64((int64_t)s->overflows));
+        (void)agent_emit(s->agent, "files.queue_overflow", EVENT_SEVERITY_WARNING, NULL, d);
+        s->overflows_reported = s->overflows;
+        s->last_overflow_report = now;
+}
+
+static void monitor_failed(struct files_source *s, const char *why)
+{
+        if (s->failed)
+                return;
+        s->failed = true;
+        record_failure(s, "file monitoring stopped: %s", why);
+        log_error("files: file monitoring stopped: %s", why);
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(why));
+        (void)agent_emit(s->agent, "files.monitor_failed", EVENT_SEVERITY_ALERT, NULL, d);
+        s->notif_io = sd_event_source_disable_unref(s->notif_io);
+}
+
+static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+        struct files_source *s = userdata;
+        if (revents & (EPOLLERR | EPOLLHUP)) {
+                monitor_failed(s, "the fanotify descriptor reported an error");
+                return 0;
+        }
+        char buf[EVENT_BUF_SIZE] __attribute__((aligned(8)));
+        /* a bounded batch per wake-up, so the loop's other work is never starved */
+        for (int batch = 0; batch < 16; batch++) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                break;
+                        monitor_failed(s, strerror(errno));
+                        return 0;
+                }
+                if (n == 0) {
+                        monitor_failed(s, "the fanotify descriptor was closed");
+                        return 0;
+                }
+                uint64_t now = now_usec();
+                struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf;
+                for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+                        if (m->vers != FANOTIFY_METADATA_VERSION) {
+                                monitor_failed(s, "the kernel speaks another fanotify version");
+                                return 0;
+                        }
+                        if (m->mask & FAN_Q_OVERFLOW)
+                                s->overflows++;
+                        if (m->fd < 0)
+                                continue;
+                        if (m->pid != s->self) {
+                                if (m->mask & FAN_OPEN)
+                                        on_open(s, m, now);
+                                if (m->mask & FAN_CLOSE_WRITE)
+                                        on_close_write(s, m, now);
+                        }
+                        close(m->fd);
+                }
+                report_overflow(s, now);
+        }
+        return 0;
+}
+
+/* --- policy, timers, mounts ---------------------------------------------------------------- */
+
+static void rules_clear(struct mark_rules *r)
+{
+        free(r->xattr);
+        for (size_t i = 0; i < r->n_globs; i++)
+                free(r->globs[i]);
+        free(r->globs);
+        *r = (struct mark_rules){ 0 };
+}
+
+static int rules_from_policy(const struct policy *p, struct mark_rules *ret)
+{
+        struct mark_rules r = { 0 };
+        r.xattr = strdup(p->marked_files.xattr);
+        r.globs = calloc(p->marked_files.n_paths + 1, sizeof(char *));
+        if (!r.xattr || !r.globs) {
+                rules_clear(&r);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->marked_files.n_paths; i++) {
+                r.globs[i] = strdup(p->marked_files.paths[i]);
+                if (!r.globs[i]) {
+                        rules_clear(&r);
+                        return -ENOMEM;
+                }
+                r.n_globs++;
+        }
+        *ret = r;
+        return 0;
+}
+
+static void window_config(const struct policy *p, struct bulk_window_config *ret)
+{
+        const struct policy_bulk_transfer *bt = &p->bulk_transfer;
+        *ret = (struct bulk_window_config){
+                .window_usec = (uint64_t)bt->window_seconds * USEC_PER_SEC,
+                .max_files = bt->max_files,
+                .max_bytes = bt->max_bytes,
+                .block = bt->action == POLICY_BULK_BLOCK,
+                .cooldown_usec = (uint64_t)bt->cooldown_seconds * USEC_PER_SEC,
+        };
+}
+
+static int files_apply_policy(void *self, const struct policy *policy)
+{
+        struct files_source *s = self;
+        struct mark_rules rules;
+        int r = rules_from_policy(policy, &rules);
+        if (r < 0)
+                return r;
+        s->policy = policy;
+        mark_classify_config(&policy->marked_files, &s->classify);
+        struct bulk_window_config wc;
+        window_config(policy, &wc);
+        bulk_window_set_config(s->window, &wc);
+
+        pthread_mutex_lock(&s->lock);
+        rules_clear(&s->rules);
+        s->rules = rules;
+        /* globs or the attribute may have changed: every cached answer is stale */
+        memset(s->cache, 0, CACHE_SLOTS * sizeof *s->cache);
+        if (!wc.block)
+                s->n_blocked = 0;
+        pthread_mutex_unlock(&s->lock);
+        update_blocking(s);
+        if (!s->failed)
+                (void)rescan(s);
+        return 0;
+}
+
+static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        struct files_source *s = userdata;
+        if (!s->failed)
+                (void)rescan(s);
+        bulk_window_gc(s->window, now_usec());
+        report_perm_errors(s, now_usec());
+        (void)sd_event_source_set_time(es, usec + RESCAN_USEC);
+        (void)sd_event_source_set_enabled(es, SD_EVENT_ON);
+        return 0;
+}
+
+static int on_mountinfo(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+        struct files_source *s = userdata;
+        /* a mount came or went (a USB stick, a share): watch the new set */
+        if (!s->failed)
+                (void)rescan(s);
+        return 0;
+}
+
+static void files_shutdown(void *self)
+{
+        struct files_source *s = self;
+        if (!s)
+                return;
+        perm_stop(s);
+        sd_event_source_disable_unref(s->notif_io);
+        sd_event_source_disable_unref(s->mountinfo_io);
+        sd_event_source_disable_unref(s->rescan_timer);
+        sd_event_source_disable_unref(s->cooldown_timer);
+        sd_event_source_disable_unref(s->denial_io);
+        closep(&s->notif_fd);
+        closep(&s->mountinfo_fd);
+        closep(&s->denial_efd);
+        closep(&s->perm_stop_efd);
+        files_targets_clear(&s->targets);
+        bulk_window_free(s->window);
+        rules_clear(&s->rules);
+        free(s->cache);
+        pthread_mutex_destroy(&s->lock);
+        free(s);
+}
+
+static int files_init(struct agent *agent, const struct policy *policy, void **ret_self)
+{
+        struct files_source *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->agent = agent;
+        s->self = getpid();
+        s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = s->perm_stop_efd = -1;
+        pthread_mutex_init(&s->lock, NULL);
+        s->cache = calloc(CACHE_SLOTS, sizeof *s->cache);
+        struct bulk_window_config wc;
+        window_config(policy, &wc);
+        int r = s->cache ? bulk_window_new(&wc, &s->window) : -ENOMEM;
+        if (r < 0) {
+                files_shutdown(s);
+                return r;
+        }
+        s->denial_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        s->perm_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (s->denial_efd < 0 || s->perm_stop_efd < 0) {
+                r = negative_errno();
+                files_shutdown(s);
+                return log_error_errno(r, "files: cannot create an eventfd: %m");
+        }
+
+        sd_event *loop = agent_event_loop(agent);
+        s->notif_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+        if (s->notif_fd < 0) {
+                /* no fanotify here (a container without CAP_SYS_ADMIN): say so, keep running */
+                r = negative_errno();
+                s->failed = true;
+                record_failure(s, "fanotify is not available: %s", strerror(-r));
+                log_warning_errno(r, "files: fanotify is not available, marked files are not watched: %m");
+                s->policy = policy;
+                *ret_self = s;
+                return 0;
+        }
+        r = sd_event_add_io(loop, &s->notif_io, s->notif_fd, EPOLLIN, on_notification, s);
+        if (r >= 0)
+                r = sd_event_add_io(loop, &s->denial_io, s->denial_efd, EPOLLIN, on_denial, s);
+        if (r >= 0)
+                r = sd_event_add_time_relative(loop, &s->rescan_timer, CLOCK_MONOTONIC, RESCAN_USEC,
+                                               USEC_PER_SEC, on_rescan_timer, s);
+        if (r >= 0)
+                r = sd_event_add_time(loop, &s->cooldown_timer, CLOCK_MONOTONIC, UINT64_MAX, 0,
+                                      on_cooldown_timer, s);
+        if (r >= 0) {
+                (void)sd_event_source_set_enabled(s->cooldown_timer, SD_EVENT_OFF);
+                (void)sd_event_source_set_priority(s->denial_io, SD_EVENT_PRIORITY_IMPORTANT);
+        }
+        s->mountinfo_fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+        if (r >= 0 && s->mountinfo_fd >= 0)
+                r = sd_event_add_io(loop, &s->mountinfo_io, s->mountinfo_fd, EPOLLPRI, on_mountinfo, s);
+        if (r < 0) {
+                files_shutdown(s);
+                return log_error_errno(r, "files: cannot hook into the event loop: %m");
+        }
+        r = files_apply_policy(s, policy);
+        if (r < 0) {
+                files_shutdown(s);
+                return r;
+        }
+        log_info("files: watching %zu place(s) for marked files", s->targets.n);
+        *ret_self = s;
+        return 0;
+}
+
+static const char *files_state(const struct files_source *s)
+{
+        if (s->failed)
+                return s->notif_fd < 0 ? "unavailable" : "failed";
+        return s->marks_failed ? "degraded" : "running";
+}
+
+static void files_status(void *self, json_object *status)
+{
+        struct files_source *s = self;
+        json_object_object_add(status, "state", json_object_new_string(files_state(s)));
+        json_object_object_add(status, "reason", json_object_new_string(s->reason[0] ? s->reason : "watching"));
+        json_object *targets = json_object_new_array();
+        for (size_t i = 0; i < s->targets.n; i++) {
+                json_object *t = json_object_new_object();
+                json_object_object_add(t, "path", json_object_new_string(s->targets.items[i].path));
+                json_object_object_add(t, "why", json_object_new_string(s->targets.items[i].why));
+                json_object_array_add(targets, t);
+        }
+        json_object_object_add(status, "watching", targets);
+        pthread_mutex_lock(&s->lock);
+        json_object_object_add(status, "blocked_users", json_object_new_int64((int64_t)s->n_blocked));
+        json_object_object_add(status, "permission_events", json_object_new_int64((int64_t)s->perm_events));
+        json_object_object_add(status, "denied", json_object_new_int64((int64_t)s->perm_denied));
+        json_object_object_add(status, "allowed_on_error", json_object_new_int64((int64_t)s->perm_errors));
+        json_object_object_add(status, "slow_decisions", json_object_new_int64((int64_t)s->perm_slow));
+        pthread_mutex_unlock(&s->lock);
+        json_object_object_add(status, "blocking_active", json_object_new_boolean(s->perm_running));
+        json_object_object_add(status, "marked_opens", json_object_new_int64((int64_t)s->opens_marked));
+        json_object_object_add(status, "unmarked_opens", json_object_new_int64((int64_t)s->opens_unmarked));
+        json_object_object_add(status, "ignore_marks", json_object_new_int64((int64_t)s->ignore_marks));
+        json_object_object_add(status, "destination_writes_counted", json_object_new_int64((int64_t)s->writes_counted));
+        json_object_object_add(status, "destination_writes_unmarked", json_object_new_int64((int64_t)s->writes_ignored));
+        json_object_object_add(status, "unattributed", json_object_new_int64((int64_t)s->unattributed));
+        json_object_object_add(status, "warnings", json_object_new_int64((int64_t)s->warnings));
+        json_object_object_add(status, "queue_overflows", json_object_new_int64((int64_t)s->overflows));
+        json_object_object_add(status, "classify_errors", json_object_new_int64((int64_t)s->classify_errors));
+}
+
+static void files_posture(void *self, json_object *checks)
+{
+        struct files_source *s = self;
+        const char *result = "pass";
+        char reason[320];
+        if (s->failed) {
+                result = "fail";
+                snprintf(reason, sizeof reason, "%s", s->reason);
+        } else if (s->marks_failed) {
+                result = "fail";
+                snprintf(reason, sizeof reason, "%u place(s) cannot be watched: %s", s->marks_failed, s->reason);
+        } else if (s->overflows) {
+                result = "fail";
+                snprintf(reason, sizeof reason, "the event queue overflowed %" PRIu64 " time(s): events were lost", s->overflows);
+        } else {
+                snprintf(reason, sizeof reason, "watching %zu place(s)", s->targets.n);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "result", json_object_new_string(result));
+        json_object_object_add(o, "reason", json_object_new_string(reason));
+        json_object_object_add(checks, "file_monitoring", o);
+}
+
+const struct source_ops files_source = {
+        .name = "files",
+        .init = files_init,
+        .apply_policy = files_apply_policy,
+        .status = files_status,
+        .posture = files_posture,
+        .shutdown = files_shutdown,
+};
