@@ -97,19 +97,21 @@ check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
 stop_uplink
 
-# --- exactly once while uplink and collector are SIGKILLed at random --------------------
+# --- exactly once while uplink and collector are killed (SIGKILL) or restarted at random --------------------
 "$TOOLS/spool_feed" "$T/a/spool" 3000 600 >/dev/null &
 feeder=$!
 start_uplink "$T/a/uplink.json"
 kills=0
 while kill -0 $feeder 2>/dev/null; do
     sleep "0.$((RANDOM % 6 + 2))"
-    if ((RANDOM % 2)); then stop_uplink KILL; start_uplink "$T/a/uplink.json"
-    else stop_collector KILL; start_collector; fi
+    # mostly SIGKILL (no goodbye), sometimes an orderly restart
+    sig=KILL; ((RANDOM % 4 == 0)) && sig=TERM
+    if ((RANDOM % 2)); then stop_uplink $sig; start_uplink "$T/a/uplink.json"
+    else stop_collector $sig; start_collector; fi
     kills=$((kills + 1))
 done
 wait $feeder
-check "exactly-once: all 4900 acknowledged after $kills random SIGKILLs" wait_for 60 acked_is a 4900
+check "exactly-once: all 4900 acknowledged after $kills random kills and restarts" wait_for 60 acked_is a 4900
 check "exactly-once: the store holds seq 1..4900 once each, in order" stored_exactly a 4900
 stop_uplink
 
