@@ -51,6 +51,11 @@
 #define CACHE_SLOTS 8192                         /* direct-mapped mark cache */
 #define IGNORE_MARKS_MAX 4096                    /* below the kernel's per-group mark limit */
 #define READERS_MAX 128                          /* processes that read marked files lately */
+#define PID_OWNERS_MAX 256
+#define PID_OWNER_USEC (10 * USEC_PER_SEC)       /* how long a pid's owner is trusted */
+/* Opens whose process was gone before we could see its uid are counted under this uid,
+ * so a burst of short-lived processes is still detected (as "unknown"). */
+#define UID_UNATTRIBUTED ((uid_t)-2)
 #define BLOCKED_MAX 64
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
@@ -88,6 +93,14 @@ struct reader {
         uint64_t at;
 };
 
+/* Who a pid belonged to, remembered from its first event: a short-lived process is often
+ * gone (and reaped) before its later events are read. */
+struct pid_owner {
+        pid_t pid;
+        uid_t uid;
+        uint64_t at;
+};
+
 struct user_note {
         uid_t uid;
         char destination[PATH_MAX];
@@ -112,6 +125,7 @@ struct files_source {
         struct classify_config classify;
         struct bulk_window *window;
         struct reader readers[READERS_MAX];
+        struct pid_owner owners[PID_OWNERS_MAX];
         struct user_note notes[BULK_USERS_MAX];
         size_t n_notes;
 
@@ -201,6 +215,10 @@ static void fd_path(int fd, char *buf, size_t size)
 
 static void user_name(uid_t uid, char *buf, size_t size)
 {
+        if (uid == UID_UNATTRIBUTED) {
+                snprintf(buf, size, "unknown");
+                return;
+        }
         struct passwd pw, *res = NULL;
         char tmp[1024];
         if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res)
@@ -716,6 +734,26 @@ static bool recent_reader(const struct files_source *s, pid_t pid, uint64_t now)
         return false;
 }
 
+/* The uid behind an event's pid: remembered, else read from /proc, else unattributed. */
+static uid_t event_owner(struct files_source *s, pid_t pid, uint64_t now)
+{
+        size_t oldest = 0;
+        for (size_t i = 0; i < PID_OWNERS_MAX; i++) {
+                struct pid_owner *o = &s->owners[i];
+                if (o->pid == pid && o->at + PID_OWNER_USEC > now)
+                        return o->uid;
+                if (o->at < s->owners[oldest].at)
+                        oldest = i;
+        }
+        uid_t uid;
+        if (proc_uid(pid, &uid) < 0) {
+                s->unattributed++;
+                return UID_UNATTRIBUTED;
+        }
+        s->owners[oldest] = (struct pid_owner){ pid, uid, now };
+        return uid;
+}
+
 static void on_open(struct files_source *s, const struct fanotify_event_metadata *m, uint64_t now)
 {
         struct stat st;
@@ -733,11 +771,7 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
                 return;
         }
         s->opens_marked++;
-        uid_t uid;
-        if (proc_uid(m->pid, &uid) < 0) {
-                s->unattributed++; /* gone before we looked: nothing to attribute to */
-                return;
-        }
+        uid_t uid = event_owner(s, m->pid, now);
         note_reader(s, m->pid, now);
         enum bulk_outcome o;
         if (bulk_window_add_file(s->window, uid, st.st_dev, st.st_ino, path, now, &o) < 0)
@@ -758,11 +792,7 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         const struct files_target *dest = files_targets_destination(&s->targets, path);
         if (!dest)
                 return;
-        uid_t uid;
-        if (proc_uid(m->pid, &uid) < 0) {
-                s->unattributed++;
-                return;
-        }
+        uid_t uid = event_owner(s, m->pid, now);
         bool copy = recent_reader(s, m->pid, now);
         bool marked = copy;
         if (!marked)
@@ -1108,7 +1138,7 @@ static void files_posture(void *self, json_object *checks)
         json_object_object_add(checks, "file_monitoring", o);
 }
 
-const struct source_ops source_files = {
+const struct source_ops files_source = {
         .name = "files",
         .init = files_init,
         .apply_policy = files_apply_policy,

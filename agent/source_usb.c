@@ -118,7 +118,8 @@ static char *active_user(void)
 
 /* ---- controllers ---------------------------------------------------------------------- */
 
-static int hub_fail_closed_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int hub_fail_closed_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
         struct usb_state *u = userdata;
         u->n_hubs++;
@@ -188,7 +189,8 @@ struct interface_ctx {
 };
 
 /* Brings one interface's `authorized` in line with the decision. */
-static int interface_enforce_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int interface_enforce_cb(const char *base, const char *name, const char *devpath,
+                                const char *dir, void *userdata)
 {
         struct interface_ctx *c = userdata;
         uint8_t config, number;
@@ -243,7 +245,7 @@ static void device_enforce_read_only(struct usb_state *u, struct usb_device_stat
         if (!d->decision || !decision_has_read_only(d->decision) || d->read_only_failed)
                 return;
         struct block_ctx c = { .u = u, .d = d };
-        int r = usb_block_devices_foreach(u->base, d->dir, block_read_only_cb, &c);
+        int r = usb_block_devices_foreach(u->base, d->devpath, block_read_only_cb, &c);
         if (r < 0 && c.error == 0)
                 c.error = r;
         if (c.error == 0)
@@ -415,7 +417,9 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
         }
 
         int cur = usb_sysfs_read_bool(d->dir, "authorized");
-        if (!d->decision->authorize_device) {
+        if (cur < 0)
+                record_error(u, d, cur, "read authorized of device");
+        else if (!d->decision->authorize_device) {
                 if (cur != 0 && (r = usb_sysfs_write_attr(d->dir, "authorized", "0")) < 0)
                         record_error(u, d, r, "deauthorize device");
         } else {
@@ -435,21 +439,10 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
                 device_report(u, d);
 }
 
-static int device_evaluate_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int device_evaluate_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
-        struct usb_state *u = userdata;
-        char real[PATH_MAX];
-        if (!realpath(dir, real))
-                return 0;
-        /* devpath as the kernel names it: the resolved path below <base> */
-        size_t blen = strlen(base);
-        char base_real[PATH_MAX];
-        const char *devpath = real;
-        if (realpath(base, base_real) && strncmp(real, base_real, strlen(base_real)) == 0)
-                devpath = real + strlen(base_real);
-        else if (strncmp(real, base, blen) == 0)
-                devpath = real + blen;
-        device_evaluate(u, name, devpath, real);
+        device_evaluate(userdata, name, devpath, dir);
         return 0;
 }
 
@@ -552,7 +545,10 @@ static void on_usb_event(struct usb_state *u, const struct uevent *ev)
                 if (!d)
                         return; /* a root hub's own interface, or a device not yet decided */
                 struct interface_ctx ic = { .u = u, .d = d };
-                (void)interface_enforce_cb(u->base, name, dir, &ic);
+                int before = d->error;
+                (void)interface_enforce_cb(u->base, name, NULL, dir, &ic);
+                if (d->error && !before)
+                        device_report(u, d); /* allowed, but enforcing it failed */
         }
 }
 
@@ -750,7 +746,8 @@ struct storage_ctx {
         unsigned unallowed;
 };
 
-static int storage_check_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int storage_check_cb(const char *base, const char *name, const char *devpath,
+                            const char *dir, void *userdata)
 {
         struct storage_ctx *c = userdata;
         uint8_t config, number;

@@ -240,40 +240,30 @@ static bool valid_text(const char *s, size_t max)
 
 /* --- open, migrations ------------------------------------------------------------------ */
 
-static int store_migrate(struct store *store)
+static int store_migrate_locked(struct store *store, void *ud)
 {
         const struct store_backend *b = store->backend;
         const int latest = b->migrations[b->n_migrations - 1].version;
-        int64_t current = 0;
-        int r;
 
-        r = b->begin(store->conn);
-        if (r < 0)
-                return r;
-        store->in_transaction = true;
-
-        r = b->lock_schema(store->conn);
+        int r = b->lock_schema(store->conn);
         if (r >= 0)
                 r = b->exec_script(store->conn,
                                    "CREATE TABLE IF NOT EXISTS schema_version ("
                                    " version INTEGER PRIMARY KEY,"
                                    " description TEXT NOT NULL,"
                                    " applied_at BIGINT NOT NULL)");
-        if (r >= 0)
-                r = count_rows(store, ST_SCHEMA_VERSION_GET, NULL, 0);
         if (r < 0)
-                goto fail;
-        current = r;
-
-        if (current > latest) {
-                r = log_error_errno(-EPROTONOSUPPORT,
-                                    "Store: the database has schema version %" PRId64
-                                    ", newer than this collector knows (%d); it was left "
-                                    "untouched. Run the collector version that migrated it, "
-                                    "or a newer one.",
-                                    current, latest);
-                goto fail;
-        }
+                return r;
+        const int64_t current = count_rows(store, ST_SCHEMA_VERSION_GET, NULL, 0);
+        if (current < 0)
+                return (int)current;
+        if (current > latest)
+                return log_error_errno(-EPROTONOSUPPORT,
+                                       "Store: the database has schema version %" PRId64
+                                       ", newer than this collector knows (%d); it was left "
+                                       "untouched. Run the collector version that migrated it, "
+                                       "or a newer one.",
+                                       current, latest);
 
         for (size_t i = 0; i < b->n_migrations; i++) {
                 const struct store_migration *m = &b->migrations[i];
@@ -283,25 +273,22 @@ static int store_migrate(struct store *store)
                 if (r >= 0)
                         r = RUN(store, ST_SCHEMA_VERSION_ADD, NULL, NULL, STORE_INT(m->version),
                                 STORE_TEXT(m->description), STORE_INT((int64_t)time(NULL)));
-                if (r < 0) {
-                        log_error_errno(r, "Store: migration to schema version %d (%s) failed; "
-                                           "the database was left at version %" PRId64 ": %m",
-                                        m->version, m->description, current);
-                        goto fail;
-                }
+                if (r < 0)
+                        return log_error_errno(r, "Store: migration to schema version %d (%s) "
+                                                  "failed; the database was left at version "
+                                                  "%" PRId64 ": %m",
+                                               m->version, m->description, current);
                 log_info("Store: migrated %s database to schema version %d (%s)", b->name,
                          m->version, m->description);
         }
-
-        r = store_commit(store);
-        if (r < 0)
-                return r;
         store->schema_version = latest;
         return 0;
+}
 
-fail:
-        (void)store_rollback(store);
-        return r;
+/* All migrations in one transaction: a database is at one version or the next, never half. */
+static int store_migrate(struct store *store)
+{
+        return store_atomically(store, store_migrate_locked, NULL);
 }
 
 int store_open(enum store_kind kind, const char *target, struct store **ret)

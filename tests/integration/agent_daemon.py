@@ -64,6 +64,11 @@ with Scratch() as s:
           and "notify.contact: expected a string, got number" in err
           and "configuration OK" not in out, err)
 
+    config, cfg = write_config(s, pub, control_group="no-such-group-hogo")
+    rc, out, err = check_only(config)
+    check("-n refuses a control group that does not exist",
+          rc == 1 and 'control_group: group "no-such-group-hogo" does not exist' in err, err)
+
     config, cfg = write_config(s, s.join("missing.pub"))
     rc, out, err = check_only(config)
     check("-n refuses a configuration whose policy key cannot be loaded",
@@ -269,5 +274,7 @@ with Scratch() as s:
     log = agent.log_text()
     check("no sanitizer report in the agent's log",
           "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
+
+    agent.dump_if_failed()
 
 finish()

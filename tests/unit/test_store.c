@@ -10,7 +10,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "collectors/store.h"
@@ -193,6 +195,47 @@ static void test_migrations_idempotent(void)
         CU_ASSERT_EQUAL(store_terminal_get(s, "a1", &got), 0);
         CU_ASSERT_STRING_EQUAL(got.department, "総務課");
         store_close(s);
+}
+
+struct opener {
+        pthread_barrier_t *start;
+        int result;
+        int version;
+};
+
+static void *open_at_once(void *ud)
+{
+        struct opener *o = ud;
+        struct store *s = NULL;
+        pthread_barrier_wait(o->start);
+        o->result = store_open(kind, target, &s);
+        if (o->result >= 0)
+                o->version = store_schema_version(s);
+        store_close(s);
+        return NULL;
+}
+
+/* Collectors started together on a new database: one migrates, the others wait and see it. */
+static void test_migrations_concurrent(void)
+{
+        fresh_target();
+        pthread_barrier_t start;
+        struct opener o[4] = {};
+        pthread_t th[4];
+        pthread_barrier_init(&start, NULL, 4);
+        for (size_t i = 0; i < 4; i++) {
+                o[i].start = &start;
+                CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, open_at_once, &o[i]), 0);
+        }
+        for (size_t i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                CU_ASSERT_EQUAL(o[i].result, 0);
+                CU_ASSERT_EQUAL(o[i].version, 1);
+        }
+        pthread_barrier_destroy(&start);
+        _cleanup_free_ char *n = raw_query_text("SELECT COUNT(*) FROM schema_version");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+        CU_ASSERT_STRING_EQUAL(n, "1");
 }
 
 static void test_newer_schema_refused(void)
@@ -772,6 +815,52 @@ static void test_transaction_rollback_leaves_nothing(void)
         store_close(s);
 }
 
+/* A collector killed (-9) in the middle of a batch: what it committed is there, the rest is
+ * not, and the terminal's row is not left locked. */
+static void test_killed_writer(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("a", "総務課"), got;
+        CU_ASSERT_EQUAL_FATAL(store_terminal_add(s, &t), 0);
+        store_close(s);
+
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+                struct store *c = NULL;
+                char h[SHA256_HEX_LEN + 1];
+                hash_of("committed", h);
+                if (store_open(kind, target, &c) < 0 || store_begin(c) < 0)
+                        _exit(2);
+                for (uint64_t seq = 1; seq <= 100; seq++)
+                        if (insert_event(c, "a", seq) < 0)
+                                _exit(3);
+                if (store_terminal_set_chain(c, "a", 100, h) < 0 || store_commit(c) < 0 ||
+                    store_begin(c) < 0 || store_terminal_get_locked(c, "a", &got) < 0)
+                        _exit(4);
+                for (uint64_t seq = 101; seq <= 200; seq++)
+                        if (insert_event(c, "a", seq) < 0)
+                                _exit(5);
+                raise(SIGKILL);
+                _exit(6);
+        }
+        int status = 0;
+        CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+        CU_ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        s = open_again();
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 100);
+        char h[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 101, h), -ENOENT);
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_terminal_get_locked(s, "a", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seq, 100);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 101), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 101);
+        store_close(s);
+}
+
 /* --- PostgreSQL: losing the connection ------------------------------------------------------------- */
 
 static char app_name[64];
@@ -837,6 +926,7 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
 
 #define STORE_TESTS                                                                       \
         { "migrations are idempotent", test_migrations_idempotent },                       \
+        { "migrations run once when opened together", test_migrations_concurrent },      \
         { "a newer schema is refused", test_newer_schema_refused },                        \
         { "bad targets give clear errors", test_bad_targets },                             \
         { "terminal add/get", test_terminal_add_get },                                     \
@@ -851,7 +941,8 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         { "tokens", test_tokens },                                                         \
         { "token last use, concurrently", test_token_last_use_concurrent },                \
         { "policies with default fallback", test_policies_default_fallback },              \
-        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }
+        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing },          \
+        { "a writer killed mid-batch", test_killed_writer }
 
 static CU_TestInfo sqlite_tests[] = {
         STORE_TESTS,
