@@ -161,6 +161,18 @@ check "a collector with a certificate from another CA is refused (nothing sent)"
 echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink-status.json")"
 stop_uplink
 
+# --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
+"$HOGOCTL" agent revoke "$(cat "$T/a/state/agent-id")" -c "$T/collector.json" >/dev/null
+sleep 1 # the collector reloads its revoked set every 250 ms
+"$TOOLS/spool_feed" "$T/a/spool" 50 >/dev/null
+start_uplink "$T/a/uplink.json"
+sleep 2
+check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
+check "uplink-status.json shows the refusal" bash -c \
+    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink-status.json")"
+stop_uplink
+
 # under HOGO_BUILD=build/asan the uplink's exits are leak-checked too
 check_fails "no sanitizer report in the uplink's log" grep -qE 'Sanitizer|runtime error:' "$T/uplink.log"
 
