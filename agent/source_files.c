@@ -618,18 +618,18 @@ static json_object *process_json(const struct files_source *s, pid_t pid)
 /* files.bulk_blocked once per cool-down per user, at the first denial. */
 static void report_denials(struct files_source *s)
 {
-        struct denial ds[DENIALS_MAX];
-        pthread_mutex_lock(&s->lock);
-        size_t n = s->n_denials;
-        memcpy(ds, s->denials, n * sizeof ds[0]);
-        s->n_denials = 0;
-        pthread_mutex_unlock(&s->lock);
-
-        for (size_t i = 0; i < n; i++) {
+        struct denial dn; /* one at a time: records are large */
+        for (;;) {
                 pthread_mutex_lock(&s->lock);
+                if (s->n_denials == 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        break;
+                }
+                dn = s->denials[0];
+                memmove(s->denials, s->denials + 1, --s->n_denials * sizeof s->denials[0]);
                 struct blocked_user *b = NULL;
                 for (size_t k = 0; k < s->n_blocked; k++)
-                        if (s->blocked[k].uid == ds[i].uid)
+                        if (s->blocked[k].uid == dn.uid)
                                 b = &s->blocked[k];
                 bool first = b && b->reported_until != b->until;
                 uint64_t until = b ? b->until : 0, denied = b ? b->denied : 0;
@@ -640,18 +640,18 @@ static void report_denials(struct files_source *s)
                         continue;
 
                 char user[256];
-                user_name(ds[i].uid, user, sizeof user);
+                user_name(dn.uid, user, sizeof user);
                 uint64_t now = now_usec();
                 long left = until > now ? (long)((until - now + USEC_PER_SEC - 1) / USEC_PER_SEC) : 0;
-                struct user_note *note = note_for(s, ds[i].uid);
+                struct user_note *note = note_for(s, dn.uid);
                 json_object *d = json_object_new_object();
-                json_object_object_add(d, "file", json_object_new_string(ds[i].path));
+                json_object_object_add(d, "file", json_object_new_string(dn.path));
                 json_object *proc = json_object_new_object();
-                json_object_object_add(proc, "pid", json_object_new_int64(ds[i].pid));
-                json_object_object_add(proc, "exe", ds[i].exe[0] ? json_object_new_string(ds[i].exe) : NULL);
-                json_object_object_add(proc, "comm", ds[i].comm[0] ? json_object_new_string(ds[i].comm) : NULL);
+                json_object_object_add(proc, "pid", json_object_new_int64(dn.pid));
+                json_object_object_add(proc, "exe", dn.exe[0] ? json_object_new_string(dn.exe) : NULL);
+                json_object_object_add(proc, "comm", dn.comm[0] ? json_object_new_string(dn.comm) : NULL);
                 json_object_object_add(d, "process", proc);
-                json_object_object_add(d, "uid", json_object_new_int64(ds[i].uid));
+                json_object_object_add(d, "uid", json_object_new_int64(dn.uid));
                 json_object_object_add(d, "cooldown_seconds", json_object_new_int64(s->policy->bulk_transfer.cooldown_seconds));
                 json_object_object_add(d, "seconds_left", json_object_new_int64(left));
                 json_object_object_add(d, "denied", json_object_new_int64((int64_t)denied));
@@ -659,7 +659,7 @@ static void report_denials(struct files_source *s)
                                        note->destination[0] ? json_object_new_string(note->destination) : NULL);
                 (void)agent_emit(s->agent, "files.bulk_blocked", EVENT_SEVERITY_ALERT, user, d);
                 char key[64];
-                snprintf(key, sizeof key, "files.bulk_blocked:%u", (unsigned)ds[i].uid);
+                snprintf(key, sizeof key, "files.bulk_blocked:%u", (unsigned)dn.uid);
                 struct notice notice = { .kind = NOTICE_FILES_BULK_BLOCKED,
                                          .subject = note->destination[0] ? note->destination : NULL,
                                          .seconds = left,
