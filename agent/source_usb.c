@@ -223,7 +223,7 @@ struct block_ctx {
 static int block_read_only_cb(const char *name, void *userdata)
 {
         struct block_ctx *c = userdata;
-        _cleanup_free_ char *node = NULL, *mountinfo = NULL;
+        _cleanup_free_ char *node = NULL;
         const char *root = STREQ(c->u->root, "/") ? "" : c->u->root;
         if (asprintf(&node, "%s/dev/%s", root, name) < 0)
                 return -ENOMEM;
