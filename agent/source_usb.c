@@ -435,8 +435,10 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
                 }
         }
 
-        if (changed || !d->reported || d->error)
+        if (changed || !d->reported || d->error) {
+                usb_device_facts_read_names(d->dir, &d->facts);
                 device_report(u, d);
+        }
 }
 
 static int device_evaluate_cb(const char *base, const char *name, const char *devpath,
