@@ -435,10 +435,10 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
                 }
         }
 
-        if (changed || !d->reported || d->error) {
-                usb_device_facts_read_names(d->dir, &d->facts);
+        /* names only now: they are for people, not for the decision */
+        usb_device_facts_read_names(d->dir, &d->facts);
+        if (changed || !d->reported || d->error)
                 device_report(u, d);
-        }
 }
 
 static int device_evaluate_cb(const char *base, const char *name, const char *devpath,
