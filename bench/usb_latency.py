@@ -153,6 +153,14 @@ def run_hogo():
         print(f"keyboard on a fail-closed controller (agent writes authorized=1): missed={missed}")
         print("  " + summary("latency from the uevent to authorized=1", lat))
         print(f"hogo-agent VmRSS_kB start={rss0} end={vmrss_kb(agent.pid)}")
+        r = subprocess.run([os.path.join(BUILD, "hogoctl"), "status", "--json", "--socket",
+                            os.path.join(work, "agent.sock")], capture_output=True, text=True)
+        try:
+            lat = json.loads(r.stdout)["sources"]["usb"]["decision_latency_usec"]
+            print(f"  the agent's own view, recv() to the authorized write, last {lat['n']}: "
+                  f"p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} max={lat['max'] / 1000:.3f} ms")
+        except (ValueError, KeyError):
+            pass
     finally:
         agent.send_signal(signal.SIGTERM)
         try:
