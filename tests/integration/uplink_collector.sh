@@ -97,19 +97,21 @@ check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
 stop_uplink
 
-# --- exactly once while uplink and collector are SIGKILLed at random --------------------
+# --- exactly once while uplink and collector are killed (SIGKILL) or restarted at random --------------------
 "$TOOLS/spool_feed" "$T/a/spool" 3000 600 >/dev/null &
 feeder=$!
 start_uplink "$T/a/uplink.json"
 kills=0
 while kill -0 $feeder 2>/dev/null; do
     sleep "0.$((RANDOM % 6 + 2))"
-    if ((RANDOM % 2)); then stop_uplink KILL; start_uplink "$T/a/uplink.json"
-    else stop_collector KILL; start_collector; fi
+    # mostly SIGKILL (no goodbye), sometimes an orderly restart
+    sig=KILL; ((RANDOM % 4 == 0)) && sig=TERM
+    if ((RANDOM % 2)); then stop_uplink $sig; start_uplink "$T/a/uplink.json"
+    else stop_collector $sig; start_collector; fi
     kills=$((kills + 1))
 done
 wait $feeder
-check "exactly-once: all 4900 acknowledged after $kills random SIGKILLs" wait_for 60 acked_is a 4900
+check "exactly-once: all 4900 acknowledged after $kills random kills and restarts" wait_for 60 acked_is a 4900
 check "exactly-once: the store holds seq 1..4900 once each, in order" stored_exactly a 4900
 stop_uplink
 
@@ -157,6 +159,18 @@ start_uplink "$T/d/uplink.json"
 sleep 2
 check "a collector with a certificate from another CA is refused (nothing sent)" acked_is d 0
 echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink-status.json")"
+stop_uplink
+
+# --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
+"$HOGOCTL" agent revoke "$(cat "$T/a/state/agent-id")" -c "$T/collector.json" >/dev/null
+sleep 1 # the collector reloads its revoked set every 250 ms
+"$TOOLS/spool_feed" "$T/a/spool" 50 >/dev/null
+start_uplink "$T/a/uplink.json"
+sleep 2
+check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
+check "uplink-status.json shows the refusal" bash -c \
+    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink-status.json")"
 stop_uplink
 
 # under HOGO_BUILD=build/asan the uplink's exits are leak-checked too

@@ -54,4 +54,7 @@ check "ENFORCE=1 pushes the example as written" bash -c \
     "jq -e '.removable_media.mode != \"audit\"' '$RS/policy-run.json' >/dev/null && grep -q ENFORCING '$T/run3.log'"
 stop_run
 check_fails "nothing left running after the last stop" leftovers
+if [ "$_failures" -gt 0 ]; then
+    for f in "$T"/run*.log "$RS"/*.log; do echo "# --- $f"; tail -n 15 "$f" | sed 's/^/# /'; done
+fi
 finish
