@@ -129,6 +129,18 @@ check "failover: the third URL takes over when the second goes away" wait_for 30
 check "failover: nothing lost or doubled" stored_exactly b 400
 stop_uplink
 stop_collector TERM
+
+# --- a collector that takes fewer events per batch: 413, the uplink halves its batches --
+DEV_COLLECTOR_LIMITS='{"max_batch_events": 100}' \
+    dev_collector_config "$T/small.json" "$CA" "$DB" "127.0.0.1:$AGENT_PORT" "127.0.0.1:$ENROLL_PORT"
+start_collector "$T/small.json"
+"$TOOLS/spool_feed" "$T/b/spool" 1000 >/dev/null
+start_uplink "$T/b/uplink.json"
+check "413: batches of 500 shrink until the collector takes them, all 1000 arrive" wait_for 30 acked_is b 1400
+check "413: nothing lost or doubled" stored_exactly b 1400
+check "413: the uplink says it sends smaller batches" grep -q "too large; sending 62 at a time" "$T/uplink.log"
+stop_uplink
+stop_collector TERM
 start_collector
 
 # --- a collector presenting the wrong name ------------------------------------------------
