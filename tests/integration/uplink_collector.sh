@@ -61,6 +61,12 @@ check "key and certificate are 0600, the token is consumed" bash -c \
 check "the certificate's CN is the agent id and it chains to the CA" bash -c \
     "openssl verify -CAfile '$CA/ca.crt' '$T/a/state/agent.crt' >/dev/null &&
      openssl x509 -in '$T/a/state/agent.crt' -noout -subject | grep -q \"\$(cat '$T/a/state/agent-id')\""
+check "-n checks the configuration" bash -c "'$BUILD/hogo-uplink' -n -c '$T/a/uplink.json' | grep -q 'configuration OK'"
+jq '.colectors = []' "$T/a/uplink.json" >"$T/typo.json"
+check_fails "an unknown key is refused" "$BUILD/hogo-uplink" -n -c "$T/typo.json"
+check "the refusal names the key" bash -c "'$BUILD/hogo-uplink' -n -c '$T/typo.json' 2>&1 | grep -q colectors"
+jq '.ca = "/nonexistent/ca.crt"' "$T/a/uplink.json" >"$T/noca.json"
+check_fails "without its pinned CA the uplink does not start" "$BUILD/hogo-uplink" -d -c "$T/noca.json"
 make_uplink reuse "https://localhost:$AGENT_PORT"
 cp "$T/used-token" "$T/reuse/token"
 check_fails "a used token is refused" "$BUILD/hogo-uplink" -d -c "$T/reuse/uplink.json" --enroll-only
