@@ -296,23 +296,32 @@ static void reload_config(struct agent *agent)
                           agent->config_path, errors ? errors : "");
                 return;
         }
-        /* paths are bound at start (sockets, watches, open spool); say so instead of
-         * pretending a new one took effect */
-        static const size_t fixed[] = {
-                offsetof(struct agent_config, spool_dir),
-                offsetof(struct agent_config, policy_dir),
-                offsetof(struct agent_config, state_dir),
-                offsetof(struct agent_config, control_socket),
+        /* these are bound at start (sockets, watches, the open spool): keep the running
+         * values and say so instead of pretending a new one took effect */
+        static const struct {
+                const char *key;
+                size_t offset;
+        } fixed[] = {
+                { "spool_dir", offsetof(struct agent_config, spool_dir) },
+                { "policy_dir", offsetof(struct agent_config, policy_dir) },
+                { "state_dir", offsetof(struct agent_config, state_dir) },
+                { "control_socket", offsetof(struct agent_config, control_socket) },
+                { "control_group", offsetof(struct agent_config, control_group) },
         };
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
-                char **old = (char **)((char *)agent->config + fixed[i]);
-                char **new = (char **)((char *)config + fixed[i]);
-                if (STRNEQ(*old, *new)) {
-                        log_warning("Configuration: %s changed; takes effect at restart", *new);
+                char **old = (char **)((char *)agent->config + fixed[i].offset);
+                char **new = (char **)((char *)config + fixed[i].offset);
+                if ((*old == NULL) != (*new == NULL) || (*old && STRNEQ(*old, *new))) {
+                        log_warning("Configuration: %s changed; takes effect at restart",
+                                    fixed[i].key);
                         char *keep = *new;
                         *new = *old;
                         *old = keep;
                 }
+        }
+        if (config->spool_max_bytes != agent->config->spool_max_bytes) {
+                log_warning("Configuration: spool_max_bytes changed; takes effect at restart");
+                config->spool_max_bytes = agent->config->spool_max_bytes;
         }
         agent_config_free(agent->config);
         agent->config = config;

@@ -353,8 +353,6 @@ int usb_device_facts_read(const char *dir, struct usb_device_facts *ret)
                 return r;
         /* strings are optional: a device without iSerial has no serial file */
         (void)usb_sysfs_read_attr(dir, "serial", &f.serial);
-        (void)usb_sysfs_read_attr(dir, "manufacturer", &f.manufacturer);
-        (void)usb_sysfs_read_attr(dir, "product", &f.product);
 
         _cleanup_free_ char *path = NULL;
         if (attr_path(dir, "descriptors", &path) < 0) {
@@ -372,4 +370,13 @@ int usb_device_facts_read(const char *dir, struct usb_device_facts *ret)
         }
         *ret = f;
         return 0;
+}
+
+void usb_device_facts_read_names(const char *dir, struct usb_device_facts *f)
+{
+        free(f->manufacturer);
+        free(f->product);
+        f->manufacturer = f->product = NULL;
+        (void)usb_sysfs_read_attr(dir, "manufacturer", &f->manufacturer);
+        (void)usb_sysfs_read_attr(dir, "product", &f->product);
 }

@@ -81,10 +81,13 @@ struct usb_device_facts {
         size_t descriptors_len;
         int descriptors_error; /* -errno when the descriptors file could not be read */
 };
-/* Reads ids, strings and the raw descriptors of a device. Returns -errno only when the
- * device directory itself is gone (vanished); a missing descriptors file is recorded in
- * descriptors_error and the device is then blocked. */
+/* Reads what a decision needs: ids, serial and the raw descriptors. Returns -errno only
+ * when the device directory itself is gone (vanished); a missing descriptors file is
+ * recorded in descriptors_error and the device is then blocked. */
 int usb_device_facts_read(const char *dir, struct usb_device_facts *ret);
+/* Adds the manufacturer and product strings (for events and notices, read after the
+ * decision is enforced so they do not delay it). */
+void usb_device_facts_read_names(const char *dir, struct usb_device_facts *f);
 void usb_device_facts_clear(struct usb_device_facts *f);
 
 #endif

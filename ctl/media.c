@@ -134,6 +134,7 @@ static int scan_cb(const char *base, const char *name, const char *devpath, cons
         struct candidate *c = &s->items[s->n];
         if (usb_device_facts_read(dir, &c->facts) < 0)
                 return 0;
+        usb_device_facts_read_names(dir, &c->facts);
         _cleanup_free_ struct usb_device_desc *desc = calloc(1, sizeof *desc);
         if (desc && c->facts.descriptors &&
             usb_descriptors_parse(c->facts.descriptors, c->facts.descriptors_len, desc) == 0)

@@ -134,6 +134,7 @@ with Scratch() as s:
     with open(config) as f:
         c = json.load(f)
     c["notify"]["contact"] = "総務課 情報係 (内線 5678)"
+    c["control_socket"] = s.join("elsewhere.sock")  # bound at start: kept until restart
     with open(config, "w") as f:
         json.dump(c, f, ensure_ascii=False)
     agent.signal(signal.SIGHUP)
@@ -144,6 +145,9 @@ with Scratch() as s:
     body = calls[-1][2][4] if calls else ""
     check("SIGHUP: the new contact line is used", "問い合わせ先: 総務課 情報係 (内線 5678)" in body
           and "あと120秒でログオフします" in body, body)
+    check("SIGHUP: a new control socket path is kept for the restart, and said so",
+          "control_socket changed; takes effect at restart" in agent.log_text()
+          and not os.path.exists(s.join("elsewhere.sock")))
 
     # ---- no daemon: the user's terminal, and the event that says so ----------------------------
     daemon.kill()

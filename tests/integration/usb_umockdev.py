@@ -348,6 +348,10 @@ def run(k, a):
 
     # --- the agent stops: the defaults stay closed ---
     a.stop()
+    with open(os.path.join(a.work, "agent.log"), errors="replace") as f:
+        log = f.read()
+    check("agent log: no sanitizer report", "Sanitizer" not in log and "runtime error" not in log,
+          log[-3000:])
     check("agent stopped: authorized_default still 0",
           all(k.hub_attr(h, "authorized_default") == "0" for h in ("usb1", "usb2")))
     late = k.plug("phone-mtp", hub="usb2")

@@ -485,6 +485,10 @@ static void test_overflow_plan(void)
 static void test_append_read_and_continue(void)
 {
         const char *dir = unit_tmpdir();
+        /* the uplink reads through the directory's group: the files take it */
+        bool as_root = getuid() == 0;
+        if (as_root)
+                CU_ASSERT_EQUAL_FATAL(chown(dir, (uid_t)-1, 65534), 0);
         struct spool *s = open_spool(dir, 4096, 0);
         append_n(s, 100, 0);
         struct spool_stats st;
@@ -495,6 +499,11 @@ static void test_append_read_and_continue(void)
         CU_ASSERT_FALSE(st.disk_full);
         CU_ASSERT(count_segments(dir) > 3); /* segments rotate at 4 KiB */
         spool_close(s);
+        struct stat seg_st;
+        CU_ASSERT_EQUAL_FATAL(stat(seg_path(dir, 1), &seg_st), 0);
+        CU_ASSERT_EQUAL(seg_st.st_mode & 07777, 0640);
+        if (as_root)
+                CU_ASSERT_EQUAL(seg_st.st_gid, 65534);
 
         /* seq and chain continue across a restart */
         s = open_spool(dir, 4096, 0);
@@ -661,6 +670,33 @@ static void test_deleted_segment(void)
         _cleanup_json_ json_object *faults2 = spool_take_faults(s);
         CU_ASSERT_TRUE(faults_have(faults2, "missing_segment"));
         spool_close(s);
+}
+
+static void test_truncated_older_segment(void)
+{
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 2048, 0);
+        append_n(s, 60, 0);
+        spool_close(s);
+        const char *victim = seg_path(dir, nth_segment(dir, 1));
+        CU_ASSERT_EQUAL_FATAL(truncate(victim, file_size(victim) - 10), 0);
+
+        struct spool_verify_result res;
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), -EBADMSG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.problem, "truncated or corrupt"));
+        /* not cut: only the newest segment's tail is an interrupted write */
+        off_t size = file_size(victim);
+        s = open_spool(dir, 2048, 0);
+        _cleanup_json_ json_object *faults = spool_take_faults(s);
+        CU_ASSERT_TRUE(faults_have(faults, "corrupt_record"));
+        CU_ASSERT_FALSE(faults_have(faults, "torn_tail"));
+        spool_close(s);
+        CU_ASSERT_EQUAL(file_size(victim), size);
+        int bad;
+        uint64_t last;
+        CU_ASSERT_EQUAL(read_all(dir, 1, &last, &bad), 59);
+        CU_ASSERT_EQUAL(bad, 1);
+        CU_ASSERT_EQUAL(last, 60);
 }
 
 static void test_reordered_segment(void)
@@ -946,6 +982,7 @@ static CU_TestInfo disk_tests[] = {
         { "torn tail detected, cut, sequence continues", test_torn_tail_is_cut },
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
         { "deleted segment detected", test_deleted_segment },
+        { "truncated older segment detected, not cut", test_truncated_older_segment },
         { "reordered segment detected", test_reordered_segment },
         { "empty newest segment after a crash", test_empty_newest_segment },
         { "collect after ack", test_collect_after_ack },
