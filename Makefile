@@ -70,7 +70,7 @@ BINS := $(if $(wildcard agent/main.c),$(BUILD)/hogo-agent) \
         $(if $(wildcard collectors/main.c),$(BUILD)/hogo-collector) \
         $(if $(CTL_SRCS),$(BUILD)/hogoctl)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRCS))
 TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 # gettext catalogues of the agent's notices: po/<lang>.po → <lang>/LC_MESSAGES/hogo-agent.mo
 LOCALE_MOS := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/hogo-agent.mo,$(wildcard po/*.po))
@@ -121,7 +121,7 @@ $(BUILD)/tests/tools/%: $(BUILD)/tests/tools/%.o $(ALL_LIBS)
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(ALL_LIBS)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
 
-$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(ALL_LIBS)
+$(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LINK_LIBS) $(LDLIBS)
 
@@ -165,6 +165,11 @@ install: bins $(LOCALE_MOS)
 	install -m 0755 $(BUILD)/hogoctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/hogo/policy
 	install -m 0644 policy/examples/*.json $(DESTDIR)$(PREFIX)/share/hogo/policy/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 systemd/hogo.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/hogo.conf
+	install -m 0644 systemd/hogo.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hogo.conf
 	for mo in $(LOCALE_MOS); do lang=$${mo#$(BUILD)/locale/}; lang=$${lang%%/*}; \
 		install -D -m 0644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$lang/LC_MESSAGES/hogo-agent.mo; done
 

@@ -14,6 +14,7 @@
 #include <stdarg.h>
 
 #include "agent/control.h"
+#include "agent/notice_text.h"
 #include "agent/notify.h"
 #include "agent/spool.h"
 #include "common/canon_json.h"
@@ -261,22 +262,59 @@ json_object *agent_status_json(struct agent *agent)
         return status;
 }
 
+static const char *member_string(json_object *o, const char *key)
+{
+        json_object *v = json_object_object_get(o, key);
+        return json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+/* {"command":"notice","kind":"usb_blocked","user":"tanaka","subject":..,"count":..,
+ *  "seconds":..,"rate_key":..}: shows a test notice, so that IT staff can check a
+ * terminal's notification path end to end. Rate-limited like every notice. */
+static const char *control_notice(struct agent *agent, json_object *request)
+{
+        int kind = notice_kind_from_string(member_string(request, "kind"));
+        if (kind < 0)
+                return "kind must be one of usb_blocked, usb_read_only, lock_warning, "
+                       "logoff_warning, logoff_hours, files_bulk_warning, files_bulk_blocked";
+        const char *user = member_string(request, "user");
+        char rate_key[160];
+        snprintf(rate_key, sizeof rate_key, "control:%s:%.64s",
+                 notice_kind_to_string(kind), user ? user : "*");
+        struct notice n = {
+                .kind = kind,
+                .subject = member_string(request, "subject"),
+                .count = (long)json_object_get_int64(json_object_object_get(request, "count")),
+                .seconds = (long)json_object_get_int64(json_object_object_get(request, "seconds")),
+                .rate_key = member_string(request, "rate_key") ? member_string(request, "rate_key")
+                                                                : rate_key,
+        };
+        log_info("Test notice %s for %s requested on the control socket",
+                 notice_kind_to_string(kind), user ? user : "every session");
+        agent_notice(agent, user, &n);
+        return NULL;
+}
+
 json_object *agent_control_request(void *userdata, json_object *request)
 {
         struct agent *agent = userdata;
         json_object *answer = json_object_new_object();
-        const char *command =
-                json_object_get_string(json_object_object_get(request, "command"));
+        const char *command = member_string(request, "command");
+        const char *error = NULL;
+        char msg[160];
 
-        if (command && STREQ(command, "status")) {
-                json_object_object_add(answer, "ok", json_object_new_boolean(true));
+        if (command && STREQ(command, "status"))
                 json_object_object_add(answer, "status", agent_status_json(agent));
-        } else {
-                char msg[160];
-                snprintf(msg, sizeof msg, "unknown command \"%.64s\"; the agent knows: status",
+        else if (command && STREQ(command, "notice"))
+                error = control_notice(agent, request);
+        else {
+                snprintf(msg, sizeof msg,
+                         "unknown command \"%.64s\"; the agent knows: status, notice",
                          command ? command : "");
-                json_object_object_add(answer, "ok", json_object_new_boolean(false));
-                json_object_object_add(answer, "error", json_object_new_string(msg));
+                error = msg;
         }
+        json_object_object_add(answer, "ok", json_object_new_boolean(!error));
+        if (error)
+                json_object_object_add(answer, "error", json_object_new_string(error));
         return answer;
 }

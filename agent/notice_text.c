@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "common/lang.h"
 #include "common/util.h"
 
 #define N_(s) (s) /* marks source text for the catalogues (po/) */
@@ -58,14 +59,50 @@ static const struct notice_wording {
         },
 };
 
+static const char *const kind_names[_NOTICE_KIND_MAX] = {
+        [NOTICE_USB_BLOCKED] = "usb_blocked",
+        [NOTICE_USB_READ_ONLY] = "usb_read_only",
+        [NOTICE_LOCK_WARNING] = "lock_warning",
+        [NOTICE_LOGOFF_WARNING] = "logoff_warning",
+        [NOTICE_LOGOFF_HOURS] = "logoff_hours",
+        [NOTICE_FILES_BULK_WARNING] = "files_bulk_warning",
+        [NOTICE_FILES_BULK_BLOCKED] = "files_bulk_blocked",
+};
+
+const char *notice_kind_to_string(enum notice_kind kind)
+{
+        return kind >= 0 && kind < _NOTICE_KIND_MAX ? kind_names[kind] : NULL;
+}
+
+int notice_kind_from_string(const char *s)
+{
+        for (int k = 0; s && k < _NOTICE_KIND_MAX; k++)
+                if (STREQ(s, kind_names[k]))
+                        return k;
+        return -EINVAL;
+}
+
 static const char body_layout[] = N_("{what}\n規程: {rule}\n問い合わせ先: {contact}");
 
-const char *notice_language_for_locale(const char *locale)
+static const char *environ_value(const char *env, size_t len, const char *name)
 {
-        if (!locale || locale[0] == '\0' || STREQ(locale, "C") || STREQ(locale, "POSIX") ||
-            strncmp(locale, "C.", 2) == 0 || strncmp(locale, "ja", 2) == 0)
-                return "ja";
-        return "en";
+        size_t nl = strlen(name);
+        for (size_t off = 0; off < len; off += strnlen(env + off, len - off) + 1)
+                if (len - off > nl && strncmp(env + off, name, nl) == 0 && env[off + nl] == '=')
+                        return env + off + nl + 1;
+        return NULL;
+}
+
+const char *notice_language_for_environ(const char *env, size_t len)
+{
+        /* /proc/PID/environ may end without a NUL; only complete strings are read */
+        while (len > 0 && env[len - 1] != '\0')
+                len--;
+        return lang_english_from(environ_value(env, len, "LC_ALL"),
+                                 environ_value(env, len, "LC_MESSAGES"),
+                                 environ_value(env, len, "LANG"))
+                       ? "en"
+                       : "ja";
 }
 
 const char *notice_rule(enum notice_kind kind)

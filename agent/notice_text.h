@@ -13,9 +13,13 @@
 #include "agent/agent.h"
 #include "agent/catalog.h"
 
-/* "en" when the locale names another language than Japanese (LANG=en_US.UTF-8,
- * de_DE...), "ja" for Japanese and for an unset, C or POSIX locale. */
-const char *notice_language_for_locale(const char *locale);
+/* The language ("ja" or "en", by common/lang.h's rule) of a process environment as
+ * /proc/PID/environ holds it: NUL-separated NAME=value strings, len bytes. */
+const char *notice_language_for_environ(const char *env, size_t len);
+
+/* "usb_blocked", "lock_warning", … (events and the control socket); -EINVAL if unknown. */
+const char *notice_kind_to_string(enum notice_kind kind);
+int notice_kind_from_string(const char *s);
 
 /* The rule a notice kind cites, untranslated (for events and logs). */
 const char *notice_rule(enum notice_kind kind);

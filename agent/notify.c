@@ -148,22 +148,16 @@ static int find_targets(const char *user, struct target *targets, size_t *ret_n)
 }
 
 /* The language of the user's session from its leader's environment (what the session
- * was started with), LC_ALL before LC_MESSAGES before LANG as setlocale() does. */
+ * was started with); Japanese when it cannot be read. */
 static const char *target_language(const struct target *t)
 {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/environ", (int)t->leader);
         _cleanup_free_ char *env = NULL;
-        size_t len;
+        size_t len = 0;
         if (t->leader <= 0 || read_file_bounded(path, 256 * 1024, &env, &len) < 0)
-                return notice_language_for_locale(NULL);
-        static const char *const vars[] = { "LC_ALL=", "LC_MESSAGES=", "LANG=" };
-        for (size_t v = 0; v < ELEMENTSOF(vars); v++)
-                for (size_t off = 0; off < len; off += strlen(env + off) + 1)
-                        if (strncmp(env + off, vars[v], strlen(vars[v])) == 0 &&
-                            env[off + strlen(vars[v])] != '\0')
-                                return notice_language_for_locale(env + off + strlen(vars[v]));
-        return notice_language_for_locale(NULL);
+                return notice_language_for_environ("", 0);
+        return notice_language_for_environ(env, len);
 }
 
 /* "unix:path=/run/user/%U/bus" → the user's address. */
@@ -354,6 +348,7 @@ static void job_free(struct notify_job *job)
         sd_event_source_disable_unref(job->io);
         sd_event_source_disable_unref(job->timeout);
         if (job->child && !job->exited) {
+                kill(-job->pid, SIGKILL); /* the helper and any session-bus grandchild */
                 kill(job->pid, SIGKILL);
                 (void)waitpid(job->pid, NULL, 0);
         }
@@ -380,10 +375,11 @@ static void job_result(struct notify_job *job, json_object *r)
         /* the notice could not be shown graphically: that itself is recorded */
         json_object *d = json_object_get(r);
         json_object_object_add(d, "rule", json_object_new_string(notice_rule(job->kind)));
-        json_object_object_add(d, "notice_kind", json_object_new_int(job->kind));
-        json_object_object_del(d, "user");
-        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE,
-                   user && user[0] ? user : NULL, d);
+        json_object_object_add(d, "notice_kind",
+                               json_object_new_string(notice_kind_to_string(job->kind)));
+        _cleanup_free_ char *who = user && user[0] ? strdup(user) : NULL;
+        json_object_object_del(d, "user"); /* frees user: it is the event's user instead */
+        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE, who, d);
 }
 
 static void job_finish(struct notify_job *job)
@@ -469,9 +465,12 @@ void notifier_show(struct notifier *n, const char *user, const struct notice *no
                 return;
         }
         if (pid == 0) {
+                /* its own process group, so that a stuck grandchild dies with it */
+                (void)setpgid(0, 0);
                 close(fds[0]);
                 notify_child(fds[1], &a);
         }
+        (void)setpgid(pid, pid); /* also here: whichever runs first */
         close(fds[1]);
 
         struct notify_job *job = calloc(1, sizeof *job);

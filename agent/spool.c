@@ -42,6 +42,7 @@ struct pending_record {
 
 struct spool {
         char *dir;
+        gid_t dir_gid; /* every file of the spool gets this group */
         uint64_t max_bytes, segment_bytes, queue_bytes;
 
         struct spool_segment *segs; /* oldest first; the last one is the one appended to */
@@ -202,6 +203,28 @@ static int write_all(int fd, const void *data, size_t len)
                 len -= (size_t)n;
         }
         return 0;
+}
+
+/* Creates or opens a file of the spool: mode 0640, group = the directory's group (what a
+ * setgid directory would do), so the uplink reads the spool through that group and
+ * nobody else does. */
+static int open_spool_file(const struct spool *spool, const char *path, int flags)
+{
+        int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return negative_errno();
+        if (!(flags & O_CREAT))
+                return fd;
+        struct stat st;
+        /* 0640 whatever the umask; a group we may not give (not root) is left as it is */
+        if (fchmod(fd, 0640) < 0 ||
+            (fstat(fd, &st) == 0 && st.st_gid != spool->dir_gid &&
+             fchown(fd, (uid_t)-1, spool->dir_gid) < 0 && errno != EPERM)) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
 }
 
 static bool is_disk_full(int r)
@@ -365,6 +388,8 @@ static int recover_segment(struct spool *spool, struct spool_segment *seg, bool 
         return 0;
 }
 
+static void update_oldest_unacked(struct spool *spool);
+
 static int write_durable_marker(struct spool *spool)
 {
         char text[32];
@@ -398,6 +423,10 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         int r = mkdir_parents(spool->dir, 0750);
         if (r < 0)
                 return log_error_errno(r, "Cannot create spool directory %s: %m", spool->dir);
+        struct stat dir_st;
+        if (stat(spool->dir, &dir_st) < 0)
+                return log_error_errno(negative_errno(), "Cannot stat %s: %m", spool->dir);
+        spool->dir_gid = dir_st.st_gid;
 
         r = read_acked(spool->dir, &spool->acked_seq);
         if (r < 0) {
@@ -442,16 +471,31 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         memcpy(spool->last_hash, walk.max_hash, sizeof spool->last_hash);
         spool->durable_seq = walk.max_seq;
 
+        /* A newest segment with no record (created just before a crash or a failed write)
+         * is reused only when its name is the next seq; otherwise it goes. */
+        struct spool_segment *newest = spool->n_segs ? &spool->segs[spool->n_segs - 1] : NULL;
+        if (newest && newest->last_seq == 0 && newest->first_seq != spool->next_seq) {
+                _cleanup_free_ char *path = segment_path(spool->dir, newest->first_seq);
+                if (!path)
+                        return -ENOMEM;
+                if (unlink(path) < 0)
+                        return log_error_errno(negative_errno(), "Cannot remove the empty %s: %m", path);
+                close(spool->seg_fd);
+                spool->seg_fd = -1;
+                spool->n_segs--;
+        }
+
         _cleanup_free_ char *durable_path = NULL;
         if (asprintf(&durable_path, "%s/" SPOOL_DURABLE_FILE, spool->dir) < 0)
                 return -ENOMEM;
-        spool->durable_fd = open(durable_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        spool->durable_fd = open_spool_file(spool, durable_path, O_RDWR | O_CREAT);
         if (spool->durable_fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open %s: %m", durable_path);
+                return log_error_errno(spool->durable_fd, "Cannot open %s: %m", durable_path);
         r = write_durable_marker(spool);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", durable_path);
         (void)fsync_directory_of(durable_path);
+        update_oldest_unacked(spool);
 
         *ret = TAKE_PTR(spool);
         return 0;
@@ -478,9 +522,9 @@ static int segment_create(struct spool *spool, uint64_t first_seq)
         _cleanup_free_ char *path = segment_path(spool->dir, first_seq);
         if (!path)
                 return -ENOMEM;
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        int fd = open_spool_file(spool, path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         /* the new name must survive a crash before any record in it is called durable */
         int r = fsync_directory_of(path);
         if (r < 0) {
@@ -551,6 +595,14 @@ static int flush_pending(struct spool *spool)
 
         if (done > 0) {
                 pending_consume(spool, done, done_bytes);
+                /* a burst grew the buffer: give the memory back once it is drained */
+                if (spool->n_pend == 0 && spool->buf_cap > GROUP_COMMIT_MAX_BYTES) {
+                        free(spool->buf);
+                        free(spool->pend);
+                        spool->buf = NULL;
+                        spool->pend = NULL;
+                        spool->buf_cap = spool->pend_cap = 0;
+                }
                 int k = write_durable_marker(spool);
                 if (k < 0 && r == 0)
                         r = k;
@@ -627,13 +679,10 @@ int spool_append(struct spool *spool, uint64_t ts_usec, const char *type,
         }
 
         _cleanup_json_ json_object *ev = NULL;
-        int r = event_build(spool->next_seq, ts_usec, type, severity, user, details,
-                            spool->last_hash, &ev);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *canon = NULL;
         size_t len;
-        r = json_canonical(ev, NULL, &canon, &len);
+        int r = event_build_canonical(spool->next_seq, ts_usec, type, severity, user, details,
+                                      spool->last_hash, &ev, &canon, &len);
         if (r < 0)
                 return r;
         if (len > SPOOL_RECORD_MAX_PAYLOAD)
@@ -694,9 +743,9 @@ static int segment_rewrite(struct spool *spool, struct spool_segment *seg, const
         _cleanup_free_ char *tmp = NULL;
         if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+        _cleanup_close_ int fd = open_spool_file(spool, tmp, O_WRONLY | O_CREAT | O_TRUNC);
         if (fd < 0)
-                return negative_errno();
+                return fd;
 
         uint64_t bytes = 0;
         size_t run = 0;
@@ -907,9 +956,15 @@ int spool_collect(struct spool *spool, uint64_t *ret_acked)
         }
         spool->acked_seq = acked;
 
-        /* the last segment stays: the chain continues from its last record */
+        /* The newest segment holding a record stays (and everything after it): the chain
+         * continues from its last record. */
+        size_t keep_from = spool->n_segs;
+        while (keep_from > 0 && spool->segs[keep_from - 1].last_seq == 0)
+                keep_from--;
+        if (keep_from > 0)
+                keep_from--;
         size_t gone = 0;
-        while (gone + 1 < spool->n_segs && spool->segs[gone].last_seq != 0 &&
+        while (gone < keep_from && spool->segs[gone].last_seq != 0 &&
                spool->segs[gone].last_seq <= acked) {
                 _cleanup_free_ char *path = segment_path(spool->dir, spool->segs[gone].first_seq);
                 if (!path)
@@ -998,6 +1053,14 @@ int spool_reader_next(struct spool_reader *reader, const char **ret_json, size_t
                 struct spool_scan_item item;
                 enum spool_scan_kind kind = reader->data ? spool_scan_next(&reader->scan, &item)
                                                          : SPOOL_SCAN_END;
+                /* An incomplete record before a later segment is damage (a segment is
+                 * complete before the next one starts); at the very end it is a write in
+                 * progress, beyond the durable mark. */
+                if (kind == SPOOL_SCAN_TORN && reader->next_seg < reader->n_segs) {
+                        free(reader->data);
+                        reader->data = NULL;
+                        return -EBADMSG;
+                }
                 if (kind == SPOOL_SCAN_END || kind == SPOOL_SCAN_TORN) {
                         free(reader->data);
                         reader->data = NULL;
@@ -1164,7 +1227,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
 }
 
 static int verify_segment(struct verify_state *st, const char *dir, uint64_t first_seq,
-                          bool first_segment, uint64_t acked)
+                          bool first_segment, bool last_segment, uint64_t acked)
 {
         char name[SEGMENT_NAME_LEN + 1];
         segment_name(first_seq, name);
@@ -1185,10 +1248,16 @@ static int verify_segment(struct verify_state *st, const char *dir, uint64_t fir
                         return verify_problem(st, name, item.offset,
                                               "%zu bytes fail their CRC (corrupt record)",
                                               item.size);
-                if (item.kind == SPOOL_SCAN_TORN)
+                if (item.kind == SPOOL_SCAN_TORN && last_segment)
                         return verify_problem(st, name, item.offset,
                                               "incomplete record of %zu bytes at the end (a "
                                               "torn write; hogo-agent cuts it when it starts)",
+                                              item.size);
+                if (item.kind == SPOOL_SCAN_TORN)
+                        return verify_problem(st, name, item.offset,
+                                              "the segment ends in %zu bytes that are no "
+                                              "complete record, and a later segment exists "
+                                              "(truncated or corrupt)",
                                               item.size);
                 if (first) {
                         struct spool_entry e;
@@ -1241,7 +1310,7 @@ int spool_verify(const char *dir, struct spool_verify_result *ret)
                                    "spool's segments were deleted",
                                    acked);
         for (size_t i = 0; i < n && r >= 0; i++)
-                r = verify_segment(&st, dir, firsts[i], i == 0, acked);
+                r = verify_segment(&st, dir, firsts[i], i == 0, i + 1 == n, acked);
         if (r >= 0 && st.n_tombstones > 0)
                 r = verify_problem(&st, NULL, 0,
                                    "the spool ends with dropped events %" PRIu64 "..%" PRIu64

@@ -24,7 +24,9 @@
  * atomically, by the uplink, which owns only that file); the writer deletes segments that
  * are wholly at or below it (spool_collect()). A size cap makes the writer drop the oldest
  * low-severity events first — never security events — and record exactly what it dropped
- * in an `agent.spool_overflow` event.
+ * in an `agent.spool_overflow` event; the segment keeps a tombstone per dropped run, so the
+ * chain still verifies (the rule: chain_gap_bridged() in common/chain_drop.h; the whole
+ * design: docs/ARCHITECTURE.md, "Spool").
  */
 #ifndef HOGO_AGENT_SPOOL_H
 #define HOGO_AGENT_SPOOL_H

@@ -36,7 +36,9 @@ void event_format_ts(uint64_t usec, char buf[static 32])
         snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)((usec / 1000) % 1000));
 }
 
-int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1])
+/* The hash of ev and, when asked for, ev's canonical text without "hash". */
+static int event_hash_canonical(json_object *ev, char out[static SHA256_HEX_LEN + 1],
+                                char **ret_canon, size_t *ret_len)
 {
         json_object *prev = NULL;
         if (!json_object_object_get_ex(ev, "prev_hash", &prev) ||
@@ -56,12 +58,48 @@ int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1])
         memcpy(buf, json_object_get_string(prev), plen);
         memcpy(buf + plen, canon, len);
         sha256_hex(buf, plen + len, out);
+        if (ret_canon) {
+                *ret_canon = TAKE_PTR(canon);
+                *ret_len = len;
+        }
         return 0;
 }
 
-int event_build(uint64_t seq, uint64_t ts_usec, const char *type, enum event_severity severity,
-                const char *user, json_object *details, const char *prev_hash,
-                json_object **ret)
+int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1])
+{
+        return event_hash_canonical(ev, out, NULL, NULL);
+}
+
+/* The canonical text of a built event from its text without "hash": the member goes right
+ * before the top-level "prev_hash", which sorts after "details" and is the last
+ * `,"prev_hash":"` in the text (only strings follow it, and their quotes are escaped). */
+static int canonical_add_hash(const char *canon, size_t len, const char *hash, char **ret,
+                              size_t *ret_len)
+{
+        static const char key[] = ",\"prev_hash\":\"";
+        const size_t klen = sizeof key - 1;
+        const char *at = NULL;
+        for (const char *p = canon; (p = memmem(p, len - (size_t)(p - canon), key, klen)); p++)
+                at = p;
+        if (!at)
+                return -EINVAL;
+        size_t head = (size_t)(at - canon) + 1, member = 8 + SHA256_HEX_LEN + 2;
+        char *out = malloc(len + member + 1);
+        if (!out)
+                return -ENOMEM;
+        memcpy(out, canon, head);
+        snprintf(out + head, member + 1, "\"hash\":\"%s\",", hash);
+        memcpy(out + head + member, canon + head, len - head);
+        out[len + member] = '\0';
+        *ret = out;
+        *ret_len = len + member;
+        return 0;
+}
+
+int event_build_canonical(uint64_t seq, uint64_t ts_usec, const char *type,
+                          enum event_severity severity, const char *user, json_object *details,
+                          const char *prev_hash, json_object **ret, char **ret_canon,
+                          size_t *ret_canon_len)
 {
         char ts[32];
         event_format_ts(ts_usec, ts);
@@ -81,7 +119,11 @@ int event_build(uint64_t seq, uint64_t ts_usec, const char *type, enum event_sev
         json_object_object_add(ev, "prev_hash", json_object_new_string(prev_hash));
 
         char hash[SHA256_HEX_LEN + 1];
-        int r = event_compute_hash(ev, hash);
+        _cleanup_free_ char *canon = NULL;
+        size_t len = 0;
+        int r = event_hash_canonical(ev, hash, ret_canon ? &canon : NULL, &len);
+        if (r == 0 && ret_canon)
+                r = canonical_add_hash(canon, len, hash, ret_canon, ret_canon_len);
         if (r < 0) {
                 json_object_put(ev);
                 return r;
@@ -89,6 +131,14 @@ int event_build(uint64_t seq, uint64_t ts_usec, const char *type, enum event_sev
         json_object_object_add(ev, "hash", json_object_new_string(hash));
         *ret = ev;
         return 0;
+}
+
+int event_build(uint64_t seq, uint64_t ts_usec, const char *type, enum event_severity severity,
+                const char *user, json_object *details, const char *prev_hash,
+                json_object **ret)
+{
+        return event_build_canonical(seq, ts_usec, type, severity, user, details, prev_hash, ret,
+                                     NULL, NULL);
 }
 
 static bool valid_type_name(const char *s)

@@ -47,6 +47,13 @@ int event_build(uint64_t seq, uint64_t ts_usec, const char *type, enum event_sev
                 const char *user, json_object *details, const char *prev_hash,
                 json_object **ret);
 
+/* event_build() that also hands back the event's canonical JSON (hash included), the
+ * bytes the spool stores, for the price of the one canonicalization the hash needs. */
+int event_build_canonical(uint64_t seq, uint64_t ts_usec, const char *type,
+                          enum event_severity severity, const char *user, json_object *details,
+                          const char *prev_hash, json_object **ret, char **ret_canon,
+                          size_t *ret_canon_len);
+
 /* Computes the hash an event must carry (ignores any "hash" member). */
 int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1]);
 

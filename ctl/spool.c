@@ -28,9 +28,12 @@ int ctl_spool_main(int argc, char **argv)
         struct spool_verify_result res;
         int r = spool_verify(argv[2], &res);
         if (r < 0) {
-                fprintf(stderr, "%s: %s\n", argv[2],
-                        *res.problem ? res.problem : strerror(-r));
-                printf("FAILED: %s\n", *res.problem ? res.problem : strerror(-r));
+                fprintf(stderr,
+                        "%s: %s\n"
+                        "The spool was not changed. Keep a copy of it for the audit; the agent "
+                        "reports such damage as an agent.spool_fault event and the collector "
+                        "as tamper.chain_break.\n",
+                        argv[2], *res.problem ? res.problem : strerror(-r));
                 return CTL_EXIT_ERROR;
         }
         if (res.count == 0)

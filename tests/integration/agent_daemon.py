@@ -7,6 +7,7 @@
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -63,6 +64,11 @@ with Scratch() as s:
           and "notify.contact: expected a string, got number" in err
           and "configuration OK" not in out, err)
 
+    config, cfg = write_config(s, pub, control_group="no-such-group-hogo")
+    rc, out, err = check_only(config)
+    check("-n refuses a control group that does not exist",
+          rc == 1 and 'control_group: group "no-such-group-hogo" does not exist' in err, err)
+
     config, cfg = write_config(s, s.join("missing.pub"))
     rc, out, err = check_only(config)
     check("-n refuses a configuration whose policy key cannot be loaded",
@@ -103,6 +109,41 @@ with Scratch() as s:
                             capture_output=True, text=True)
     check("status refused to an unprivileged user", denied.returncode == 1
           and "cannot ask the agent" in denied.stderr, denied.stderr)
+
+    # ---- the control socket against bad clients ---------------------------------------------
+    def raw(data, shutdown_write=True, timeout=5):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(timeout)
+            c.connect(cfg["control_socket"])
+            try:
+                c.sendall(data)
+                if shutdown_write:
+                    c.shutdown(socket.SHUT_WR)
+                out = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        return out
+                    out += chunk
+            except (BrokenPipeError, ConnectionResetError):
+                return b""
+    answer = raw(b"this is not json\n")
+    check("control: a request that is not JSON gets a clear error",
+          json.loads(answer) == {"ok": False, "error": "request is not a JSON object"}, answer)
+    answer = raw(b'{"command":"shutdown"}\n')
+    check("control: an unknown command is refused, naming the known ones",
+          b'"ok":false' in answer and b"status, notice" in answer, answer)
+    check("control: a request over 4 KiB is dropped without an answer",
+          raw(b"{" + b" " * 5000, shutdown_write=False) == b"")
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(cfg["control_socket"])
+    t0 = time.monotonic()
+    st_during = agent.status()
+    slow.settimeout(5)
+    closed = slow.recv(10) == b""
+    check("control: a silent client does not hold the agent and is closed after 2 s",
+          st_during["policy"]["version"] == 1 and closed and time.monotonic() - t0 < 4.5)
+    slow.close()
 
     started = events_of(cfg["spool_dir"], "agent.started")
     check("agent.started recorded with the policy in force",
@@ -210,13 +251,65 @@ with Scratch() as s:
           and p["policy_version"] is None, (st["policy"], p["checks"]["policy_current"]))
     agent.stop()
 
+    # ---- systemd: READY, STATUS, watchdog pings, STOPPING ----------------------------------
+    notify_path = s.join("notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(0.2)
+    agent = Agent(s, config, cfg, bus, {"NOTIFY_SOCKET": notify_path, "WATCHDOG_USEC": "400000"})
+    messages = []
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        try:
+            messages.append(notify.recv(4096).decode())
+        except socket.timeout:
+            pass
+    agent.stop()
+    try:
+        while True:
+            messages.append(notify.recv(4096).decode())
+    except socket.timeout:
+        pass
+    text = "\n".join(messages)
+    check("sd_notify: READY=1 and a STATUS= naming the policy and the spool",
+          "READY=1" in text and "STATUS=Enforcing built-in strict policy; spool ok" in text, messages)
+    check("sd_notify: watchdog pings at half the interval",
+          sum(m.count("WATCHDOG=1") for m in messages) >= 4, messages)
+    check("sd_notify: STOPPING=1 on SIGTERM", "STOPPING=1" in text, messages)
+    notify.close()
+
     events = [e for e in spool_events(cfg["spool_dir"]) if "seq" in e]
     seqs = [e["seq"] for e in events]
     check("every event in one chain without a gap", seqs == list(range(1, len(seqs) + 1)), seqs)
     v = subprocess.run([HOGOCTL, "spool", "verify", cfg["spool_dir"]], capture_output=True, text=True)
     check("hogoctl spool verify: OK", v.returncode == 0 and v.stdout.startswith("OK"), v.stdout + v.stderr)
+    # ---- a flipped byte in the middle of the spool: reported, chain check fails ------------
+    seg = sorted(f for f in os.listdir(cfg["spool_dir"]) if f.startswith("seg-"))[0]
+    seg = os.path.join(cfg["spool_dir"], seg)
+    with open(seg, "r+b") as f:
+        data = f.read()
+        # the payload of the second record: past the first record and its 8-byte header
+        first_len = int.from_bytes(data[0:4], "little")
+        pos = 8 + first_len + 8 + 20
+        f.seek(pos)
+        f.write(bytes([data[pos] ^ 0x40]))
+    agent = Agent(s, config, cfg, bus)
+    faults = wait_for(lambda: events_of(cfg["spool_dir"], "agent.spool_fault"), 10)
+    st = agent.status()
+    p = posture(cfg)
+    check("spool corruption found at start: agent.spool_fault recorded",
+          faults and faults[0]["severity"] == "alert"
+          and faults[0]["details"]["kind"] == "corrupt_record", faults)
+    check("spool corruption: posture event_chain_intact fails, with the fault",
+          p["checks"]["event_chain_intact"]["result"] == "fail"
+          and "corrupt_record" in p["checks"]["event_chain_intact"]["reason"]
+          and st["checks"]["event_chain_intact"]["result"] == "fail", p["checks"])
+    agent.stop()
+
     log = agent.log_text()
     check("no sanitizer report in the agent's log",
           "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
+
+    agent.dump_if_failed()
 
 finish()

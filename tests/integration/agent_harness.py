@@ -161,11 +161,13 @@ def write_config(scratch, pubkey, **extra):
 
 
 class Agent:
-    def __init__(self, scratch, config_path, cfg, system_bus):
+    def __init__(self, scratch, config_path, cfg, system_bus, env_extra=None):
         self.scratch, self.cfg = scratch, cfg
         self.log = scratch.join("agent.log")
         env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=system_bus)
-        env.pop("NOTIFY_SOCKET", None)
+        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            env.pop(k, None)
+        env.update(env_extra or {})
         self.proc = scratch.spawn([AGENT, "-d", "-c", config_path], env=env,
                                   stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
         if not wait_for(lambda: os.path.exists(cfg["control_socket"]) or self.proc.poll() is not None, 15):
@@ -186,6 +188,12 @@ class Agent:
 
     def signal(self, sig):
         self.proc.send_signal(sig)
+
+    def dump_if_failed(self):
+        """The agent's log into the test's output when something failed, for diagnosis."""
+        if failures:
+            for line in self.log_text().splitlines()[-80:]:
+                print("# agent: " + line)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

@@ -154,13 +154,18 @@ class Collector:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self):
+        """SIGTERM, wait; then the log must hold no sanitizer report (ASan builds)."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(10)
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            log = self.log_text()
+            bad = [w for w in ('AddressSanitizer', 'LeakSanitizer', 'runtime error:') if w in log]
+            self.t.check('collector log free of sanitizer reports', not bad,
+                         log[max(0, log.find('=====')):][:6000] if bad else '')
         return self.proc.returncode if self.proc else None
 
     def log_text(self):

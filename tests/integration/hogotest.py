@@ -180,9 +180,10 @@ def strict_policy(**sections):
 class Agent:
     """The real hogo-agent with its own spool, policy dir, state dir and control socket."""
 
-    def __init__(self, t, policy=None, notify_bus=None, sysfs_root=None, extra_config=None):
+    def __init__(self, t, policy=None, notify_bus=None, sysfs_root=None, extra_config=None,
+                 name='agent'):
         self.t = t
-        self.root = os.path.join(t.dir, 'agent')
+        self.root = os.path.join(t.dir, name)
         self.spool = os.path.join(self.root, 'spool')
         self.policy_dir = os.path.join(self.root, 'policy')
         self.state = os.path.join(self.root, 'state')

@@ -52,7 +52,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     if [ "$problems" -gt 5 ]; then break; fi
 done
 
-echo "# $kills kills, $round rounds, last seq $((next - 1)), highest durable promise $promised"
+echo "# $kills kills, $((round - 1)) rounds, last seq $((next - 1)), highest durable promise $promised"
 check "at least $ROUNDS SIGKILLs" test "$kills" -ge "$ROUNDS"
 check "after every restart the spool verifies, keeps every durable event, has no gap" \
     test "$problems" -eq 0

@@ -105,7 +105,7 @@ static void test_load_file_errors(void)
         const char *dir = unit_tmpdir();
         struct agent_config *c = NULL;
         _cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL;
-        char *bad = unit_write_file(dir, "bad.json", "{\"spool_dir\": ", 14);
+        _cleanup_free_ char *bad = unit_write_file(dir, "bad.json", "{\"spool_dir\": ", 14);
         CU_ASSERT_EQUAL(agent_config_load(bad, &c, &e1), -EINVAL);
         CU_ASSERT_PTR_NOT_NULL(e1 && strstr(e1, "bad.json: not valid JSON"));
 
@@ -114,7 +114,7 @@ static void test_load_file_errors(void)
         CU_ASSERT_EQUAL(agent_config_load(missing, &c, &e2), -ENOENT);
         CU_ASSERT_PTR_NOT_NULL(e2 && strstr(e2, "none.json: cannot read: No such file"));
 
-        char *good = unit_write_file(dir, "good.json", "{\"log_level\":\"warning\"}", 23);
+        _cleanup_free_ char *good = unit_write_file(dir, "good.json", "{\"log_level\":\"warning\"}", 23);
         _cleanup_agent_config_ struct agent_config *ok = NULL;
         CU_ASSERT_EQUAL(agent_config_load(good, &ok, &e3), 0);
         CU_ASSERT_EQUAL(ok ? ok->log_level : -1, LOG_WARNING);

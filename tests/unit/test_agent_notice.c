@@ -112,15 +112,22 @@ static void test_catalog_lookup_and_rejects(void)
         CU_ASSERT_EQUAL(catalog_parse(data, 10, &c), -EBADMSG);
 }
 
-static void test_language_for_locale(void)
+#define ENV(s) (s), sizeof(s) - 1
+
+static void test_language_for_environ(void)
 {
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale(NULL), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale(""), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("C"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("C.UTF-8"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("ja_JP.UTF-8"), "ja");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("en_US.UTF-8"), "en");
-        CU_ASSERT_STRING_EQUAL(notice_language_for_locale("de_DE.UTF-8"), "en");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("HOME=/x\0LANG=C\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANG=ja_JP.UTF-8\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANG=en_US.UTF-8\0")), "en");
+        /* LC_ALL before LC_MESSAGES before LANG, whatever their order in the block */
+        CU_ASSERT_STRING_EQUAL(
+                notice_language_for_environ(ENV("LANG=en_US.UTF-8\0LC_ALL=ja_JP.UTF-8\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(
+                notice_language_for_environ(ENV("LANG=ja_JP.UTF-8\0LC_MESSAGES=en_GB\0")), "en");
+        /* a name that only starts like LANG, and a last string without its NUL */
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("LANGUAGE=en\0")), "ja");
+        CU_ASSERT_STRING_EQUAL(notice_language_for_environ(ENV("X=1\0LANG=en_US")), "ja");
 }
 
 static void test_render_japanese_and_english(void)
@@ -170,6 +177,28 @@ static void test_render_every_kind_and_no_reexpansion(void)
         catalog_free(ja);
 }
 
+/* po/en.po must translate every string: an English notice with Japanese left in it means
+ * a wording was changed in notice_text.c without updating the catalogue. */
+static void test_english_catalogue_complete(void)
+{
+        struct catalog *en = NULL;
+        CU_ASSERT_EQUAL_FATAL(catalog_open(build_locale_dir(), "en", &en), 0);
+        for (int k = 0; k < _NOTICE_KIND_MAX; k++) {
+                struct notice n = { .kind = k, .subject = "X", .count = 2, .seconds = 30 };
+                _cleanup_free_ char *s = NULL, *b = NULL;
+                CU_ASSERT_EQUAL_FATAL(notice_render(&n, en, "IT", &s, &b), 0);
+                bool ascii = true;
+                for (const char *p = s; *p; p++)
+                        ascii = ascii && (unsigned char)*p < 0x80;
+                for (const char *p = b; *p; p++)
+                        ascii = ascii && (unsigned char)*p < 0x80;
+                if (!ascii)
+                        fprintf(stderr, "untranslated: %s / %s\n", s, b);
+                CU_ASSERT_TRUE(ascii);
+        }
+        catalog_free(en);
+}
+
 static CU_TestInfo ratelimit_tests[] = {
         { "burst, suppress, new window", test_ratelimit_burst_then_suppress_then_new_window },
         { "no key; clock backwards", test_ratelimit_no_key_and_clock_backwards },
@@ -178,9 +207,10 @@ static CU_TestInfo ratelimit_tests[] = {
 };
 static CU_TestInfo text_tests[] = {
         { "catalogue lookup and bad images", test_catalog_lookup_and_rejects },
-        { "language for locale", test_language_for_locale },
+        { "language of a session environment", test_language_for_environ },
         { "Japanese and English", test_render_japanese_and_english },
         { "every kind; no re-expansion", test_render_every_kind_and_no_reexpansion },
+        { "English catalogue complete", test_english_catalogue_complete },
         CU_TEST_INFO_NULL,
 };
 

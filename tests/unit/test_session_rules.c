@@ -171,7 +171,29 @@ static void test_exempt_class_untouched(void)
         CU_ASSERT_EQUAL(p.action, SESSION_ACTION_NONE);
 }
 
+static void test_exempt_user_untouched(void)
+{
+        char *users[] = { (char *)"svc-backup" };
+        char **saved = policy->logoff.exempt_users;
+        size_t n_saved = policy->logoff.n_exempt_users;
+        policy->logoff.exempt_users = users;
+        policy->logoff.n_exempt_users = 1;
+        struct session_view s = idle_since(T0);
+        s.user = "svc-backup";
+        struct session_plan p;
+        session_plan_next(policy, &s, T0 + 100000 * S, &weekday_noon, &p);
+        CU_ASSERT_TRUE(p.exempt);
+        CU_ASSERT_EQUAL(p.action, SESSION_ACTION_NONE);
+        s.user = "tanaka";
+        session_plan_next(policy, &s, T0 + 100000 * S, &weekday_noon, &p);
+        CU_ASSERT_FALSE(p.exempt);
+        CU_ASSERT_NOT_EQUAL(p.action, SESSION_ACTION_NONE);
+        policy->logoff.exempt_users = saved;
+        policy->logoff.n_exempt_users = n_saved;
+}
+
 static CU_TestInfo tests[] = {
+        { "exempt user untouched", test_exempt_user_untouched },
         { "active session: nothing to do", test_active_session_needs_nothing },
         { "idle past the limit: lock", test_idle_past_limit_locks },
         { "lock warning before the lock", test_lock_warning_comes_first },

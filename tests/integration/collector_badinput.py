@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# collector_badinput — every kind of bad request gets a clear status and a log line, never
+# a crash and never partial storage: malformed JSON, wrong content type, oversized bodies,
+# too many events, unknown paths and methods, slow and idle clients.
+# timeout: 120
+import json
+import os
+import socket
+import ssl
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from collectortest import Collector, Test, make_events  # noqa: E402
+
+t = Test()
+c = Collector(t, timeout_seconds=2)
+c.start()
+a = c.enroll()
+
+
+def events_stored():
+    return c.query('SELECT COUNT(*) FROM events')[0][0]
+
+
+def check_refused(name, status_want, error_want, method, path, body=None, raw=None,
+                  content_type='application/json'):
+    status, resp = c.request(method, path, body, agent=a, raw=raw, content_type=content_type)
+    ok = status == status_want and (error_want is None or (isinstance(resp, dict) and resp.get('error') == error_want))
+    t.check('%s: %d %s' % (name, status_want, error_want or ''), ok, (status, str(resp)[:200]))
+    return resp
+
+
+check_refused('malformed JSON', 400, 'malformed_json', 'POST', '/v1/events', raw=b'{"events": [')
+check_refused('JSON with trailing garbage', 400, 'malformed_json', 'POST', '/v1/events', raw=b'{"events": []} x')
+check_refused('not an object', 400, 'invalid_request', 'POST', '/v1/events', raw=b'[1,2]')
+check_refused('empty batch', 400, 'invalid_request', 'POST', '/v1/events', {'events': []})
+check_refused('invalid UTF-8', 400, 'malformed_json', 'POST', '/v1/heartbeat', raw=b'{"posture": {"x": "\xff\xfe"}}')
+check_refused('NUL byte in the body', 400, 'malformed_json', 'POST', '/v1/heartbeat', raw=b'{"posture": {}}\x00')
+check_refused('deeply nested JSON', 400, 'malformed_json', 'POST', '/v1/heartbeat',
+              raw=b'{"posture":' + b'[' * 5000 + b']' * 5000 + b'}')
+check_refused('wrong content type', 415, 'content_type', 'POST', '/v1/events', {'events': make_events(1)},
+              content_type='text/plain')
+check_refused('no content type', 415, 'content_type', 'POST', '/v1/events', raw=b'{"events": []}', content_type=None)
+check_refused('body over the limit (1.5 MiB)', 413, 'too_large', 'POST', '/v1/events',
+              raw=b'{"events": ["' + b'x' * (1536 * 1024) + b'"]}')
+# Far over the limit, the HTTP layer answers from the Content-Length alone, before the body.
+big = c.client_context(a.cert, a.key).wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)),
+                                                  server_hostname='localhost')
+big.sendall(b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
+            b'Content-Length: 8388608\r\n\r\n{"events": [')
+big.settimeout(5)
+try:
+    head = big.recv(200)
+except (OSError, ssl.SSLError):
+    head = b''
+big.close()
+t.check('body far over the limit (8 MiB announced): 413 before the body is read', head.startswith(b'HTTP/1.1 413'),
+        head)
+check_refused('heartbeat over its 64 KiB limit', 413, 'too_large', 'POST', '/v1/heartbeat',
+              {'posture': {'x': 'y' * 70000}})
+check_refused('1001 events in one batch', 413, 'too_many_events', 'POST', '/v1/events',
+              {'events': make_events(1001)})
+check_refused('unknown path', 404, 'unknown_path', 'GET', '/v1/secrets')
+check_refused('path with a query string still routed', 200, None, 'GET', '/healthz?x=1')
+check_refused('wrong method', 405, 'method_not_allowed', 'GET', '/v1/events')
+check_refused('wrong method (PUT)', 405, 'method_not_allowed', 'PUT', '/v1/heartbeat', {'posture': {}})
+check_refused('heartbeat without posture', 400, 'invalid_request', 'POST', '/v1/heartbeat', {'policy_version': '1'})
+check_refused('heartbeat naming an agent in the body', 400, 'invalid_request', 'POST', '/v1/heartbeat',
+              {'posture': {}, 'agent_id': 'someone-else'})
+check_refused('float in the posture', 400, 'invalid_request', 'POST', '/v1/heartbeat', {'posture': {'x': 1.5}})
+t.check('no refused request stored an event', events_stored() == 0, events_stored())
+
+# a good batch still goes through on a connection that saw errors before
+conn = c.connection(a)
+c.request('POST', '/v1/events', raw=b'{', conn=conn, agent=a)
+status, body = c.request('POST', '/v1/events', {'events': make_events(3)}, conn=conn, agent=a)
+conn.close()
+t.check('valid batch after bad ones on the same connection: accepted', status == 200 and body == {'acked_seq': 3},
+        (status, body))
+
+# --- slow and idle clients ------------------------------------------------------------------
+def closed_within(sock, seconds):
+    sock.settimeout(seconds)
+    start = time.time()
+    try:
+        while True:
+            data = sock.recv(4096)
+            if not data:
+                return time.time() - start
+    except (ConnectionResetError, ssl.SSLError, OSError):
+        return time.time() - start
+    except socket.timeout:
+        return None
+
+
+idle = socket.create_connection(('127.0.0.1', c.agent_port))
+took = closed_within(idle, 6)
+idle.close()
+t.check('TCP connection that never starts TLS: closed after the timeout', took is not None and 1.5 <= took <= 5, took)
+
+ctx = c.client_context(a.cert, a.key)
+slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
+slow.sendall(b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n')
+took = closed_within(slow, 6)
+slow.close()
+t.check('client stalling in the headers: closed after the timeout', took is not None and took <= 5, took)
+
+slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
+body = json.dumps({'events': make_events(5, start_seq=4, prev_hash=make_events(3)[-1]['hash'])}).encode()
+slow.sendall(b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
+             b'Content-Length: %d\r\n\r\n' % len(body) + body[:len(body) // 2])
+took = closed_within(slow, 6)
+slow.close()
+t.check('client stalling in the body: closed after the timeout', took is not None and took <= 5, took)
+t.check('the half-sent batch stored nothing', events_stored() == 3, events_stored())
+
+log = c.log_text()
+for needle in ('400 malformed_json', '415 content_type', '413 too_large', '413 too_many_events',
+               '404 unknown_path', '405 method_not_allowed', 'without a complete request'):
+    t.check('logged: %s' % needle, needle in log)
+for reason in ('malformed_json', 'content_type', 'too_large', 'too_many_events', 'unknown_path',
+               'method_not_allowed', 'invalid_request'):
+    v = c.metric('hogo_collector_rejects_total{reason="%s"}' % reason)
+    t.check('counted: rejects{reason=%s}' % reason, v is not None and v >= 1, v)
+t.check('collector alive and serving', c.alive() and c.request('GET', '/healthz', agent=a)[0] == 200)
+t.check('collector stops cleanly', c.stop() == 0)
+t.finish()
