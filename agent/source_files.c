@@ -256,9 +256,18 @@ static size_t cache_index(uint64_t dev, uint64_t ino)
         return (size_t)(h >> 32) % CACHE_SLOTS;
 }
 
-/* Marked by label or glob: 1 (label in ret_label, "" for a glob), 0 not, -errno. Call
- * with the lock held. */
-static int marked_locked(struct files_source *s, int fd, const struct stat *st, const char *path,
+/* The path of an event's fd, read once and only when someone needs it (path[0] == 0: not
+ * read yet). */
+static const char *lazy_path(int fd, char path[static PATH_MAX])
+{
+        if (!path[0])
+                fd_path(fd, path, PATH_MAX);
+        return path;
+}
+
+/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno. path
+ * is read lazily (only the globs need it). Call with the lock held. */
+static int marked_locked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                          char ret_label[static MARK_LABEL_MAX + 1])
 {
         struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
@@ -272,8 +281,8 @@ static int marked_locked(struct files_source *s, int fd, const struct stat *st, 
         if (r < 0)
                 return r;
         bool marked = r > 0;
-        for (size_t i = 0; !marked && path[0] == '/' && i < s->rules.n_globs; i++)
-                if (mark_glob_match(s->rules.globs[i], path)) {
+        for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
+                if (lazy_path(fd, path)[0] == '/' && mark_glob_match(s->rules.globs[i], path)) {
                         marked = true;
                         strcpy(label, "path");
                 }
@@ -285,7 +294,7 @@ static int marked_locked(struct files_source *s, int fd, const struct stat *st, 
         return marked;
 }
 
-static int file_marked(struct files_source *s, int fd, const struct stat *st, const char *path,
+static int file_marked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                        char ret_label[static MARK_LABEL_MAX + 1])
 {
         pthread_mutex_lock(&s->lock);
@@ -327,8 +336,7 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         }
         if (!S_ISREG(st.st_mode))
                 return FAN_ALLOW;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         pthread_mutex_lock(&s->lock);
         int r = marked_locked(s, m->fd, &st, path, label);
         pthread_mutex_unlock(&s->lock);
@@ -368,7 +376,7 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
                 struct denial *d = &s->denials[s->n_denials++];
                 d->uid = uid;
                 d->pid = m->pid;
-                snprintf(d->path, sizeof d->path, "%s", path);
+                snprintf(d->path, sizeof d->path, "%s", lazy_path(m->fd, path));
                 snprintf(d->exe, sizeof d->exe, "%s", exe);
                 snprintf(d->comm, sizeof d->comm, "%s", comm);
         } else {
@@ -901,8 +909,7 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r <= 0) {
                 s->opens_unmarked++;
@@ -913,6 +920,7 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
                 return;
         }
         s->opens_marked++;
+        lazy_path(m->fd, path);
         note_reader(s, m->pid, now);
         uid_t uid;
         if (event_owner(s, m->pid, now, &uid) < 0)
