@@ -100,9 +100,12 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                  * stored and reported, not refused (refusing would hide it and wedge the
                  * uplink on a batch it cannot change). */
                 e->hash_ok = r == 0;
-                r = event_compute_hash(ev, e->computed_hash);
-                if (r < 0)
-                        return r;
+                if (!e->hash_ok) {
+                        /* only needed for the alert; a valid event's hash is its own */
+                        r = event_compute_hash(ev, e->computed_hash);
+                        if (r < 0)
+                                return r;
+                }
                 json_object *seq;
                 json_object_object_get_ex(ev, "seq", &seq);
                 e->seq = (uint64_t)json_object_get_int64(seq);

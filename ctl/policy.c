@@ -36,33 +36,38 @@ static void usage(FILE *f)
                    "Run 'hogoctl policy COMMAND --help' for a command's options.\n");
 }
 
-/* Parses the options of a subcommand. opts are the long options understood besides --help;
- * each takes an argument whose value is stored in *values[i]. Returns the index of the
- * first operand, or -1 after printing a usage error. */
-static int parse_options(int argc, char **argv, const char *const *names, const char ***values,
-                         size_t n, size_t max_repeat, size_t *ret_counts)
+/* An option of a subcommand; every one takes an argument. */
+struct cli_option {
+        const char *name;
+        const char **values; /* where the arguments go, max of them */
+        size_t max;
+        size_t n; /* how many were given */
+};
+
+/* Parses the options of a subcommand (argv[0] is its name). Returns the index of the first
+ * operand, or -1 after printing a usage error. */
+static int parse_options(int argc, char **argv, struct cli_option *opts, size_t n_opts)
 {
         struct option longopts[8] = { { 0 } };
-        if (n >= ELEMENTSOF(longopts))
+        if (n_opts >= ELEMENTSOF(longopts))
                 return -1;
-        for (size_t i = 0; i < n; i++)
-                longopts[i] = (struct option){ names[i], required_argument, NULL, (int)(i + 1) };
-        optind = 0;
+        for (size_t i = 0; i < n_opts; i++)
+                longopts[i] = (struct option){ opts[i].name, required_argument, NULL, (int)(i + 1) };
+        optind = 0; /* GNU getopt: start afresh on this argv */
         opterr = 0;
         int c;
         while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-                if (c <= 0 || (size_t)c > n) {
+                if (c <= 0 || (size_t)c > n_opts) {
                         fprintf(stderr, "hogoctl policy %s: unknown or incomplete option '%s'\n",
                                 argv[0], argv[optind - 1]);
                         return -1;
                 }
-                size_t i = (size_t)c - 1;
-                if (ret_counts[i] >= max_repeat) {
-                        fprintf(stderr, "hogoctl policy %s: --%s given too often\n", argv[0],
-                                names[i]);
+                struct cli_option *o = &opts[c - 1];
+                if (o->n >= o->max) {
+                        fprintf(stderr, "hogoctl policy %s: --%s given too often\n", argv[0], o->name);
                         return -1;
                 }
-                values[i][ret_counts[i]++] = optarg;
+                o->values[o->n++] = optarg;
         }
         return optind;
 }
@@ -90,7 +95,7 @@ static int cmd_validate(int argc, char **argv)
                        "on stderr and exits 1.\n");
                 return CTL_EXIT_OK;
         }
-        int i = one_operand(argc, argv, parse_options(argc, argv, NULL, NULL, 0, 0, NULL), "FILE");
+        int i = one_operand(argc, argv, parse_options(argc, argv, NULL, 0), "FILE");
         if (i < 0)
                 return CTL_EXIT_USAGE;
 
@@ -119,11 +124,9 @@ static int cmd_keygen(int argc, char **argv)
                        "replaced. Prints the key id that signed envelopes name.\n");
                 return CTL_EXIT_OK;
         }
-        static const char *const names[] = { "out" };
         const char *out[1] = { NULL };
-        const char **values[] = { out };
-        size_t counts[1] = { 0 };
-        int first = parse_options(argc, argv, names, values, 1, 1, counts);
+        struct cli_option opts[] = { { "out", out, 1, 0 } };
+        int first = parse_options(argc, argv, opts, ELEMENTSOF(opts));
         if (first < 0)
                 return CTL_EXIT_USAGE;
         if (!out[0] || first != argc) {
@@ -197,11 +200,9 @@ static int cmd_sign(int argc, char **argv)
                        "policy. An invalid policy is not signed: its errors are printed.\n");
                 return CTL_EXIT_OK;
         }
-        static const char *const names[] = { "key", "out" };
         const char *key_path[1] = { NULL }, *out[1] = { NULL };
-        const char **values[] = { key_path, out };
-        size_t counts[2] = { 0, 0 };
-        int i = one_operand(argc, argv, parse_options(argc, argv, names, values, 2, 1, counts),
+        struct cli_option opts[] = { { "key", key_path, 1, 0 }, { "out", out, 1, 0 } };
+        int i = one_operand(argc, argv, parse_options(argc, argv, opts, ELEMENTSOF(opts)),
                             "policy FILE");
         if (i < 0)
                 return CTL_EXIT_USAGE;
@@ -262,21 +263,19 @@ static int cmd_verify(int argc, char **argv)
                        "Exits 0 when all holds, 1 otherwise (with the reason on stderr).\n");
                 return CTL_EXIT_OK;
         }
-        static const char *const names[] = { "pubkey" };
         const char *pubs[MAX_PUBKEYS] = { NULL };
-        const char **values[] = { pubs };
-        size_t counts[1] = { 0 };
-        int i = one_operand(argc, argv,
-                            parse_options(argc, argv, names, values, 1, MAX_PUBKEYS, counts),
+        struct cli_option opts[] = { { "pubkey", pubs, MAX_PUBKEYS, 0 } };
+        int i = one_operand(argc, argv, parse_options(argc, argv, opts, ELEMENTSOF(opts)),
                             "envelope FILE");
+        size_t n_pubs = opts[0].n;
         if (i < 0)
                 return CTL_EXIT_USAGE;
-        if (counts[0] == 0) {
+        if (n_pubs == 0) {
                 fprintf(stderr, "hogoctl policy verify: --pubkey PUB is required; see --help\n");
                 return CTL_EXIT_USAGE;
         }
         EVP_PKEY *keys[MAX_PUBKEYS] = { NULL };
-        for (size_t k = 0; k < counts[0]; k++) {
+        for (size_t k = 0; k < n_pubs; k++) {
                 int r = ed25519_load_public_pem(pubs[k], &keys[k]);
                 if (r < 0) {
                         fprintf(stderr, "hogoctl policy verify: %s %s\n", pubs[k], key_error(r));
@@ -286,8 +285,8 @@ static int cmd_verify(int argc, char **argv)
         }
         _cleanup_policy_errors_ struct policy_errors errs = POLICY_ERRORS_INIT;
         _cleanup_policy_ struct policy *p = NULL;
-        int r = policy_envelope_load_file(argv[i], keys, counts[0], &p, &errs);
-        pkeys_free(keys, counts[0]);
+        int r = policy_envelope_load_file(argv[i], keys, n_pubs, &p, &errs);
+        pkeys_free(keys, n_pubs);
         if (r < 0) {
                 policy_errors_print(&errs, stderr);
                 fprintf(stderr, "hogoctl policy verify: %s: %s\n", argv[i],
@@ -526,7 +525,7 @@ static int cmd_show(int argc, char **argv)
                        "signature is not checked: use 'hogoctl policy verify' for that.\n");
                 return CTL_EXIT_OK;
         }
-        int i = one_operand(argc, argv, parse_options(argc, argv, NULL, NULL, 0, 0, NULL), "FILE");
+        int i = one_operand(argc, argv, parse_options(argc, argv, NULL, 0), "FILE");
         if (i < 0)
                 return CTL_EXIT_USAGE;
         english = lang_english();

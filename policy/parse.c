@@ -444,7 +444,7 @@ static void dup_set_clear(struct dup_set *d)
         *d = (struct dup_set){ NULL, 0, 0 };
 }
 
-/* Remembers key as written at the current path (plus suffix, e.g. ".terminals[1]"). */
+/* Remembers key as written at the current path. */
 static void dup_add(struct parser *ps, struct dup_set *d, const char *key)
 {
         if (d->n == d->allocated) {
@@ -457,14 +457,16 @@ static void dup_add(struct parser *ps, struct dup_set *d, const char *key)
                 d->items = items;
                 d->allocated = n;
         }
-        char *k = strdup(key), *p = strdup(ps->path);
-        if (!k || !p) {
-                free(k);
-                free(p);
+        struct dup_key *item = &d->items[d->n];
+        item->key = strdup(key);
+        item->path = strdup(ps->path);
+        item->order = d->n;
+        if (!item->key || !item->path) {
+                free(item->key);
+                free(item->path);
                 ps->oom = true;
                 return;
         }
-        d->items[d->n] = (struct dup_key){ k, p, d->n };
         d->n++;
 }
 

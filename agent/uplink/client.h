@@ -47,4 +47,8 @@ int collector_request(struct collector_client *c, const char *method, const char
 /* The transport error of the last URL tried, for the status file ("" when none). */
 const char *collector_client_last_error(struct collector_client *c);
 
+/* Connections opened so far (shown in uplink-status.json: with keep-alive it grows only
+ * when a collector closes the connection or the uplink fails over). */
+unsigned long collector_client_connections(struct collector_client *c);
+
 #endif

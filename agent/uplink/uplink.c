@@ -47,6 +47,7 @@ struct uplink {
         uint64_t last_seen_seq;
         uint64_t next_upload_ms, next_heartbeat_ms; /* monotonic */
         uint64_t events_sent;
+        int spool_error; /* last error reading the spool, 0 when it reads */
         char *assigned_policy;
         char *dropped_policy;
         struct attempt upload, heartbeat, policy;
@@ -147,6 +148,7 @@ static void write_status(struct uplink *u)
         json_object_object_add(o, "pending_events",
                                json_object_new_uint64(u->last_seen_seq > u->acked ? u->last_seen_seq - u->acked : 0));
         json_object_object_add(o, "events_sent", json_object_new_uint64(u->events_sent));
+        json_object_object_add(o, "connections", json_object_new_uint64(collector_client_connections(u->client)));
         json_object_object_add(o, "assigned_policy_version", string_or_null(u->assigned_policy));
         json_object_object_add(o, "upload", attempt_to_json(&u->upload));
         json_object_object_add(o, "heartbeat", attempt_to_json(&u->heartbeat));
@@ -222,6 +224,23 @@ void uplink_free(struct uplink *u)
         free(u);
 }
 
+/* A spool that cannot be read is logged when the error first appears (the poll would
+ * otherwise repeat it every poll_ms) and shown in uplink-status.json. */
+static int spool_failed(struct uplink *u, int r)
+{
+        if (r != u->spool_error)
+                log_error_errno(r, "Cannot read the spool %s: %m. Nothing is uploaded until it can be read "
+                                   "(the events stay in the spool); check that the uplink's user may read it.",
+                                u->config->spool_dir);
+        if (r != u->spool_error || u->upload.at_usec == 0) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "%s: %s", u->config->spool_dir, strerror(-r));
+                attempt_record(&u->upload, "spool_unreadable", 0, msg);
+        }
+        u->spool_error = r;
+        return r;
+}
+
 /* Fills the batch from the spool, starting after what is acknowledged. */
 static int fill_batch(struct uplink *u)
 {
@@ -232,7 +251,7 @@ static int fill_batch(struct uplink *u)
         if (r == -ENOENT)
                 return 0; /* the agent has not created its spool yet */
         if (r < 0)
-                return log_error_errno(r, "Cannot read the spool %s: %m", u->config->spool_dir);
+                return spool_failed(u, r);
         for (;;) {
                 const char *json;
                 size_t len;
@@ -255,7 +274,10 @@ static int fill_batch(struct uplink *u)
         }
         spool_reader_close(reader);
         if (r < 0)
-                return log_error_errno(r, "Reading the spool %s failed: %m", u->config->spool_dir);
+                return spool_failed(u, r);
+        if (u->spool_error < 0)
+                log_info("The spool %s is readable again", u->config->spool_dir);
+        u->spool_error = 0;
         return (int)u->batch.count;
 }
 

@@ -189,6 +189,12 @@ class Agent:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
+    def dump_if_failed(self):
+        """The agent's log into the test's output when something failed, for diagnosis."""
+        if failures:
+            for line in self.log_text().splitlines()[-80:]:
+                print("# agent: " + line)
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         try:

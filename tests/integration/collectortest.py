@@ -165,7 +165,7 @@ class Collector:
             log = self.log_text()
             bad = [w for w in ('AddressSanitizer', 'LeakSanitizer', 'runtime error:') if w in log]
             self.t.check('collector log free of sanitizer reports', not bad,
-                         log[log.find(bad[0]) - 200:][:3000] if bad else '')
+                         log[max(0, log.find('=====')):][:6000] if bad else '')
         return self.proc.returncode if self.proc else None
 
     def log_text(self):

@@ -73,6 +73,17 @@ check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
 check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
 check "uplink-status.json reports the upload" bash -c \
     "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+check "batches and heartbeats share one kept-alive connection" bash -c \
+    "jq -e '.connections == 1' '$T/a/spool/uplink-status.json' >/dev/null"
+
+# --- policy: the assigned version is fetched and dropped, untouched, for the agent --------
+"$HOGOCTL" policy push -c "$T/collector.json" --department 総務課 "$SRC/policy/examples/department-somu.json" >/dev/null
+check "a pushed policy is dropped into the agent's directory at the next heartbeat" \
+    wait_for 10 test -s "$T/a/policy/policy.json"
+check "the dropped envelope verifies with the policy key (as the agent will check it)" \
+    "$HOGOCTL" policy verify --pubkey "$CA/policy-signing.pub" "$T/a/policy/policy.json"
+check "the heartbeat answer's version is recorded" bash -c \
+    "jq -e '.assigned_policy_version == \"7\" and .policy_fetch.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
 
 # --- outage: collector down, events pile up, all arrive later in order -------------------
 stop_collector TERM
@@ -86,19 +97,21 @@ check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
 stop_uplink
 
-# --- exactly once while uplink and collector are SIGKILLed at random --------------------
+# --- exactly once while uplink and collector are killed (SIGKILL) or restarted at random --------------------
 "$TOOLS/spool_feed" "$T/a/spool" 3000 600 >/dev/null &
 feeder=$!
 start_uplink "$T/a/uplink.json"
 kills=0
 while kill -0 $feeder 2>/dev/null; do
     sleep "0.$((RANDOM % 6 + 2))"
-    if ((RANDOM % 2)); then stop_uplink KILL; start_uplink "$T/a/uplink.json"
-    else stop_collector KILL; start_collector; fi
+    # mostly SIGKILL (no goodbye), sometimes an orderly restart
+    sig=KILL; ((RANDOM % 4 == 0)) && sig=TERM
+    if ((RANDOM % 2)); then stop_uplink $sig; start_uplink "$T/a/uplink.json"
+    else stop_collector $sig; start_collector; fi
     kills=$((kills + 1))
 done
 wait $feeder
-check "exactly-once: all 4900 acknowledged after $kills random SIGKILLs" wait_for 60 acked_is a 4900
+check "exactly-once: all 4900 acknowledged after $kills random kills and restarts" wait_for 60 acked_is a 4900
 check "exactly-once: the store holds seq 1..4900 once each, in order" stored_exactly a 4900
 stop_uplink
 
@@ -129,6 +142,38 @@ sleep 2
 check "a collector presenting the wrong name is refused (nothing sent)" acked_is c 0
 check "the refusal is explained in uplink-status.json" bash -c \
     "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/c/spool/uplink-status.json")"
 stop_uplink
+
+# --- a collector whose certificate comes from another CA --------------------------------
+dev_ca_init "$T/otherca" localhost
+OTHER_PORT=$(dev_free_port)
+dev_collector_config "$T/other.json" "$T/otherca" "$T/other.db" "127.0.0.1:$OTHER_PORT" "127.0.0.1:$(dev_free_port)"
+"$BUILD/hogo-collector" -d -c "$T/other.json" >>"$T/other.log" 2>&1 &
+other=$!
+at_exit "kill $other 2>/dev/null"
+make_uplink d "https://localhost:$OTHER_PORT"
+cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/d/state/"
+"$TOOLS/spool_feed" "$T/d/spool" 10 >/dev/null
+start_uplink "$T/d/uplink.json"
+sleep 2
+check "a collector with a certificate from another CA is refused (nothing sent)" acked_is d 0
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink-status.json")"
+stop_uplink
+
+# --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
+"$HOGOCTL" agent revoke "$(cat "$T/a/state/agent-id")" -c "$T/collector.json" >/dev/null
+sleep 1 # the collector reloads its revoked set every 250 ms
+"$TOOLS/spool_feed" "$T/a/spool" 50 >/dev/null
+start_uplink "$T/a/uplink.json"
+sleep 2
+check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
+check "uplink-status.json shows the refusal" bash -c \
+    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink-status.json")"
+stop_uplink
+
+# under HOGO_BUILD=build/asan the uplink's exits are leak-checked too
+check_fails "no sanitizer report in the uplink's log" grep -qE 'Sanitizer|runtime error:' "$T/uplink.log"
 
 finish

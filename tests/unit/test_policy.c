@@ -636,6 +636,7 @@ static void test_key_files(void)
 
         /* what a loaded private key signs, the loaded public key verifies */
         _cleanup_free_ char *env = signed_strict(lpriv);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(env);
         _cleanup_policy_ struct policy *p = NULL;
         CU_ASSERT_EQUAL(verify(env, lpub, &p), 0);
 
