@@ -59,7 +59,7 @@
 /* Opens whose process was gone before we could see its uid are counted under this uid,
  * so a burst of short-lived processes is still detected (as "unknown"). */
 #define UID_UNATTRIBUTED ((uid_t)-2)
-#define BLOCKED_MAX 64
+#define BLOCKED_MAX BULK_USERS_MAX                 /* every user the window can hold */
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
@@ -510,6 +510,18 @@ static void perm_stop(struct files_source *s)
         (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
+/* Blocking could not start: the warning still stands, the block does not. Said loudly. */
+static int block_unavailable(struct files_source *s, int r, const char *what)
+{
+        s->marks_failed++;
+        record_failure(s, "cannot block: %s: %s", what, strerror(-r));
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(what));
+        json_object_object_add(d, "error", json_object_new_string(strerror(-r)));
+        (void)agent_emit(s->agent, "files.block_unavailable", EVENT_SEVERITY_ALERT, NULL, d);
+        return log_error_errno(r, "files: cannot block, %s: %m", what);
+}
+
 /* Permission events only while someone is blocked: they cost every open on the mount. */
 static int perm_start(struct files_source *s)
 {
@@ -518,11 +530,8 @@ static int perm_start(struct files_source *s)
         s->perm_ignore_marks = 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
-        if (s->perm_fd < 0) {
-                int r = negative_errno();
-                record_failure(s, "cannot start blocking: fanotify_init: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot create the permission group, blocking is off: %m");
-        }
+        if (s->perm_fd < 0)
+                return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
                 if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
@@ -530,8 +539,7 @@ static int perm_start(struct files_source *s)
         if (r < 0) {
                 close(s->perm_fd);
                 s->perm_fd = -1;
-                record_failure(s, "cannot start blocking: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot start the permission thread, blocking is off: %m");
+                return block_unavailable(s, r, "cannot start the permission thread");
         }
         s->perm_running = true;
         return 0;
