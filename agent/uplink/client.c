@@ -245,6 +245,8 @@ static int request_once(struct collector_client *c, const char *base, const char
                 .retry_after = retry_after,
                 .url = base,
         };
+        /* the body now belongs to *ret (collector_response_free) */
+        // cppcheck-suppress memleak
         return 0;
 }
 
