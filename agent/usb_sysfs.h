@@ -21,8 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Descriptors files are small; anything bigger is refused as hostile. */
-#define USB_DESCRIPTORS_MAX (64u * 1024)
+/* The most a descriptors file can hold: the device descriptor and 8 configurations of
+ * at most 65535 bytes each. (Its st_size is not the content's: the kernel sizes the binary
+ * attribute at 18 + 65535 bytes whatever the device sent, so a bound below that refuses
+ * every device.) */
+#define USB_DESCRIPTORS_MAX (18u + 8u * 65535u)
 
 /* "<root>/sys" without a doubled slash; caller frees. NULL on allocation failure. */
 char *usb_sysfs_base(const char *root);
