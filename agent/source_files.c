@@ -59,7 +59,7 @@
 /* Opens whose process was gone before we could see its uid are counted under this uid,
  * so a burst of short-lived processes is still detected (as "unknown"). */
 #define UID_UNATTRIBUTED ((uid_t)-2)
-#define BLOCKED_MAX 64
+#define BLOCKED_MAX BULK_USERS_MAX                 /* every user the window can hold */
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
@@ -160,6 +160,7 @@ struct files_source {
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
         int perm_stop_efd;
+        unsigned perm_ignore_marks; /* the thread's own */
         pthread_t perm_thread;
         bool perm_running;
 
@@ -169,6 +170,9 @@ struct files_source {
         uint64_t perm_errors_reported;
         uint64_t last_overflow, last_overflow_report, last_error_report;
         unsigned marks_failed;
+        /* places whose mark failed in the last scan: files.mark_failed only for new ones */
+        char *failed_places[16], *failed_before[16];
+        size_t n_failed_places, n_failed_before;
         bool failed;
         char reason[256];
 };
@@ -252,9 +256,18 @@ static size_t cache_index(uint64_t dev, uint64_t ino)
         return (size_t)(h >> 32) % CACHE_SLOTS;
 }
 
-/* Marked by label or glob: 1 (label in ret_label, "" for a glob), 0 not, -errno. Call
- * with the lock held. */
-static int marked_locked(struct files_source *s, int fd, const struct stat *st, const char *path,
+/* The path of an event's fd, read once and only when someone needs it (path[0] == 0: not
+ * read yet). */
+static const char *lazy_path(int fd, char path[static PATH_MAX])
+{
+        if (!path[0])
+                fd_path(fd, path, PATH_MAX);
+        return path;
+}
+
+/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno. path
+ * is read lazily (only the globs need it). Call with the lock held. */
+static int marked_locked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                          char ret_label[static MARK_LABEL_MAX + 1])
 {
         struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
@@ -268,8 +281,8 @@ static int marked_locked(struct files_source *s, int fd, const struct stat *st, 
         if (r < 0)
                 return r;
         bool marked = r > 0;
-        for (size_t i = 0; !marked && path[0] == '/' && i < s->rules.n_globs; i++)
-                if (mark_glob_match(s->rules.globs[i], path)) {
+        for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
+                if (lazy_path(fd, path)[0] == '/' && mark_glob_match(s->rules.globs[i], path)) {
                         marked = true;
                         strcpy(label, "path");
                 }
@@ -281,7 +294,7 @@ static int marked_locked(struct files_source *s, int fd, const struct stat *st, 
         return marked;
 }
 
-static int file_marked(struct files_source *s, int fd, const struct stat *st, const char *path,
+static int file_marked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                        char ret_label[static MARK_LABEL_MAX + 1])
 {
         pthread_mutex_lock(&s->lock);
@@ -308,8 +321,39 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         *ret_error = 0;
         if (m->pid == s->self)
                 return FAN_ALLOW;
+
+        /* cheapest questions first: is anyone blocked, is this a marked file; only then
+         * whose process it is (a /proc read) */
+        pthread_mutex_lock(&s->lock);
+        bool anyone = s->n_blocked > 0;
+        pthread_mutex_unlock(&s->lock);
+        if (!anyone)
+                return FAN_ALLOW;
+        struct stat st;
+        if (fstat(m->fd, &st) < 0) {
+                *ret_error = negative_errno();
+                return FAN_ALLOW;
+        }
+        if (!S_ISREG(st.st_mode))
+                return FAN_ALLOW;
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        pthread_mutex_lock(&s->lock);
+        int r = marked_locked(s, m->fd, &st, path, label);
+        pthread_mutex_unlock(&s->lock);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        if (r == 0) {
+                /* never asked about this file again while this group lives */
+                if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
+                    fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
+                        s->perm_ignore_marks++;
+                return FAN_ALLOW;
+        }
+
         uid_t uid;
-        int r = proc_uid(m->pid, &uid);
+        r = proc_uid(m->pid, &uid);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
@@ -320,41 +364,26 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (!blocked)
                 return FAN_ALLOW;
 
-        struct stat st;
-        if (fstat(m->fd, &st) < 0) {
-                *ret_error = negative_errno();
-                return FAN_ALLOW;
-        }
-        if (!S_ISREG(st.st_mode))
-                return FAN_ALLOW;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1], exe[256], comm[32];
-        fd_path(m->fd, path, sizeof path);
+        char exe[256], comm[32];
         proc_link(m->pid, "exe", exe, sizeof exe);
         proc_comm(m->pid, comm, sizeof comm);
         pthread_mutex_lock(&s->lock);
-        r = marked_locked(s, m->fd, &st, path, label);
-        if (r > 0) {
-                s->perm_denied++;
-                for (size_t i = 0; i < s->n_blocked; i++)
-                        if (s->blocked[i].uid == uid)
-                                s->blocked[i].denied++;
-                if (s->n_denials < DENIALS_MAX) {
-                        struct denial *d = &s->denials[s->n_denials++];
-                        d->uid = uid;
-                        d->pid = m->pid;
-                        snprintf(d->path, sizeof d->path, "%s", path);
-                        snprintf(d->exe, sizeof d->exe, "%s", exe);
-                        snprintf(d->comm, sizeof d->comm, "%s", comm);
-                } else {
-                        s->denials_dropped++;
-                }
+        s->perm_denied++;
+        for (size_t i = 0; i < s->n_blocked; i++)
+                if (s->blocked[i].uid == uid)
+                        s->blocked[i].denied++;
+        if (s->n_denials < DENIALS_MAX) {
+                struct denial *d = &s->denials[s->n_denials++];
+                d->uid = uid;
+                d->pid = m->pid;
+                snprintf(d->path, sizeof d->path, "%s", lazy_path(m->fd, path));
+                snprintf(d->exe, sizeof d->exe, "%s", exe);
+                snprintf(d->comm, sizeof d->comm, "%s", comm);
+        } else {
+                s->denials_dropped++;
         }
         pthread_mutex_unlock(&s->lock);
-        if (r < 0) {
-                *ret_error = r;
-                return FAN_ALLOW;
-        }
-        return r > 0 ? FAN_DENY : FAN_ALLOW;
+        return FAN_DENY;
 }
 
 static void perm_answer(int fan_fd, int fd, uint32_t response)
@@ -445,6 +474,16 @@ static int mark_target(struct files_source *s, int fan_fd, const struct files_ta
                 int r = negative_errno();
                 s->marks_failed++;
                 record_failure(s, "cannot watch %s (%s): %s", t->path, t->why, strerror(-r));
+                bool known = false;
+                for (size_t i = 0; i < s->n_failed_before; i++)
+                        known |= STREQ(s->failed_before[i], t->path);
+                if (s->n_failed_places < ELEMENTSOF(s->failed_places)) {
+                        char *copy = strdup(t->path);
+                        if (copy)
+                                s->failed_places[s->n_failed_places++] = copy;
+                }
+                if (known)
+                        return r;
                 log_warning_errno(r, "files: cannot watch %s: %m", t->path);
                 json_object *d = json_object_new_object();
                 json_object_object_add(d, "path", json_object_new_string(t->path));
@@ -471,18 +510,28 @@ static void perm_stop(struct files_source *s)
         (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
+/* Blocking could not start: the warning still stands, the block does not. Said loudly. */
+static int block_unavailable(struct files_source *s, int r, const char *what)
+{
+        s->marks_failed++;
+        record_failure(s, "cannot block: %s: %s", what, strerror(-r));
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(what));
+        json_object_object_add(d, "error", json_object_new_string(strerror(-r)));
+        (void)agent_emit(s->agent, "files.block_unavailable", EVENT_SEVERITY_ALERT, NULL, d);
+        return log_error_errno(r, "files: cannot block, %s: %m", what);
+}
+
 /* Permission events only while someone is blocked: they cost every open on the mount. */
 static int perm_start(struct files_source *s)
 {
         if (s->perm_running)
                 return 0;
+        s->perm_ignore_marks = 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
-        if (s->perm_fd < 0) {
-                int r = negative_errno();
-                record_failure(s, "cannot start blocking: fanotify_init: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot create the permission group, blocking is off: %m");
-        }
+        if (s->perm_fd < 0)
+                return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
                 if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
@@ -490,11 +539,19 @@ static int perm_start(struct files_source *s)
         if (r < 0) {
                 close(s->perm_fd);
                 s->perm_fd = -1;
-                record_failure(s, "cannot start blocking: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot start the permission thread, blocking is off: %m");
+                return block_unavailable(s, r, "cannot start the permission thread");
         }
         s->perm_running = true;
         return 0;
+}
+
+static void failed_places_rotate(struct files_source *s)
+{
+        for (size_t i = 0; i < s->n_failed_before; i++)
+                free(s->failed_before[i]);
+        memcpy(s->failed_before, s->failed_places, s->n_failed_places * sizeof(char *));
+        s->n_failed_before = s->n_failed_places;
+        s->n_failed_places = 0;
 }
 
 /* Recomputes the targets and puts every mark again (which also drops ignore marks). */
@@ -518,12 +575,13 @@ static int rescan(struct files_source *s)
         for (size_t i = 0; i < t.n; i++)
                 (void)mark_target(s, s->notif_fd, &t.items[i],
                                   t.items[i].kind == FILES_TARGET_DATA_MOUNT ? FAN_OPEN : FAN_CLOSE_WRITE);
-        if (s->marks_failed == 0 && failed_before)
-                s->reason[0] = '\0';
         if (s->perm_running) { /* the perm group follows the new targets */
                 perm_stop(s);
                 (void)perm_start(s);
         }
+        if (s->marks_failed == 0 && failed_before)
+                s->reason[0] = '\0';
+        failed_places_rotate(s);
         log_debug("files: watching %zu place(s)", t.n);
         return 0;
 }
@@ -859,8 +917,7 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r <= 0) {
                 s->opens_unmarked++;
@@ -871,6 +928,7 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
                 return;
         }
         s->opens_marked++;
+        lazy_path(m->fd, path);
         note_reader(s, m->pid, now);
         uid_t uid;
         if (event_owner(s, m->pid, now, &uid) < 0)
@@ -1109,6 +1167,8 @@ static void files_shutdown(void *self)
         closep(&s->denial_efd);
         closep(&s->perm_stop_efd);
         files_targets_clear(&s->targets);
+        failed_places_rotate(s);
+        failed_places_rotate(s);
         bulk_window_free(s->window);
         rules_clear(&s->rules);
         free(s->cache);

@@ -52,7 +52,8 @@ struct spool {
 
         uint64_t next_seq;
         char last_hash[SHA256_HEX_LEN + 1];
-        uint64_t durable_seq, acked_seq, oldest_unacked_ts;
+        uint64_t durable_seq, acked_seq;
+        uint64_t oldest_unacked_ts, oldest_unacked_after; /* and the acked seq it is for */
 
         /* appended, not yet durable: encoded records back to back */
         uint8_t *buf;
@@ -922,8 +923,11 @@ static int enforce_size_cap(struct spool *spool)
 
 static void update_oldest_unacked(struct spool *spool)
 {
-        spool->oldest_unacked_ts = 0;
         if (spool->durable_seq > spool->acked_seq) {
+                /* reading a segment for it is not free: only when acked moved */
+                if (spool->oldest_unacked_ts != 0 && spool->oldest_unacked_after == spool->acked_seq)
+                        return;
+                spool->oldest_unacked_ts = 0;
                 struct spool_reader *reader;
                 const char *json;
                 size_t len;
@@ -934,12 +938,14 @@ static void update_oldest_unacked(struct spool *spool)
                 while ((r = spool_reader_next(reader, &json, &len, &seq)) == -EBADMSG)
                         ;
                 struct spool_entry e;
-                if (r > 0 && spool_entry_parse(json, len, false, &e) == 0)
+                if (r > 0 && spool_entry_parse(json, len, false, &e) == 0) {
                         spool->oldest_unacked_ts = e.ts_usec;
+                        spool->oldest_unacked_after = spool->acked_seq;
+                }
                 spool_reader_close(reader);
+                return;
         }
-        if (spool->oldest_unacked_ts == 0 && spool->n_pend > 0)
-                spool->oldest_unacked_ts = spool->pend[0].ts_usec;
+        spool->oldest_unacked_ts = spool->n_pend > 0 ? spool->pend[0].ts_usec : 0;
 }
 
 int spool_collect(struct spool *spool, uint64_t *ret_acked)
@@ -990,6 +996,7 @@ int spool_collect(struct spool *spool, uint64_t *ret_acked)
 
 void spool_get_stats(struct spool *spool, struct spool_stats *ret)
 {
+        update_oldest_unacked(spool);
         uint64_t first = 0;
         if (spool->n_segs > 0 && spool->segs[0].last_seq != 0)
                 first = spool->segs[0].first_seq;
@@ -1154,6 +1161,13 @@ static int push_drop(struct chain_drop **list, size_t *n, const struct chain_dro
         return 0;
 }
 
+/* Field by field: a struct copy carries indeterminate padding, so memcmp() may not do. */
+static bool same_drop(const struct chain_drop *a, const struct chain_drop *b)
+{
+        return a->from_seq == b->from_seq && a->to_seq == b->to_seq &&
+               STREQ(a->prev_hash, b->prev_hash) && STREQ(a->hash, b->hash);
+}
+
 static int verify_record(struct verify_state *st, const char *name, size_t offset,
                          const char *payload, size_t len)
 {
@@ -1219,7 +1233,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
         if (chain_drops_from_overflow(ev, &declared, &n_declared) == 0)
                 for (size_t i = 0; i < n_declared; i++)
                         for (size_t j = 0; j < st->n_undeclared; j++)
-                                if (!memcmp(&declared[i], &st->undeclared[j], sizeof declared[i])) {
+                                if (same_drop(&declared[i], &st->undeclared[j])) {
                                         st->undeclared[j] = st->undeclared[--st->n_undeclared];
                                         break;
                                 }

@@ -30,13 +30,21 @@ cat >"$T/collector.json" <<JSON
 JSON
 ${COLLECTOR_WRAP:-} "$BUILD/hogo-collector" -d -c "$T/collector.json" 2>"$T/collector.log" &
 pids+=($!)
+COLLECTOR_PID=$!
+# CPU seconds the collector has used (user + system): on a shared machine the rate per
+# CPU-second says more than the wall-clock rate alone.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$COLLECTOR_PID/stat"; }
 for _ in $(seq 100); do curl -fsS --cacert "$T/ca/ca.crt" "https://127.0.0.1:$ENROLL_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 TOKEN=$("$BUILD/hogoctl" token create -c "$T/collector.json" --department 総務課 --uses "$AGENTS" 2>/dev/null)
 mkdir -p "$T/agents"
 "$LOAD" enroll "https://127.0.0.1:$ENROLL_PORT" "$T/ca/ca.crt" "$TOKEN" "$AGENTS" "$T/agents" || exit 1
 
-echo "ingest (hogo-collector, SQLite, $THREADS worker threads):"
+echo "ingest (hogo-collector, SQLite, $THREADS worker threads; load average $(cut -d' ' -f1 /proc/loadavg) before):"
+cpu0=$(cpu_seconds)
 "$LOAD" ingest "https://127.0.0.1:$AGENT_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$BATCHES" 500
+cpu1=$(cpu_seconds)
+python3 -c "import sys; n=int(sys.argv[1]); c=float(sys.argv[3])-float(sys.argv[2]); print('  collector CPU: %.2f s, %.0f events per collector CPU-second' % (c, n / c if c else 0))" \
+    "$((AGENTS * BATCHES * 500))" "$cpu0" "$cpu1"
 stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$T/collector.db")
 echo "  events in the store afterwards: $stored (expected $((AGENTS * BATCHES * 500)))"
 

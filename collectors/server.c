@@ -258,7 +258,7 @@ static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
         return 0;
 }
 
-static int worker_init(struct server *s, struct worker *w, unsigned index)
+static int worker_init(struct server *s, struct worker *w, unsigned index, bool check_only)
 {
         w->server = s;
         w->index = index;
@@ -290,7 +290,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned index)
                                                          EVHTTP_REQ_PATCH);
                 evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
                 evhttp_set_gencb(http, on_request, &w->lctx[k]);
-                for (size_t i = 0; i < s->config->n_listen[k]; i++) {
+                for (size_t i = 0; !check_only && i < s->config->n_listen[k]; i++) {
                         evutil_socket_t fd = -1;
                         int r = bind_socket(&s->config->listen[k][i], &fd);
                         if (r < 0)
@@ -305,7 +305,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned index)
 }
 
 int server_new(const struct collector_config *config, struct store *store, struct hogo_ca *ca,
-               struct server **ret)
+               bool check_only, struct server **ret)
 {
         static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
         pthread_once(&threads_once, (void (*)(void))evthread_use_pthreads);
@@ -333,7 +333,7 @@ int server_new(const struct collector_config *config, struct store *store, struc
                 return -ENOMEM;
         }
         for (unsigned i = 0; i < s->n_workers; i++) {
-                r = worker_init(s, &s->workers[i], i);
+                r = worker_init(s, &s->workers[i], i, check_only);
                 if (r < 0) {
                         server_free(s);
                         return r;

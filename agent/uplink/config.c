@@ -80,44 +80,45 @@ static int parse_urls(const char *key, json_object *v, char **urls, size_t *n, c
         return 0;
 }
 
-static int parse_reporting(json_object *o, struct uplink_config *c, char *err, size_t errlen)
-{
-        if (!json_object_is_type(o, json_type_object))
-                return config_error(err, errlen, "\"reporting\" must be an object");
-        json_object_object_foreach(o, key, v)
-        {
-                int r;
-                if (STREQ(key, "heartbeat_seconds"))
-                        r = parse_uint("reporting.heartbeat_seconds", v, 1, 86400, &c->heartbeat_seconds, err, errlen);
-                else if (STREQ(key, "batch_max_events"))
-                        r = parse_uint("reporting.batch_max_events", v, 1, UPLINK_BATCH_MAX_EVENTS,
-                                       &c->batch_max_events, err, errlen);
-                else
-                        r = config_error(err, errlen, "unknown key \"reporting.%s\"", key);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
+/* One integer member of a section: its key, range and place in struct uplink_config. */
+struct uint_field {
+        const char *key;
+        unsigned min, max;
+        size_t offset;
+};
 
-static int parse_retry(json_object *o, struct uplink_config *c, char *err, size_t errlen)
+#define UINT_FIELD(k, lo, hi, member) { k, lo, hi, offsetof(struct uplink_config, member) }
+
+static const struct uint_field reporting_fields[] = {
+        UINT_FIELD("heartbeat_seconds", 1, 86400, heartbeat_seconds),
+        UINT_FIELD("batch_max_events", 1, UPLINK_BATCH_MAX_EVENTS, batch_max_events),
+        {},
+};
+static const struct uint_field retry_fields[] = {
+        UINT_FIELD("min_ms", 10, 3600000, retry_min_ms),
+        UINT_FIELD("max_ms", 10, 86400000, retry_max_ms),
+        {},
+};
+
+/* An object of integer members ("reporting", "retry"); anything else in it is an error. */
+static int parse_uint_section(const char *section, json_object *o, const struct uint_field *fields,
+                              struct uplink_config *c, char *err, size_t errlen)
 {
         if (!json_object_is_type(o, json_type_object))
-                return config_error(err, errlen, "\"retry\" must be an object");
+                return config_error(err, errlen, "\"%s\" must be an object", section);
         json_object_object_foreach(o, key, v)
         {
-                int r;
-                if (STREQ(key, "min_ms"))
-                        r = parse_uint("retry.min_ms", v, 10, 3600000, &c->retry_min_ms, err, errlen);
-                else if (STREQ(key, "max_ms"))
-                        r = parse_uint("retry.max_ms", v, 10, 86400000, &c->retry_max_ms, err, errlen);
-                else
-                        r = config_error(err, errlen, "unknown key \"retry.%s\"", key);
+                const struct uint_field *f = fields;
+                while (f->key && STRNEQ(f->key, key))
+                        f++;
+                char path[128];
+                snprintf(path, sizeof(path), "%s.%s", section, key);
+                if (!f->key)
+                        return config_error(err, errlen, "unknown key \"%s\"", path);
+                int r = parse_uint(path, v, f->min, f->max, (unsigned *)((char *)c + f->offset), err, errlen);
                 if (r < 0)
                         return r;
         }
-        if (c->retry_max_ms < c->retry_min_ms)
-                return config_error(err, errlen, "\"retry.max_ms\" is smaller than \"retry.min_ms\"");
         return 0;
 }
 
@@ -144,9 +145,9 @@ static int parse_member(const char *key, json_object *v, struct uplink_config *c
         if (STREQ(key, "enroll_urls"))
                 return parse_urls(key, v, c->enroll_urls, &c->n_enroll_urls, err, errlen);
         if (STREQ(key, "reporting"))
-                return parse_reporting(v, c, err, errlen);
+                return parse_uint_section(key, v, reporting_fields, c, err, errlen);
         if (STREQ(key, "retry"))
-                return parse_retry(v, c, err, errlen);
+                return parse_uint_section(key, v, retry_fields, c, err, errlen);
         if (STREQ(key, "poll_ms"))
                 return parse_uint(key, v, 10, 60000, &c->poll_ms, err, errlen);
         if (STREQ(key, "timeout_seconds"))
@@ -201,6 +202,8 @@ int uplink_config_parse(const char *text, struct uplink_config *ret, char *err, 
                         r = config_error(err, errlen, "\"state_dir\" is missing");
                 else if (!c.spool_dir)
                         r = config_error(err, errlen, "\"spool_dir\" is missing");
+                else if (c.retry_max_ms < c.retry_min_ms)
+                        r = config_error(err, errlen, "\"retry.max_ms\" is smaller than \"retry.min_ms\"");
         }
         if (r == 0 && !c.posture_file && asprintf(&c.posture_file, "%s/posture.json", c.state_dir) < 0) {
                 c.posture_file = NULL;

@@ -185,7 +185,8 @@ int uplink_enroll(const struct uplink_config *config, const char *token_file)
         if (gethostname(hostname, sizeof(hostname) - 1) < 0 || hostname[0] == '\0')
                 strcpy(hostname, "localhost");
         _cleanup_(secret_freep) char *key_pem = NULL;
-        _cleanup_free_ char *csr_pem = NULL, *body = NULL;
+        _cleanup_free_ char *csr_pem = NULL;
+        _cleanup_(secret_freep) char *body = NULL; /* holds the token */
         r = enroll_make_key_and_csr(hostname, &key_pem, &csr_pem);
         if (r < 0)
                 return log_error_errno(r, "Cannot generate the agent key and CSR: %m");

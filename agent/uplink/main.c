@@ -65,6 +65,15 @@ int main(int argc, char **argv)
                 uplink_config_free(&config);
                 return 0;
         }
+        /* without its pinned CA the uplink could trust nothing; say so now rather than
+         * report every collector as unreachable */
+        if (access(config.ca, R_OK) < 0) {
+                log_error_errno(negative_errno(), "Cannot read the hogo CA certificate %s: %m. Nothing was started; "
+                                                  "install the CA certificate there or fix \"ca\" in %s.",
+                                config.ca, config_path);
+                uplink_config_free(&config);
+                return 1;
+        }
         if (geteuid() == 0)
                 log_warning("Running as root; hogo-uplink faces the network and should run as user hogo");
 

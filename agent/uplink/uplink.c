@@ -48,6 +48,7 @@ struct uplink {
         uint64_t next_upload_ms, next_heartbeat_ms; /* monotonic */
         uint64_t events_sent;
         int spool_error; /* last error reading the spool, 0 when it reads */
+        bool batch_full; /* the last batch stopped at a limit, not at the spool's end */
         char *assigned_policy;
         char *dropped_policy;
         struct attempt upload, heartbeat, policy;
@@ -246,6 +247,7 @@ static int fill_batch(struct uplink *u)
 {
         event_batch_reset(&u->batch);
         u->batch.max_events = u->batch_limit;
+        u->batch_full = false;
         struct spool_reader *reader = NULL;
         int r = spool_reader_open(u->config->spool_dir, u->acked + 1, &reader);
         if (r == -ENOENT)
@@ -266,6 +268,7 @@ static int fill_batch(struct uplink *u)
                 u->last_seen_seq = MAX(u->last_seen_seq, seq);
                 r = event_batch_add(&u->batch, json, len, seq);
                 if (r == -ENOSPC) {
+                        u->batch_full = true; /* more is waiting */
                         r = 0;
                         break;
                 }
@@ -330,6 +333,10 @@ static int upload_once(struct uplink *u, uint64_t now)
                 outcome = UPLINK_REJECTED;
                 log_error("Collector %s answered the batch without a valid acked_seq: %.200s", resp.url, resp.body);
         }
+        /* one event alone too large: there is nothing smaller to try, so wait as for a
+         * refusal rather than hammer the collector */
+        if (outcome == UPLINK_SHRINK && n == 1)
+                outcome = UPLINK_REJECTED;
         switch (outcome) {
         case UPLINK_DONE: {
                 uint64_t acked = uplink_acked_after(u->acked, reply, u->batch.last_seq);
@@ -337,16 +344,17 @@ static int upload_once(struct uplink *u, uint64_t now)
                         log_warning("Collector acknowledged up to seq %" PRIu64 " of a batch ending at %" PRIu64
                                     "; the rest is sent again",
                                     reply, u->batch.last_seq);
+                uint64_t before = u->acked;
                 r = acked > u->acked ? write_acked(u, acked) : 0;
                 if (r >= 0) {
-                        u->events_sent += n;
+                        u->events_sent += u->acked - before;
                         attempt_record(&u->upload, "ok", resp.status, NULL);
                         if (u->upload_backoff.failures > 0)
                                 log_info("Upload works again; acknowledged up to seq %" PRIu64, u->acked);
                         backoff_reset(&u->upload_backoff);
                         log_debug("Sent seq %" PRIu64 "..%" PRIu64 ", acked %" PRIu64, u->batch.first_seq,
                                   u->batch.last_seq, u->acked);
-                        r = (unsigned)n >= u->batch_limit && reply >= u->batch.last_seq ? 1 : 0;
+                        r = u->batch_full && reply >= u->batch.last_seq ? 1 : 0;
                         if (r == 1)
                                 u->next_upload_ms = now;
                 } else

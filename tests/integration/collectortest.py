@@ -104,7 +104,8 @@ class Agent:
 
 
 class Collector:
-    def __init__(self, t, threads=2, timeout_seconds=3, max_body_bytes=None, extra_limits=None):
+    def __init__(self, t, threads=2, timeout_seconds=3, max_body_bytes=None, extra_limits=None,
+                 store=None):
         self.t = t
         self.ca_dir = os.path.join(t.dir, 'ca')
         subprocess.run([HOGOCTL, 'ca', 'init', '--dir', self.ca_dir, '--server-name', 'localhost',
@@ -124,7 +125,7 @@ class Collector:
                 'tls': {'certificate': os.path.join(self.ca_dir, 'server.crt'),
                         'key': os.path.join(self.ca_dir, 'server.key'),
                         'ca': self.ca, 'ca_key': os.path.join(self.ca_dir, 'ca.key')},
-                'store': {'sqlite': self.db},
+                'store': store or {'sqlite': self.db},
                 'limits': limits,
                 'threads': threads,
             }, f)

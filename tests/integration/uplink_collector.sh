@@ -61,6 +61,12 @@ check "key and certificate are 0600, the token is consumed" bash -c \
 check "the certificate's CN is the agent id and it chains to the CA" bash -c \
     "openssl verify -CAfile '$CA/ca.crt' '$T/a/state/agent.crt' >/dev/null &&
      openssl x509 -in '$T/a/state/agent.crt' -noout -subject | grep -q \"\$(cat '$T/a/state/agent-id')\""
+check "-n checks the configuration" bash -c "'$BUILD/hogo-uplink' -n -c '$T/a/uplink.json' | grep -q 'configuration OK'"
+jq '.colectors = []' "$T/a/uplink.json" >"$T/typo.json"
+check_fails "an unknown key is refused" "$BUILD/hogo-uplink" -n -c "$T/typo.json"
+check "the refusal names the key" bash -c "'$BUILD/hogo-uplink' -n -c '$T/typo.json' 2>&1 | grep -q colectors"
+jq '.ca = "/nonexistent/ca.crt"' "$T/a/uplink.json" >"$T/noca.json"
+check_fails "without its pinned CA the uplink does not start" "$BUILD/hogo-uplink" -d -c "$T/noca.json"
 make_uplink reuse "https://localhost:$AGENT_PORT"
 cp "$T/used-token" "$T/reuse/token"
 check_fails "a used token is refused" "$BUILD/hogo-uplink" -d -c "$T/reuse/uplink.json" --enroll-only
@@ -127,6 +133,18 @@ start_collector "$T/collector2.json" "$(jq -r '.listen.enroll[0]' "$T/collector2
 "$TOOLS/spool_feed" "$T/b/spool" 200 >/dev/null
 check "failover: the third URL takes over when the second goes away" wait_for 30 acked_is b 400
 check "failover: nothing lost or doubled" stored_exactly b 400
+stop_uplink
+stop_collector TERM
+
+# --- a collector that takes fewer events per batch: 413, the uplink halves its batches --
+DEV_COLLECTOR_LIMITS='{"max_batch_events": 100}' \
+    dev_collector_config "$T/small.json" "$CA" "$DB" "127.0.0.1:$AGENT_PORT" "127.0.0.1:$ENROLL_PORT"
+start_collector "$T/small.json"
+"$TOOLS/spool_feed" "$T/b/spool" 1000 >/dev/null
+start_uplink "$T/b/uplink.json"
+check "413: batches of 500 shrink until the collector takes them, all 1000 arrive" wait_for 30 acked_is b 1400
+check "413: nothing lost or doubled" stored_exactly b 1400
+check "413: the uplink says it sends smaller batches" grep -q "too large; sending 62 at a time" "$T/uplink.log"
 stop_uplink
 stop_collector TERM
 start_collector

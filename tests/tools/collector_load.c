@@ -42,6 +42,19 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
         return size * n;
 }
 
+/* A whole number in [min, max] from the command line; exits with a usage error otherwise. */
+static long arg_long(const char *s, long min, long max)
+{
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || end == s || *end || v < min || v > max) {
+                fprintf(stderr, "collector_load: '%s' is not a number from %ld to %ld\n", s, min, max);
+                exit(2);
+        }
+        return v;
+}
+
 static double now_s(void)
 {
         struct timespec ts;
@@ -220,24 +233,22 @@ static void *ingest_main(void *arg)
 
 static int load(int argc, char **argv, bool ingest)
 {
-        int n = atoi(argv[5]);
-        if (n < 1 || n > 256)
-                return 2;
+        int n = (int)arg_long(argv[5], 1, 256);
         struct worker *ws = calloc((size_t)n, sizeof *ws);
         pthread_barrier_init(&start_line, NULL, (unsigned)n + 1);
         for (int i = 0; i < n; i++) {
                 ws[i] = (struct worker){ .index = i, .url = argv[2], .ca = argv[3], .dir = argv[4],
                                          .path = ingest ? "/v1/events" : argv[7] };
                 if (ingest) {
-                        ws[i].batches = atoi(argv[6]);
-                        ws[i].batch_size = atoi(argv[7]);
+                        ws[i].batches = (int)arg_long(argv[6], 1, 100000);
+                        ws[i].batch_size = (int)arg_long(argv[7], 1, 1000);
                 }
                 pthread_create(&ws[i].thread, NULL, ingest_main, &ws[i]);
         }
         pthread_barrier_wait(&start_line);
         double t0 = now_s();
         if (!ingest) {
-                struct timespec d = { .tv_sec = atoi(argv[6]) };
+                struct timespec d = { .tv_sec = arg_long(argv[6], 1, 3600) };
                 nanosleep(&d, NULL);
                 atomic_store(&stop_now, true);
         }
@@ -267,7 +278,7 @@ int main(int argc, char **argv)
         curl_global_init(CURL_GLOBAL_DEFAULT);
         int r = 2;
         if (argc == 7 && STREQ(argv[1], "enroll"))
-                r = enroll(argv[2], argv[3], argv[4], atoi(argv[5]), argv[6]);
+                r = enroll(argv[2], argv[3], argv[4], (int)arg_long(argv[5], 1, 256), argv[6]);
         else if (argc == 8 && STREQ(argv[1], "ingest"))
                 r = load(argc, argv, true);
         else if (argc == 8 && STREQ(argv[1], "requests"))
