@@ -1184,7 +1184,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
         if (chain_drops_from_overflow(ev, &declared, &n_declared) == 0)
                 for (size_t i = 0; i < n_declared; i++)
                         for (size_t j = 0; j < st->n_undeclared; j++)
-                                if (!memcmp(&declared[i], &st->undeclared[j], sizeof declared[i])) {
+                                if (chain_drop_equal(&declared[i], &st->undeclared[j])) {
                                         st->undeclared[j] = st->undeclared[--st->n_undeclared];
                                         break;
                                 }

@@ -909,6 +909,7 @@ int store_policy_get(struct store *store, const char *department, char **ret_ver
         struct policy_row p = {};
         int r = RUN(store, ST_POLICY_GET, row_policy, &p, STORE_TEXT(department));
         if (r == 0 && *department)
+                /* cppcheck-suppress incorrectStringBooleanError ; STORE_TEXT tests for NULL */
                 r = RUN(store, ST_POLICY_GET, row_policy, &p, STORE_TEXT(""));
         if (r <= 0) {
                 free(p.version);

@@ -79,7 +79,7 @@ static pthread_once_t conn_note_once = PTHREAD_ONCE_INIT;
 
 static void peer_string(SSL *ssl, char *buf, size_t len)
 {
-        struct sockaddr_storage sa;
+        struct sockaddr_storage sa = { 0 };
         socklen_t salen = sizeof sa;
         int fd = SSL_get_fd(ssl);
         snprintf(buf, len, "unknown peer");

@@ -323,7 +323,7 @@ static void test_chain_gap_bridged(void)
         size_t n;
         CU_ASSERT_EQUAL_FATAL(chain_drops_from_overflow(ev, &parsed, &n), 0);
         CU_ASSERT_EQUAL(n, 1);
-        CU_ASSERT_EQUAL(memcmp(&parsed[0], &drops[0], sizeof *parsed), 0);
+        CU_ASSERT_TRUE(chain_drop_equal(&parsed[0], &drops[0]));
         free(parsed);
         json_object_object_add(json_object_array_get_idx(list, 0), "extra", json_object_new_int(1));
         CU_ASSERT_EQUAL(chain_drops_from_overflow(ev, &parsed, &n), -EINVAL);
