@@ -265,42 +265,49 @@ static const char *lazy_path(int fd, char path[static PATH_MAX])
         return path;
 }
 
-/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno. path
- * is read lazily (only the globs need it). Call with the lock held. */
-static int marked_locked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
-                         char ret_label[static MARK_LABEL_MAX + 1])
-{
-        struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
-        if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
-            c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
-                strcpy(ret_label, c->label);
-                return c->marked;
-        }
-        char label[MARK_LABEL_MAX + 1] = "";
-        int r = mark_label_fd(fd, s->rules.xattr, label);
-        if (r < 0)
-                return r;
-        bool marked = r > 0;
-        for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
-                if (lazy_path(fd, path)[0] == '/' && mark_glob_match(s->rules.globs[i], path)) {
-                        marked = true;
-                        strcpy(label, "path");
-                }
-        *c = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
-                                  .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
-                                  .used = true, .marked = marked };
-        strcpy(c->label, label);
-        strcpy(ret_label, label);
-        return marked;
-}
-
+/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno.
+ * The lock is held only around the cache and the rules, never across a system call, so
+ * the permission thread never waits for the loop's I/O. path is read lazily. */
 static int file_marked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                        char ret_label[static MARK_LABEL_MAX + 1])
 {
+        char xattr[256];
+        size_t n_globs;
         pthread_mutex_lock(&s->lock);
-        int r = marked_locked(s, fd, st, path, ret_label);
+        const struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
+            c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
+                strcpy(ret_label, c->label);
+                bool marked = c->marked;
+                pthread_mutex_unlock(&s->lock);
+                return marked;
+        }
+        snprintf(xattr, sizeof xattr, "%s", s->rules.xattr);
+        n_globs = s->rules.n_globs;
         pthread_mutex_unlock(&s->lock);
-        return r;
+
+        char label[MARK_LABEL_MAX + 1] = "";
+        int r = mark_label_fd(fd, xattr, label);
+        if (r < 0)
+                return r;
+        bool marked = r > 0;
+        if (!marked && n_globs > 0 && lazy_path(fd, path)[0] == '/') {
+                pthread_mutex_lock(&s->lock); /* the rules may have changed meanwhile: fine */
+                for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
+                        marked = mark_glob_match(s->rules.globs[i], path);
+                pthread_mutex_unlock(&s->lock);
+                if (marked)
+                        strcpy(label, "path");
+        }
+        pthread_mutex_lock(&s->lock);
+        struct cache_slot *w = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        *w = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
+                                  .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
+                                  .used = true, .marked = marked };
+        strcpy(w->label, label);
+        pthread_mutex_unlock(&s->lock);
+        strcpy(ret_label, label);
+        return marked;
 }
 
 /* --- the permission thread ------------------------------------------------------------ */
@@ -337,9 +344,7 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (!S_ISREG(st.st_mode))
                 return FAN_ALLOW;
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
-        pthread_mutex_lock(&s->lock);
-        int r = marked_locked(s, m->fd, &st, path, label);
-        pthread_mutex_unlock(&s->lock);
+        int r = file_marked(s, m->fd, &st, path, label);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
