@@ -165,6 +165,11 @@ install: bins $(LOCALE_MOS)
 	install -m 0755 $(BUILD)/hogoctl $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/hogo/policy
 	install -m 0644 policy/examples/*.json $(DESTDIR)$(PREFIX)/share/hogo/policy/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0644 systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 systemd/hogo.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/hogo.conf
+	install -m 0644 systemd/hogo.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/hogo.conf
 	for mo in $(LOCALE_MOS); do lang=$${mo#$(BUILD)/locale/}; lang=$${lang%%/*}; \
 		install -D -m 0644 $$mo $(DESTDIR)$(PREFIX)/share/locale/$$lang/LC_MESSAGES/hogo-agent.mo; done
 

@@ -60,16 +60,15 @@ static void arm_sync_timer(struct agent *agent)
         agent->sync_pending = true;
 }
 
-/* The spool's health after an append or a group commit: r < 0 means the event was not
- * recorded at all, r > 0 that it has its seq but waits in memory (disk full or an I/O
- * error; the next sync retries), 0 on a sync that made everything durable. Logged once
+/* The spool's health after an append or a group commit: r < 0 means a write failed (for
+ * an append: the event was not recorded at all), r > 0 that the event has its seq but
+ * waits in memory (disk full or an I/O error; the next sync retries), 0 with all_durable
+ * that everything appended is on disk. Logged once
  * per change, where it is handled; the agent keeps enforcing throughout. */
 static void spool_health(struct agent *agent, int r, bool all_durable, const char *type)
 {
         bool was_failing = agent->spool_error != 0;
         bool was_full = agent->disk_full;
-        if (r < 0)
-                agent->emit_failures++;
         if (r != 0) {
                 struct spool_stats st = { 0 };
                 if (agent->spool)
@@ -79,15 +78,10 @@ static void spool_health(struct agent *agent, int r, bool all_durable, const cha
                 if (agent->spool_error == err && was_full == agent->disk_full)
                         return;
                 agent->spool_error = err;
-                if (agent->disk_full)
-                        log_error_errno(err, "Disk full: events wait in memory and are written "
-                                             "when space returns (now: %s); controls stay "
-                                             "enforced; free space in %s: %m",
-                                        type, agent->config->spool_dir);
-                else
-                        log_error_errno(err, "Cannot record events in the spool %s (now: %s); "
-                                             "controls stay enforced: %m",
-                                        agent->config->spool_dir, type);
+                /* the spool has logged the fault itself; say only what it means here */
+                log_warning_errno(err, "Events are not being made durable (now: %s); controls "
+                                       "stay enforced, status and posture report it: %m",
+                                  type);
         } else if (all_durable && was_failing) {
                 /* space (or the disk) is back: say so, with what was lost meanwhile */
                 agent->spool_error = 0;
@@ -129,6 +123,8 @@ int64_t agent_emit(struct agent *agent, const char *type, enum event_severity se
                              &seq);
         log_event(log_level_for(severity), type, seq, version, "%s %s%s", user ? user : "",
                   summary ? summary : "", r < 0 ? " (not recorded)" : "");
+        if (r < 0)
+                agent->emit_failures++; /* not even held in memory: this event is lost */
         spool_health(agent, r, r == 0 && event_severity_is_security(severity), type);
         if (r < 0)
                 return r;
@@ -300,23 +296,32 @@ static void reload_config(struct agent *agent)
                           agent->config_path, errors ? errors : "");
                 return;
         }
-        /* paths are bound at start (sockets, watches, open spool); say so instead of
-         * pretending a new one took effect */
-        static const size_t fixed[] = {
-                offsetof(struct agent_config, spool_dir),
-                offsetof(struct agent_config, policy_dir),
-                offsetof(struct agent_config, state_dir),
-                offsetof(struct agent_config, control_socket),
+        /* these are bound at start (sockets, watches, the open spool): keep the running
+         * values and say so instead of pretending a new one took effect */
+        static const struct {
+                const char *key;
+                size_t offset;
+        } fixed[] = {
+                { "spool_dir", offsetof(struct agent_config, spool_dir) },
+                { "policy_dir", offsetof(struct agent_config, policy_dir) },
+                { "state_dir", offsetof(struct agent_config, state_dir) },
+                { "control_socket", offsetof(struct agent_config, control_socket) },
+                { "control_group", offsetof(struct agent_config, control_group) },
         };
         for (size_t i = 0; i < ELEMENTSOF(fixed); i++) {
-                char **old = (char **)((char *)agent->config + fixed[i]);
-                char **new = (char **)((char *)config + fixed[i]);
-                if (STRNEQ(*old, *new)) {
-                        log_warning("Configuration: %s changed; takes effect at restart", *new);
+                char **old = (char **)((char *)agent->config + fixed[i].offset);
+                char **new = (char **)((char *)config + fixed[i].offset);
+                if ((*old == NULL) != (*new == NULL) || (*old && STRNEQ(*old, *new))) {
+                        log_warning("Configuration: %s changed; takes effect at restart",
+                                    fixed[i].key);
                         char *keep = *new;
                         *new = *old;
                         *old = keep;
                 }
+        }
+        if (config->spool_max_bytes != agent->config->spool_max_bytes) {
+                log_warning("Configuration: spool_max_bytes changed; takes effect at restart");
+                config->spool_max_bytes = agent->config->spool_max_bytes;
         }
         agent_config_free(agent->config);
         agent->config = config;
@@ -404,8 +409,12 @@ static int setup_loop(struct agent *agent)
                 return log_error_errno(r, "Cannot set up timers: %m");
 
         if (sd_watchdog_enabled(false, &agent->watchdog_usec) > 0 && agent->watchdog_usec > 0)
+                /* coalescing must never make a ping later than the watchdog allows */
                 if ((r = add_timer(agent, &agent->watchdog_timer, agent->watchdog_usec / 2,
-                                   on_watchdog_timer, true)) < 0)
+                                   on_watchdog_timer, true)) < 0 ||
+                    (r = sd_event_source_set_time_accuracy(
+                             agent->watchdog_timer,
+                             MIN(TIMER_ACCURACY_USEC, agent->watchdog_usec / 8))) < 0)
                         return log_error_errno(r, "Cannot set up the watchdog timer: %m");
         return 0;
 }

@@ -113,6 +113,8 @@ int xdg_download_dir_parse(const char *content, const char *home, char **ret)
 
 int glob_literal_dir(const char *glob, char **ret)
 {
+        if (glob[0] != '/')
+                return -EINVAL;
         size_t wild = strcspn(glob, "*?[");
         const char *slash = NULL;
         for (const char *p = glob; p < glob + wild; p++)

@@ -7,6 +7,7 @@
  *                errors, and exit
  */
 #include <getopt.h>
+#include <grp.h>
 #include <locale.h>
 #include <stdio.h>
 
@@ -32,7 +33,13 @@ static int check_only(const char *path)
                 fprintf(stderr, "%s", errors ? errors : "cannot load the configuration\n");
                 return 1;
         }
-        if (agent_policy_check(config, stderr) < 0)
+        int failed = 0;
+        if (config->control_group && !getgrnam(config->control_group)) {
+                fprintf(stderr, "control_group: group \"%s\" does not exist\n",
+                        config->control_group);
+                failed = 1;
+        }
+        if (agent_policy_check(config, stderr) < 0 || failed)
                 return 1;
         printf("configuration OK\n");
         return 0;

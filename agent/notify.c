@@ -348,6 +348,7 @@ static void job_free(struct notify_job *job)
         sd_event_source_disable_unref(job->io);
         sd_event_source_disable_unref(job->timeout);
         if (job->child && !job->exited) {
+                kill(-job->pid, SIGKILL); /* the helper and any session-bus grandchild */
                 kill(job->pid, SIGKILL);
                 (void)waitpid(job->pid, NULL, 0);
         }
@@ -464,9 +465,12 @@ void notifier_show(struct notifier *n, const char *user, const struct notice *no
                 return;
         }
         if (pid == 0) {
+                /* its own process group, so that a stuck grandchild dies with it */
+                (void)setpgid(0, 0);
                 close(fds[0]);
                 notify_child(fds[1], &a);
         }
+        (void)setpgid(pid, pid); /* also here: whichever runs first */
         close(fds[1]);
 
         struct notify_job *job = calloc(1, sizeof *job);

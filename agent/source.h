@@ -40,5 +40,6 @@ extern const struct source_ops *const agent_sources[];
 
 /* Each source's operations, defined in its own file. */
 extern const struct source_ops session_source; /* source_session.c */
+extern const struct source_ops usb_source;     /* source_usb.c */
 
 #endif

@@ -51,7 +51,15 @@
 #define CACHE_SLOTS 8192                         /* direct-mapped mark cache */
 #define IGNORE_MARKS_MAX 4096                    /* below the kernel's per-group mark limit */
 #define READERS_MAX 128                          /* processes that read marked files lately */
-#define BLOCKED_MAX 64
+#define OVERFLOW_POSTURE_USEC (3600 * USEC_PER_SEC) /* an overflow fails the posture this long */
+#define PENDING_MAX 128
+#define PENDING_USEC (2 * USEC_PER_SEC)          /* unattributed opens wait this long */
+#define PID_OWNERS_MAX 256
+#define PID_OWNER_USEC (10 * USEC_PER_SEC)       /* how long a pid's owner is trusted */
+/* Opens whose process was gone before we could see its uid are counted under this uid,
+ * so a burst of short-lived processes is still detected (as "unknown"). */
+#define UID_UNATTRIBUTED ((uid_t)-2)
+#define BLOCKED_MAX BULK_USERS_MAX                 /* every user the window can hold */
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
@@ -81,11 +89,31 @@ struct denial {
         uid_t uid;
         pid_t pid;
         char path[PATH_MAX];
+        char exe[256], comm[32]; /* read while the process waits for the answer */
 };
 
 struct reader {
         pid_t pid;
         uint64_t at;
+};
+
+/* Who a pid belonged to, remembered from its first event: a short-lived process is often
+ * gone (and reaped) before its later events are read. */
+struct pid_owner {
+        pid_t pid;
+        uid_t uid;
+        uint64_t at;
+        char exe[256];
+        char comm[32];
+};
+
+/* An open of a marked file whose process was gone before its uid could be read. It waits
+ * for the pid's owner to become known (from the file it writes to a destination, which
+ * the writer owns); if that does not come soon it counts as "unknown". */
+struct pending_open {
+        pid_t pid;
+        uint64_t dev, ino, at;
+        char path[PATH_MAX];
 };
 
 struct user_note {
@@ -112,6 +140,9 @@ struct files_source {
         struct classify_config classify;
         struct bulk_window *window;
         struct reader readers[READERS_MAX];
+        struct pid_owner owners[PID_OWNERS_MAX];
+        struct pending_open pending[PENDING_MAX];
+        size_t n_pending;
         struct user_note notes[BULK_USERS_MAX];
         size_t n_notes;
 
@@ -129,6 +160,7 @@ struct files_source {
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
         int perm_stop_efd;
+        unsigned perm_ignore_marks; /* the thread's own */
         pthread_t perm_thread;
         bool perm_running;
 
@@ -136,8 +168,11 @@ struct files_source {
         uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, unattributed;
         uint64_t warnings, overflows, overflows_reported, ignore_marks, classify_errors;
         uint64_t perm_errors_reported;
-        uint64_t last_overflow_report, last_error_report;
+        uint64_t last_overflow, last_overflow_report, last_error_report;
         unsigned marks_failed;
+        /* places whose mark failed in the last scan: files.mark_failed only for new ones */
+        char *failed_places[16], *failed_before[16];
+        size_t n_failed_places, n_failed_before;
         bool failed;
         char reason[256];
 };
@@ -201,6 +236,10 @@ static void fd_path(int fd, char *buf, size_t size)
 
 static void user_name(uid_t uid, char *buf, size_t size)
 {
+        if (uid == UID_UNATTRIBUTED) {
+                snprintf(buf, size, "unknown");
+                return;
+        }
         struct passwd pw, *res = NULL;
         char tmp[1024];
         if (getpwuid_r(uid, &pw, tmp, sizeof tmp, &res) == 0 && res)
@@ -217,42 +256,58 @@ static size_t cache_index(uint64_t dev, uint64_t ino)
         return (size_t)(h >> 32) % CACHE_SLOTS;
 }
 
-/* Marked by label or glob: 1 (label in ret_label, "" for a glob), 0 not, -errno. Call
- * with the lock held. */
-static int marked_locked(struct files_source *s, int fd, const struct stat *st, const char *path,
-                         char ret_label[static MARK_LABEL_MAX + 1])
+/* The path of an event's fd, read once and only when someone needs it (path[0] == 0: not
+ * read yet). */
+static const char *lazy_path(int fd, char path[static PATH_MAX])
 {
-        struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        if (!path[0])
+                fd_path(fd, path, PATH_MAX);
+        return path;
+}
+
+/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno.
+ * The lock is held only around the cache and the rules, never across a system call, so
+ * the permission thread never waits for the loop's I/O. path is read lazily. */
+static int file_marked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
+                       char ret_label[static MARK_LABEL_MAX + 1])
+{
+        char xattr[256];
+        size_t n_globs;
+        pthread_mutex_lock(&s->lock);
+        const struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
         if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
             c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
                 strcpy(ret_label, c->label);
-                return c->marked;
+                bool marked = c->marked;
+                pthread_mutex_unlock(&s->lock);
+                return marked;
         }
+        snprintf(xattr, sizeof xattr, "%s", s->rules.xattr);
+        n_globs = s->rules.n_globs;
+        pthread_mutex_unlock(&s->lock);
+
         char label[MARK_LABEL_MAX + 1] = "";
-        int r = mark_label_fd(fd, s->rules.xattr, label);
+        int r = mark_label_fd(fd, xattr, label);
         if (r < 0)
                 return r;
         bool marked = r > 0;
-        for (size_t i = 0; !marked && path[0] == '/' && i < s->rules.n_globs; i++)
-                if (mark_glob_match(s->rules.globs[i], path)) {
-                        marked = true;
+        if (!marked && n_globs > 0 && lazy_path(fd, path)[0] == '/') {
+                pthread_mutex_lock(&s->lock); /* the rules may have changed meanwhile: fine */
+                for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
+                        marked = mark_glob_match(s->rules.globs[i], path);
+                pthread_mutex_unlock(&s->lock);
+                if (marked)
                         strcpy(label, "path");
-                }
-        *c = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
+        }
+        pthread_mutex_lock(&s->lock);
+        struct cache_slot *w = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        *w = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
                                   .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
                                   .used = true, .marked = marked };
-        strcpy(c->label, label);
+        strcpy(w->label, label);
+        pthread_mutex_unlock(&s->lock);
         strcpy(ret_label, label);
         return marked;
-}
-
-static int file_marked(struct files_source *s, int fd, const struct stat *st, const char *path,
-                       char ret_label[static MARK_LABEL_MAX + 1])
-{
-        pthread_mutex_lock(&s->lock);
-        int r = marked_locked(s, fd, st, path, ret_label);
-        pthread_mutex_unlock(&s->lock);
-        return r;
 }
 
 /* --- the permission thread ------------------------------------------------------------ */
@@ -273,8 +328,37 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         *ret_error = 0;
         if (m->pid == s->self)
                 return FAN_ALLOW;
+
+        /* cheapest questions first: is anyone blocked, is this a marked file; only then
+         * whose process it is (a /proc read) */
+        pthread_mutex_lock(&s->lock);
+        bool anyone = s->n_blocked > 0;
+        pthread_mutex_unlock(&s->lock);
+        if (!anyone)
+                return FAN_ALLOW;
+        struct stat st;
+        if (fstat(m->fd, &st) < 0) {
+                *ret_error = negative_errno();
+                return FAN_ALLOW;
+        }
+        if (!S_ISREG(st.st_mode))
+                return FAN_ALLOW;
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        int r = file_marked(s, m->fd, &st, path, label);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        if (r == 0) {
+                /* never asked about this file again while this group lives */
+                if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
+                    fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
+                        s->perm_ignore_marks++;
+                return FAN_ALLOW;
+        }
+
         uid_t uid;
-        int r = proc_uid(m->pid, &uid);
+        r = proc_uid(m->pid, &uid);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
@@ -285,37 +369,26 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (!blocked)
                 return FAN_ALLOW;
 
-        struct stat st;
-        if (fstat(m->fd, &st) < 0) {
-                *ret_error = negative_errno();
-                return FAN_ALLOW;
-        }
-        if (!S_ISREG(st.st_mode))
-                return FAN_ALLOW;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
+        char exe[256], comm[32];
+        proc_link(m->pid, "exe", exe, sizeof exe);
+        proc_comm(m->pid, comm, sizeof comm);
         pthread_mutex_lock(&s->lock);
-        r = marked_locked(s, m->fd, &st, path, label);
-        if (r > 0) {
-                s->perm_denied++;
-                for (size_t i = 0; i < s->n_blocked; i++)
-                        if (s->blocked[i].uid == uid)
-                                s->blocked[i].denied++;
-                if (s->n_denials < DENIALS_MAX) {
-                        struct denial *d = &s->denials[s->n_denials++];
-                        d->uid = uid;
-                        d->pid = m->pid;
-                        snprintf(d->path, sizeof d->path, "%s", path);
-                } else {
-                        s->denials_dropped++;
-                }
+        s->perm_denied++;
+        for (size_t i = 0; i < s->n_blocked; i++)
+                if (s->blocked[i].uid == uid)
+                        s->blocked[i].denied++;
+        if (s->n_denials < DENIALS_MAX) {
+                struct denial *d = &s->denials[s->n_denials++];
+                d->uid = uid;
+                d->pid = m->pid;
+                snprintf(d->path, sizeof d->path, "%s", lazy_path(m->fd, path));
+                snprintf(d->exe, sizeof d->exe, "%s", exe);
+                snprintf(d->comm, sizeof d->comm, "%s", comm);
+        } else {
+                s->denials_dropped++;
         }
         pthread_mutex_unlock(&s->lock);
-        if (r < 0) {
-                *ret_error = r;
-                return FAN_ALLOW;
-        }
-        return r > 0 ? FAN_DENY : FAN_ALLOW;
+        return FAN_DENY;
 }
 
 static void perm_answer(int fan_fd, int fd, uint32_t response)
@@ -406,6 +479,16 @@ static int mark_target(struct files_source *s, int fan_fd, const struct files_ta
                 int r = negative_errno();
                 s->marks_failed++;
                 record_failure(s, "cannot watch %s (%s): %s", t->path, t->why, strerror(-r));
+                bool known = false;
+                for (size_t i = 0; i < s->n_failed_before; i++)
+                        known |= STREQ(s->failed_before[i], t->path);
+                if (s->n_failed_places < ELEMENTSOF(s->failed_places)) {
+                        char *copy = strdup(t->path);
+                        if (copy)
+                                s->failed_places[s->n_failed_places++] = copy;
+                }
+                if (known)
+                        return r;
                 log_warning_errno(r, "files: cannot watch %s: %m", t->path);
                 json_object *d = json_object_new_object();
                 json_object_object_add(d, "path", json_object_new_string(t->path));
@@ -432,18 +515,28 @@ static void perm_stop(struct files_source *s)
         (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
+/* Blocking could not start: the warning still stands, the block does not. Said loudly. */
+static int block_unavailable(struct files_source *s, int r, const char *what)
+{
+        s->marks_failed++;
+        record_failure(s, "cannot block: %s: %s", what, strerror(-r));
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(what));
+        json_object_object_add(d, "error", json_object_new_string(strerror(-r)));
+        (void)agent_emit(s->agent, "files.block_unavailable", EVENT_SEVERITY_ALERT, NULL, d);
+        return log_error_errno(r, "files: cannot block, %s: %m", what);
+}
+
 /* Permission events only while someone is blocked: they cost every open on the mount. */
 static int perm_start(struct files_source *s)
 {
         if (s->perm_running)
                 return 0;
+        s->perm_ignore_marks = 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
-        if (s->perm_fd < 0) {
-                int r = negative_errno();
-                record_failure(s, "cannot start blocking: fanotify_init: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot create the permission group, blocking is off: %m");
-        }
+        if (s->perm_fd < 0)
+                return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
                 if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
@@ -451,11 +544,19 @@ static int perm_start(struct files_source *s)
         if (r < 0) {
                 close(s->perm_fd);
                 s->perm_fd = -1;
-                record_failure(s, "cannot start blocking: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot start the permission thread, blocking is off: %m");
+                return block_unavailable(s, r, "cannot start the permission thread");
         }
         s->perm_running = true;
         return 0;
+}
+
+static void failed_places_rotate(struct files_source *s)
+{
+        for (size_t i = 0; i < s->n_failed_before; i++)
+                free(s->failed_before[i]);
+        memcpy(s->failed_before, s->failed_places, s->n_failed_places * sizeof(char *));
+        s->n_failed_before = s->n_failed_places;
+        s->n_failed_places = 0;
 }
 
 /* Recomputes the targets and puts every mark again (which also drops ignore marks). */
@@ -479,12 +580,13 @@ static int rescan(struct files_source *s)
         for (size_t i = 0; i < t.n; i++)
                 (void)mark_target(s, s->notif_fd, &t.items[i],
                                   t.items[i].kind == FILES_TARGET_DATA_MOUNT ? FAN_OPEN : FAN_CLOSE_WRITE);
-        if (s->marks_failed == 0 && failed_before)
-                s->reason[0] = '\0';
         if (s->perm_running) { /* the perm group follows the new targets */
                 perm_stop(s);
                 (void)perm_start(s);
         }
+        if (s->marks_failed == 0 && failed_before)
+                s->reason[0] = '\0';
+        failed_places_rotate(s);
         log_debug("files: watching %zu place(s)", t.n);
         return 0;
 }
@@ -548,33 +650,49 @@ static void block_user(struct files_source *s, uid_t uid, uint64_t until)
         update_blocking(s);
 }
 
-static json_object *process_json(pid_t pid)
+static const struct pid_owner *owner_find(const struct files_source *s, pid_t pid, uint64_t now)
 {
-        char exe[PATH_MAX], comm[64];
-        proc_link(pid, "exe", exe, sizeof exe);
-        proc_comm(pid, comm, sizeof comm);
+        for (size_t i = 0; i < PID_OWNERS_MAX; i++)
+                if (s->owners[i].pid == pid && s->owners[i].at + PID_OWNER_USEC > now)
+                        return &s->owners[i];
+        return NULL;
+}
+
+/* The process as first seen (a pid may be reused later), else as /proc shows it now;
+ * exe and comm are null when it was gone before anyone looked. */
+static json_object *process_json(const struct files_source *s, pid_t pid)
+{
+        char exe[PATH_MAX] = "", comm[64] = "";
+        const struct pid_owner *o = owner_find(s, pid, now_usec());
+        if (o && o->exe[0]) {
+                snprintf(exe, sizeof exe, "%s", o->exe);
+                snprintf(comm, sizeof comm, "%s", o->comm);
+        } else {
+                proc_link(pid, "exe", exe, sizeof exe);
+                proc_comm(pid, comm, sizeof comm);
+        }
         json_object *p = json_object_new_object();
         json_object_object_add(p, "pid", json_object_new_int64(pid));
-        json_object_object_add(p, "exe", json_object_new_string(exe));
-        json_object_object_add(p, "comm", json_object_new_string(comm));
+        json_object_object_add(p, "exe", exe[0] ? json_object_new_string(exe) : NULL);
+        json_object_object_add(p, "comm", comm[0] ? json_object_new_string(comm) : NULL);
         return p;
 }
 
 /* files.bulk_blocked once per cool-down per user, at the first denial. */
 static void report_denials(struct files_source *s)
 {
-        struct denial ds[DENIALS_MAX];
-        pthread_mutex_lock(&s->lock);
-        size_t n = s->n_denials;
-        memcpy(ds, s->denials, n * sizeof ds[0]);
-        s->n_denials = 0;
-        pthread_mutex_unlock(&s->lock);
-
-        for (size_t i = 0; i < n; i++) {
+        struct denial dn; /* one at a time: records are large */
+        for (;;) {
                 pthread_mutex_lock(&s->lock);
+                if (s->n_denials == 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        break;
+                }
+                dn = s->denials[0];
+                memmove(s->denials, s->denials + 1, --s->n_denials * sizeof s->denials[0]);
                 struct blocked_user *b = NULL;
                 for (size_t k = 0; k < s->n_blocked; k++)
-                        if (s->blocked[k].uid == ds[i].uid)
+                        if (s->blocked[k].uid == dn.uid)
                                 b = &s->blocked[k];
                 bool first = b && b->reported_until != b->until;
                 uint64_t until = b ? b->until : 0, denied = b ? b->denied : 0;
@@ -585,14 +703,18 @@ static void report_denials(struct files_source *s)
                         continue;
 
                 char user[256];
-                user_name(ds[i].uid, user, sizeof user);
+                user_name(dn.uid, user, sizeof user);
                 uint64_t now = now_usec();
                 long left = until > now ? (long)((until - now + USEC_PER_SEC - 1) / USEC_PER_SEC) : 0;
-                struct user_note *note = note_for(s, ds[i].uid);
+                struct user_note *note = note_for(s, dn.uid);
                 json_object *d = json_object_new_object();
-                json_object_object_add(d, "file", json_object_new_string(ds[i].path));
-                json_object_object_add(d, "process", process_json(ds[i].pid));
-                json_object_object_add(d, "uid", json_object_new_int64(ds[i].uid));
+                json_object_object_add(d, "file", json_object_new_string(dn.path));
+                json_object *proc = json_object_new_object();
+                json_object_object_add(proc, "pid", json_object_new_int64(dn.pid));
+                json_object_object_add(proc, "exe", dn.exe[0] ? json_object_new_string(dn.exe) : NULL);
+                json_object_object_add(proc, "comm", dn.comm[0] ? json_object_new_string(dn.comm) : NULL);
+                json_object_object_add(d, "process", proc);
+                json_object_object_add(d, "uid", json_object_new_int64(dn.uid));
                 json_object_object_add(d, "cooldown_seconds", json_object_new_int64(s->policy->bulk_transfer.cooldown_seconds));
                 json_object_object_add(d, "seconds_left", json_object_new_int64(left));
                 json_object_object_add(d, "denied", json_object_new_int64((int64_t)denied));
@@ -600,7 +722,7 @@ static void report_denials(struct files_source *s)
                                        note->destination[0] ? json_object_new_string(note->destination) : NULL);
                 (void)agent_emit(s->agent, "files.bulk_blocked", EVENT_SEVERITY_ALERT, user, d);
                 char key[64];
-                snprintf(key, sizeof key, "files.bulk_blocked:%u", (unsigned)ds[i].uid);
+                snprintf(key, sizeof key, "files.bulk_blocked:%u", (unsigned)dn.uid);
                 struct notice notice = { .kind = NOTICE_FILES_BULK_BLOCKED,
                                          .subject = note->destination[0] ? note->destination : NULL,
                                          .seconds = left,
@@ -671,7 +793,7 @@ static void raise_warning(struct files_source *s, uid_t uid, pid_t pid, uint64_t
                                note->destination[0] ? json_object_new_string(note->destination) : NULL);
         json_object_object_add(d, "destination_kind",
                                note->destination_kind ? json_object_new_string(note->destination_kind) : NULL);
-        json_object_object_add(d, "process", process_json(pid));
+        json_object_object_add(d, "process", process_json(s, pid));
         json_object_object_add(d, "uid", json_object_new_int64(uid));
         json_object_object_add(d, "action", json_object_new_string(policy_bulk_action_to_string(bt->action)));
         if (bt->action == POLICY_BULK_BLOCK)
@@ -716,13 +838,91 @@ static bool recent_reader(const struct files_source *s, pid_t pid, uint64_t now)
         return false;
 }
 
+static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t now, bool from_proc)
+{
+        size_t slot = 0;
+        for (size_t i = 0; i < PID_OWNERS_MAX; i++) {
+                if (s->owners[i].pid == pid) {
+                        slot = i;
+                        break;
+                }
+                if (s->owners[i].at < s->owners[slot].at)
+                        slot = i;
+        }
+        struct pid_owner *o = &s->owners[slot];
+        *o = (struct pid_owner){ .pid = pid, .uid = uid, .at = now };
+        if (from_proc) {
+                proc_link(pid, "exe", o->exe, sizeof o->exe);
+                proc_comm(pid, o->comm, sizeof o->comm);
+        }
+}
+
+/* The uid behind an event's pid: remembered from an earlier event, or read from /proc.
+ * -ESRCH when the process is already gone. */
+static int event_owner(struct files_source *s, pid_t pid, uint64_t now, uid_t *ret)
+{
+        const struct pid_owner *o = owner_find(s, pid, now);
+        if (o) {
+                *ret = o->uid;
+                return 0;
+        }
+        uid_t uid;
+        if (proc_uid(pid, &uid) < 0)
+                return -ESRCH;
+        owner_learn(s, pid, uid, now, true);
+        *ret = uid;
+        return 0;
+}
+
+static void count_file(struct files_source *s, uid_t uid, pid_t pid, uint64_t dev, uint64_t ino,
+                       const char *path, uint64_t now)
+{
+        enum bulk_outcome o;
+        if (bulk_window_add_file(s->window, uid, dev, ino, path, now, &o) >= 0 && o == BULK_CROSSED)
+                raise_warning(s, uid, pid, now);
+}
+
+/* Opens that waited for their owner: to that owner once known (uid given), or to
+ * "unknown" once they waited too long (uid_known false). */
+static void pending_settle(struct files_source *s, pid_t pid, uid_t uid, bool uid_known, uint64_t now)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < s->n_pending; i++) {
+                struct pending_open *p = &s->pending[i];
+                bool mine = uid_known ? p->pid == pid : p->at + PENDING_USEC <= now;
+                if (!mine) {
+                        if (o != i)
+                                s->pending[o] = *p;
+                        o++;
+                        continue;
+                }
+                if (!uid_known)
+                        s->unattributed++;
+                count_file(s, uid_known ? uid : UID_UNATTRIBUTED, p->pid, p->dev, p->ino, p->path, now);
+        }
+        s->n_pending = o;
+}
+
+static void pending_add(struct files_source *s, pid_t pid, const struct stat *st, const char *path, uint64_t now)
+{
+        if (s->n_pending == PENDING_MAX) { /* full: the oldest counts as unknown now */
+                s->unattributed++;
+                struct pending_open *p = &s->pending[0];
+                count_file(s, UID_UNATTRIBUTED, p->pid, p->dev, p->ino, p->path, now);
+                memmove(s->pending, s->pending + 1, (PENDING_MAX - 1) * sizeof s->pending[0]);
+                s->n_pending--;
+        }
+        struct pending_open *p = &s->pending[s->n_pending++];
+        *p = (struct pending_open){ .pid = pid, .dev = st->st_dev, .ino = st->st_ino, .at = now };
+        snprintf(p->path, sizeof p->path, "%s", path);
+}
+
 static void on_open(struct files_source *s, const struct fanotify_event_metadata *m, uint64_t now)
 {
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r <= 0) {
                 s->opens_unmarked++;
@@ -733,17 +933,13 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
                 return;
         }
         s->opens_marked++;
-        uid_t uid;
-        if (proc_uid(m->pid, &uid) < 0) {
-                s->unattributed++; /* gone before we looked: nothing to attribute to */
-                return;
-        }
+        lazy_path(m->fd, path);
         note_reader(s, m->pid, now);
-        enum bulk_outcome o;
-        if (bulk_window_add_file(s->window, uid, st.st_dev, st.st_ino, path, now, &o) < 0)
-                return;
-        if (o == BULK_CROSSED)
-                raise_warning(s, uid, m->pid, now);
+        uid_t uid;
+        if (event_owner(s, m->pid, now, &uid) < 0)
+                pending_add(s, m->pid, &st, path, now);
+        else
+                count_file(s, uid, m->pid, st.st_dev, st.st_ino, path, now);
 }
 
 /* Marked content written to a destination: its bytes count; it counts as a file too when
@@ -759,9 +955,10 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         if (!dest)
                 return;
         uid_t uid;
-        if (proc_uid(m->pid, &uid) < 0) {
-                s->unattributed++;
-                return;
+        if (event_owner(s, m->pid, now, &uid) < 0) {
+                /* gone already: a file it created is owned by it */
+                uid = st.st_uid;
+                owner_learn(s, m->pid, uid, now, false);
         }
         bool copy = recent_reader(s, m->pid, now);
         bool marked = copy;
@@ -776,19 +973,19 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         }
         if (!marked) {
                 s->writes_ignored++;
+                pending_settle(s, m->pid, uid, true, now);
                 return;
         }
         s->writes_counted++;
         struct user_note *note = note_for(s, uid);
         snprintf(note->destination, sizeof note->destination, "%s", dest->path);
         note->destination_kind = dest->why;
+        pending_settle(s, m->pid, uid, true, now);
 
-        enum bulk_outcome of = BULK_WITHIN, ob = BULK_WITHIN;
-        if (!copy && bulk_window_add_file(s->window, uid, st.st_dev, st.st_ino, path, now, &of) < 0)
-                return;
-        if (bulk_window_add_bytes(s->window, uid, (uint64_t)st.st_size, now, &ob) < 0)
-                return;
-        if (of == BULK_CROSSED || ob == BULK_CROSSED)
+        if (!copy)
+                count_file(s, uid, m->pid, st.st_dev, st.st_ino, path, now);
+        enum bulk_outcome ob;
+        if (bulk_window_add_bytes(s->window, uid, (uint64_t)st.st_size, now, &ob) >= 0 && ob == BULK_CROSSED)
                 raise_warning(s, uid, m->pid, now);
 }
 
@@ -846,8 +1043,10 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                                 monitor_failed(s, "the kernel speaks another fanotify version");
                                 return 0;
                         }
-                        if (m->mask & FAN_Q_OVERFLOW)
+                        if (m->mask & FAN_Q_OVERFLOW) {
                                 s->overflows++;
+                                s->last_overflow = now;
+                        }
                         if (m->fd < 0)
                                 continue;
                         if (m->pid != s->self) {
@@ -858,6 +1057,7 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                         }
                         close(m->fd);
                 }
+                pending_settle(s, 0, UID_UNATTRIBUTED, false, now);
                 report_overflow(s, now);
         }
         return 0;
@@ -939,6 +1139,7 @@ static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
         struct files_source *s = userdata;
         if (!s->failed)
                 (void)rescan(s);
+        pending_settle(s, 0, UID_UNATTRIBUTED, false, now_usec());
         bulk_window_gc(s->window, now_usec());
         report_perm_errors(s, now_usec());
         (void)sd_event_source_set_time(es, usec + RESCAN_USEC);
@@ -971,6 +1172,8 @@ static void files_shutdown(void *self)
         closep(&s->denial_efd);
         closep(&s->perm_stop_efd);
         files_targets_clear(&s->targets);
+        failed_places_rotate(s);
+        failed_places_rotate(s);
         bulk_window_free(s->window);
         rules_clear(&s->rules);
         free(s->cache);
@@ -1096,9 +1299,11 @@ static void files_posture(void *self, json_object *checks)
         } else if (s->marks_failed) {
                 result = "fail";
                 snprintf(reason, sizeof reason, "%u place(s) cannot be watched: %s", s->marks_failed, s->reason);
-        } else if (s->overflows) {
+        } else if (s->overflows && s->last_overflow + OVERFLOW_POSTURE_USEC > now_usec()) {
                 result = "fail";
-                snprintf(reason, sizeof reason, "the event queue overflowed %" PRIu64 " time(s): events were lost", s->overflows);
+                snprintf(reason, sizeof reason,
+                         "the event queue overflowed within the last hour (%" PRIu64 " time(s) in all): events were lost",
+                         s->overflows);
         } else {
                 snprintf(reason, sizeof reason, "watching %zu place(s)", s->targets.n);
         }
@@ -1108,7 +1313,7 @@ static void files_posture(void *self, json_object *checks)
         json_object_object_add(checks, "file_monitoring", o);
 }
 
-const struct source_ops source_files = {
+const struct source_ops files_source = {
         .name = "files",
         .init = files_init,
         .apply_policy = files_apply_policy,

@@ -40,6 +40,7 @@
 
 #define BLOCK_HISTORY 4096 /* block timestamps kept for the 24 h count */
 #define DAY_USEC (24ull * 3600 * 1000000)
+#define LATENCY_KEEP 1024
 
 struct usb_device_state {
         char *name;    /* "1-1.4" */
@@ -76,7 +77,39 @@ struct usb_state {
 
         unsigned n_hubs, n_hubs_fail_closed;
         int hub_error;
+
+        /* time from receiving a device's uevent to its `authorized` write, last LATENCY_KEEP
+         * devices, for status (what bench/usb_latency measures from outside) */
+        uint64_t event_usec; /* CLOCK_MONOTONIC when the event being handled arrived */
+        uint32_t latency_usec[LATENCY_KEEP];
+        size_t latency_next, n_latency;
 };
+
+static uint64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Called right after the device's `authorized` write for the event being handled. */
+static void note_latency(struct usb_state *u)
+{
+        if (!u->event_usec)
+                return;
+        uint64_t d = monotonic_usec() - u->event_usec;
+        u->latency_usec[u->latency_next] = (uint32_t)MIN(d, UINT32_MAX);
+        u->latency_next = (u->latency_next + 1) % LATENCY_KEEP;
+        if (u->n_latency < LATENCY_KEEP)
+                u->n_latency++;
+        u->event_usec = 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        return x < y ? -1 : x > y;
+}
 
 static uint64_t now_usec(void)
 {
@@ -98,8 +131,8 @@ static void record_error(struct usb_state *u, struct usb_device_state *d, int er
                 d->error = error;
                 d->error_what = what;
         }
-        log_error_errno(error, "USB %s %s failed; the device stays blocked: %m", what,
-                        d ? d->name : "");
+        log_error_errno(error, "USB device %s: %s failed: %m. Nothing more is authorized for it; "
+                        "status and its event carry the error", d ? d->name : "?", what);
 }
 
 /* The user of the active session on seat0, or NULL (no logind, nobody logged in). */
@@ -118,7 +151,8 @@ static char *active_user(void)
 
 /* ---- controllers ---------------------------------------------------------------------- */
 
-static int hub_fail_closed_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int hub_fail_closed_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
         struct usb_state *u = userdata;
         u->n_hubs++;
@@ -188,7 +222,8 @@ struct interface_ctx {
 };
 
 /* Brings one interface's `authorized` in line with the decision. */
-static int interface_enforce_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int interface_enforce_cb(const char *base, const char *name, const char *devpath,
+                                const char *dir, void *userdata)
 {
         struct interface_ctx *c = userdata;
         uint8_t config, number;
@@ -221,7 +256,7 @@ struct block_ctx {
 static int block_read_only_cb(const char *name, void *userdata)
 {
         struct block_ctx *c = userdata;
-        _cleanup_free_ char *node = NULL, *mountinfo = NULL;
+        _cleanup_free_ char *node = NULL;
         const char *root = STREQ(c->u->root, "/") ? "" : c->u->root;
         if (asprintf(&node, "%s/dev/%s", root, name) < 0)
                 return -ENOMEM;
@@ -243,7 +278,7 @@ static void device_enforce_read_only(struct usb_state *u, struct usb_device_stat
         if (!d->decision || !decision_has_read_only(d->decision) || d->read_only_failed)
                 return;
         struct block_ctx c = { .u = u, .d = d };
-        int r = usb_block_devices_foreach(u->base, d->dir, block_read_only_cb, &c);
+        int r = usb_block_devices_foreach(u->base, d->devpath, block_read_only_cb, &c);
         if (r < 0 && c.error == 0)
                 c.error = r;
         if (c.error == 0)
@@ -374,13 +409,10 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
         if (r < 0) {
                 /* vanished between the event and now, or not a device at all: nothing was
                  * authorized, nothing to undo */
-                record_error(u, is_new ? NULL : d, r, "read device");
-                if (is_new)
-                        device_free(d);
-                else {
+                record_error(u, d, r, "read device");
+                if (!is_new)
                         device_unlink(u, d);
-                        device_free(d);
-                }
+                device_free(d);
                 return;
         }
         usb_device_facts_clear(&d->facts);
@@ -415,13 +447,19 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
         }
 
         int cur = usb_sysfs_read_bool(d->dir, "authorized");
-        if (!d->decision->authorize_device) {
+        if (cur < 0)
+                record_error(u, d, cur, "read authorized of device");
+        else if (!d->decision->authorize_device) {
                 if (cur != 0 && (r = usb_sysfs_write_attr(d->dir, "authorized", "0")) < 0)
                         record_error(u, d, r, "deauthorize device");
+                else if (cur != 0)
+                        note_latency(u);
         } else {
                 if (cur == 0 && (r = usb_sysfs_write_attr(d->dir, "authorized", "1")) < 0)
                         record_error(u, d, r, "authorize device");
                 else {
+                        if (cur == 0)
+                                note_latency(u);
                         /* interfaces the kernel created synchronously; later ones come as
                          * their own add events */
                         struct interface_ctx ic = { .u = u, .d = d };
@@ -431,25 +469,16 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
                 }
         }
 
+        /* names only now: they are for people, not for the decision */
+        usb_device_facts_read_names(d->dir, &d->facts);
         if (changed || !d->reported || d->error)
                 device_report(u, d);
 }
 
-static int device_evaluate_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int device_evaluate_cb(const char *base, const char *name, const char *devpath,
+                              const char *dir, void *userdata)
 {
-        struct usb_state *u = userdata;
-        char real[PATH_MAX];
-        if (!realpath(dir, real))
-                return 0;
-        /* devpath as the kernel names it: the resolved path below <base> */
-        size_t blen = strlen(base);
-        char base_real[PATH_MAX];
-        const char *devpath = real;
-        if (realpath(base, base_real) && strncmp(real, base_real, strlen(base_real)) == 0)
-                devpath = real + strlen(base_real);
-        else if (strncmp(real, base, blen) == 0)
-                devpath = real + blen;
-        device_evaluate(u, name, devpath, real);
+        device_evaluate(userdata, name, devpath, dir);
         return 0;
 }
 
@@ -552,7 +581,10 @@ static void on_usb_event(struct usb_state *u, const struct uevent *ev)
                 if (!d)
                         return; /* a root hub's own interface, or a device not yet decided */
                 struct interface_ctx ic = { .u = u, .d = d };
-                (void)interface_enforce_cb(u->base, name, dir, &ic);
+                int before = d->error;
+                (void)interface_enforce_cb(u->base, name, NULL, dir, &ic);
+                if (d->error && !before)
+                        device_report(u, d); /* allowed, but enforcing it failed */
         }
 }
 
@@ -593,6 +625,7 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
                         }
                         return log_error_errno(negative_errno(), "Reading uevents failed: %m");
                 }
+                u->event_usec = monotonic_usec();
                 struct uevent ev;
                 if (uevent_parse(buf, (size_t)n, &ev) < 0 || !ev.subsystem)
                         continue;
@@ -736,6 +769,17 @@ static void usb_status(void *self, json_object *status)
         json_object_object_add(status, "blocks_24h", json_object_new_int64(blocks_last_day(u)));
         if (u->last_error)
                 json_object_object_add(status, "last_error", json_object_new_string(u->last_error_text));
+        if (u->n_latency > 0) {
+                uint32_t sorted[LATENCY_KEEP];
+                memcpy(sorted, u->latency_usec, u->n_latency * sizeof *sorted);
+                qsort(sorted, u->n_latency, sizeof *sorted, cmp_u32);
+                json_object *lat = json_object_new_object();
+                json_object_object_add(lat, "n", json_object_new_int64((int64_t)u->n_latency));
+                json_object_object_add(lat, "p50", json_object_new_int64(sorted[u->n_latency / 2]));
+                json_object_object_add(lat, "p99", json_object_new_int64(sorted[(u->n_latency * 99) / 100]));
+                json_object_object_add(lat, "max", json_object_new_int64(sorted[u->n_latency - 1]));
+                json_object_object_add(status, "decision_latency_usec", lat);
+        }
         json_object *arr = json_object_new_array();
         for (const struct usb_device_state *d = u->devices; arr && d; d = d->next) {
                 json_object *o = device_status(u, d);
@@ -750,7 +794,8 @@ struct storage_ctx {
         unsigned unallowed;
 };
 
-static int storage_check_cb(const char *base, const char *name, const char *dir, void *userdata)
+static int storage_check_cb(const char *base, const char *name, const char *devpath,
+                            const char *dir, void *userdata)
 {
         struct storage_ctx *c = userdata;
         uint8_t config, number;

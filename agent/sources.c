@@ -6,9 +6,11 @@
 #include <stddef.h>
 
 extern const struct source_ops usb_source;
+extern const struct source_ops files_source; /* source_files.c */
 
 const struct source_ops *const agent_sources[] = {
         &usb_source,
         &session_source,
+        &files_source,
         NULL,
 };

@@ -42,6 +42,7 @@ struct pending_record {
 
 struct spool {
         char *dir;
+        gid_t dir_gid; /* every file of the spool gets this group */
         uint64_t max_bytes, segment_bytes, queue_bytes;
 
         struct spool_segment *segs; /* oldest first; the last one is the one appended to */
@@ -51,7 +52,8 @@ struct spool {
 
         uint64_t next_seq;
         char last_hash[SHA256_HEX_LEN + 1];
-        uint64_t durable_seq, acked_seq, oldest_unacked_ts;
+        uint64_t durable_seq, acked_seq;
+        uint64_t oldest_unacked_ts, oldest_unacked_after; /* and the acked seq it is for */
 
         /* appended, not yet durable: encoded records back to back */
         uint8_t *buf;
@@ -202,6 +204,28 @@ static int write_all(int fd, const void *data, size_t len)
                 len -= (size_t)n;
         }
         return 0;
+}
+
+/* Creates or opens a file of the spool: mode 0640, group = the directory's group (what a
+ * setgid directory would do), so the uplink reads the spool through that group and
+ * nobody else does. */
+static int open_spool_file(const struct spool *spool, const char *path, int flags)
+{
+        int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd < 0)
+                return negative_errno();
+        if (!(flags & O_CREAT))
+                return fd;
+        struct stat st;
+        /* 0640 whatever the umask; a group we may not give (not root) is left as it is */
+        if (fchmod(fd, 0640) < 0 ||
+            (fstat(fd, &st) == 0 && st.st_gid != spool->dir_gid &&
+             fchown(fd, (uid_t)-1, spool->dir_gid) < 0 && errno != EPERM)) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
+        return fd;
 }
 
 static bool is_disk_full(int r)
@@ -400,6 +424,10 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         int r = mkdir_parents(spool->dir, 0750);
         if (r < 0)
                 return log_error_errno(r, "Cannot create spool directory %s: %m", spool->dir);
+        struct stat dir_st;
+        if (stat(spool->dir, &dir_st) < 0)
+                return log_error_errno(negative_errno(), "Cannot stat %s: %m", spool->dir);
+        spool->dir_gid = dir_st.st_gid;
 
         r = read_acked(spool->dir, &spool->acked_seq);
         if (r < 0) {
@@ -461,9 +489,9 @@ int spool_open(const struct spool_options *options, struct spool **ret)
         _cleanup_free_ char *durable_path = NULL;
         if (asprintf(&durable_path, "%s/" SPOOL_DURABLE_FILE, spool->dir) < 0)
                 return -ENOMEM;
-        spool->durable_fd = open(durable_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+        spool->durable_fd = open_spool_file(spool, durable_path, O_RDWR | O_CREAT);
         if (spool->durable_fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open %s: %m", durable_path);
+                return log_error_errno(spool->durable_fd, "Cannot open %s: %m", durable_path);
         r = write_durable_marker(spool);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", durable_path);
@@ -495,9 +523,9 @@ static int segment_create(struct spool *spool, uint64_t first_seq)
         _cleanup_free_ char *path = segment_path(spool->dir, first_seq);
         if (!path)
                 return -ENOMEM;
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        int fd = open_spool_file(spool, path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         /* the new name must survive a crash before any record in it is called durable */
         int r = fsync_directory_of(path);
         if (r < 0) {
@@ -716,9 +744,9 @@ static int segment_rewrite(struct spool *spool, struct spool_segment *seg, const
         _cleanup_free_ char *tmp = NULL;
         if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+        _cleanup_close_ int fd = open_spool_file(spool, tmp, O_WRONLY | O_CREAT | O_TRUNC);
         if (fd < 0)
-                return negative_errno();
+                return fd;
 
         uint64_t bytes = 0;
         size_t run = 0;
@@ -895,8 +923,11 @@ static int enforce_size_cap(struct spool *spool)
 
 static void update_oldest_unacked(struct spool *spool)
 {
-        spool->oldest_unacked_ts = 0;
         if (spool->durable_seq > spool->acked_seq) {
+                /* reading a segment for it is not free: only when acked moved */
+                if (spool->oldest_unacked_ts != 0 && spool->oldest_unacked_after == spool->acked_seq)
+                        return;
+                spool->oldest_unacked_ts = 0;
                 struct spool_reader *reader;
                 const char *json;
                 size_t len;
@@ -907,12 +938,14 @@ static void update_oldest_unacked(struct spool *spool)
                 while ((r = spool_reader_next(reader, &json, &len, &seq)) == -EBADMSG)
                         ;
                 struct spool_entry e;
-                if (r > 0 && spool_entry_parse(json, len, false, &e) == 0)
+                if (r > 0 && spool_entry_parse(json, len, false, &e) == 0) {
                         spool->oldest_unacked_ts = e.ts_usec;
+                        spool->oldest_unacked_after = spool->acked_seq;
+                }
                 spool_reader_close(reader);
+                return;
         }
-        if (spool->oldest_unacked_ts == 0 && spool->n_pend > 0)
-                spool->oldest_unacked_ts = spool->pend[0].ts_usec;
+        spool->oldest_unacked_ts = spool->n_pend > 0 ? spool->pend[0].ts_usec : 0;
 }
 
 int spool_collect(struct spool *spool, uint64_t *ret_acked)
@@ -963,6 +996,7 @@ int spool_collect(struct spool *spool, uint64_t *ret_acked)
 
 void spool_get_stats(struct spool *spool, struct spool_stats *ret)
 {
+        update_oldest_unacked(spool);
         uint64_t first = 0;
         if (spool->n_segs > 0 && spool->segs[0].last_seq != 0)
                 first = spool->segs[0].first_seq;
@@ -1026,6 +1060,14 @@ int spool_reader_next(struct spool_reader *reader, const char **ret_json, size_t
                 struct spool_scan_item item;
                 enum spool_scan_kind kind = reader->data ? spool_scan_next(&reader->scan, &item)
                                                          : SPOOL_SCAN_END;
+                /* An incomplete record before a later segment is damage (a segment is
+                 * complete before the next one starts); at the very end it is a write in
+                 * progress, beyond the durable mark. */
+                if (kind == SPOOL_SCAN_TORN && reader->next_seg < reader->n_segs) {
+                        free(reader->data);
+                        reader->data = NULL;
+                        return -EBADMSG;
+                }
                 if (kind == SPOOL_SCAN_END || kind == SPOOL_SCAN_TORN) {
                         free(reader->data);
                         reader->data = NULL;
@@ -1119,6 +1161,13 @@ static int push_drop(struct chain_drop **list, size_t *n, const struct chain_dro
         return 0;
 }
 
+/* Field by field: a struct copy carries indeterminate padding, so memcmp() may not do. */
+static bool same_drop(const struct chain_drop *a, const struct chain_drop *b)
+{
+        return a->from_seq == b->from_seq && a->to_seq == b->to_seq &&
+               STREQ(a->prev_hash, b->prev_hash) && STREQ(a->hash, b->hash);
+}
+
 static int verify_record(struct verify_state *st, const char *name, size_t offset,
                          const char *payload, size_t len)
 {
@@ -1184,7 +1233,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
         if (chain_drops_from_overflow(ev, &declared, &n_declared) == 0)
                 for (size_t i = 0; i < n_declared; i++)
                         for (size_t j = 0; j < st->n_undeclared; j++)
-                                if (chain_drop_equal(&declared[i], &st->undeclared[j])) {
+                                if (same_drop(&declared[i], &st->undeclared[j])) {
                                         st->undeclared[j] = st->undeclared[--st->n_undeclared];
                                         break;
                                 }
@@ -1192,7 +1241,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
 }
 
 static int verify_segment(struct verify_state *st, const char *dir, uint64_t first_seq,
-                          bool first_segment, uint64_t acked)
+                          bool first_segment, bool last_segment, uint64_t acked)
 {
         char name[SEGMENT_NAME_LEN + 1];
         segment_name(first_seq, name);
@@ -1213,10 +1262,16 @@ static int verify_segment(struct verify_state *st, const char *dir, uint64_t fir
                         return verify_problem(st, name, item.offset,
                                               "%zu bytes fail their CRC (corrupt record)",
                                               item.size);
-                if (item.kind == SPOOL_SCAN_TORN)
+                if (item.kind == SPOOL_SCAN_TORN && last_segment)
                         return verify_problem(st, name, item.offset,
                                               "incomplete record of %zu bytes at the end (a "
                                               "torn write; hogo-agent cuts it when it starts)",
+                                              item.size);
+                if (item.kind == SPOOL_SCAN_TORN)
+                        return verify_problem(st, name, item.offset,
+                                              "the segment ends in %zu bytes that are no "
+                                              "complete record, and a later segment exists "
+                                              "(truncated or corrupt)",
                                               item.size);
                 if (first) {
                         struct spool_entry e;
@@ -1269,7 +1324,7 @@ int spool_verify(const char *dir, struct spool_verify_result *ret)
                                    "spool's segments were deleted",
                                    acked);
         for (size_t i = 0; i < n && r >= 0; i++)
-                r = verify_segment(&st, dir, firsts[i], i == 0, acked);
+                r = verify_segment(&st, dir, firsts[i], i == 0, i + 1 == n, acked);
         if (r >= 0 && st.n_tombstones > 0)
                 r = verify_problem(&st, NULL, 0,
                                    "the spool ends with dropped events %" PRIu64 "..%" PRIu64

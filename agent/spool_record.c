@@ -192,15 +192,17 @@ int spool_overflow_plan(struct spool_overflow_record *recs, size_t n, uint64_t n
 
         for (size_t i = 0; i < n; i++)
                 recs[i].drop = false;
-        for (size_t i = 0; i < n && freed < want; i++) {
+        for (size_t i = 0; i < n; i++) {
                 struct spool_overflow_record *r = &recs[i];
                 if (r->entry.tombstone || event_severity_is_security(r->entry.severity)) {
                         in_run = false;
                         continue;
                 }
-                /* a run covers consecutive seqs only */
+                /* A run covers consecutive seqs only. Enough is checked only where a new run
+                 * would start: a run is never cut short, so the next round's first run never
+                 * touches this round's last one (no tombstone beside another). */
                 bool continues = in_run && r->entry.first_seq == recs[i - 1].entry.last_seq + 1;
-                if (!continues && n_drops >= max_runs)
+                if (!continues && (freed >= want || n_drops >= max_runs))
                         break;
                 if (!continues) {
                         struct chain_drop *nd = realloc(drops, (n_drops + 1) * sizeof *drops);

@@ -88,10 +88,11 @@ struct spool_overflow_record {
 #define SPOOL_TOMBSTONE_SIZE (SPOOL_RECORD_HEADER + 200u)
 
 /* The size-cap policy: walks recs (one segment, oldest first) and marks low-severity
- * events (below warning) to drop, oldest first, until at least need bytes are freed or
- * max_runs runs are formed. Security events and tombstones are never dropped. Each
- * maximal run of consecutive dropped records becomes one drop in ret_drops (in order).
- * Returns the number of dropped events (0: nothing droppable). */
+ * events (below warning) to drop, oldest first, until at least need bytes are freed
+ * (finishing the run it is in) or max_runs runs are formed. Security events and
+ * tombstones are never dropped. Each maximal run of consecutive dropped records becomes
+ * one drop in ret_drops (in order). Returns the number of dropped events (0: nothing
+ * droppable). */
 int spool_overflow_plan(struct spool_overflow_record *recs, size_t n, uint64_t need,
                         size_t max_runs, struct chain_drop **ret_drops, size_t *ret_n_drops,
                         uint64_t *ret_freed);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "agent/usb_sysfs.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -70,14 +71,10 @@ int block_device_make_read_only(const char *devnode, const char *mountinfo_path,
         return remount_mounts_of(st.st_rdev, mountinfo_path, ret_remounted);
 }
 
-int usb_block_devices_foreach(const char *base, const char *usb_dir,
+int usb_block_devices_foreach(const char *base, const char *usb_devpath,
                               int (*cb)(const char *name, void *userdata), void *userdata)
 {
-        char usb_real[PATH_MAX];
-        if (!realpath(usb_dir, usb_real))
-                return negative_errno();
-        size_t ulen = strlen(usb_real);
-
+        size_t ulen = strlen(usb_devpath);
         _cleanup_free_ char *class_dir = NULL;
         if (asprintf(&class_dir, "%s/class/block", base) < 0)
                 return -ENOMEM;
@@ -89,15 +86,14 @@ int usb_block_devices_foreach(const char *base, const char *usb_dir,
         while ((de = readdir(d))) {
                 if (de->d_name[0] == '.')
                         continue;
-                _cleanup_free_ char *link = NULL;
+                _cleanup_free_ char *link = NULL, *devpath = NULL;
                 if (asprintf(&link, "%s/%s", class_dir, de->d_name) < 0) {
                         r = -ENOMEM;
                         break;
                 }
-                char real[PATH_MAX];
-                if (!realpath(link, real))
+                if (usb_sysfs_resolve_devpath(link, &devpath) < 0)
                         continue;
-                if (strncmp(real, usb_real, ulen) != 0 || real[ulen] != '/')
+                if (strncmp(devpath, usb_devpath, ulen) != 0 || devpath[ulen] != '/')
                         continue;
                 int k = cb(de->d_name, userdata);
                 if (k < 0 && r == 0)

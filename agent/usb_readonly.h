@@ -22,8 +22,8 @@ int block_device_make_read_only(const char *devnode, const char *mountinfo_path,
                                 unsigned *ret_remounted);
 
 /* Calls cb(block_name, userdata) for every block device (disk or partition) whose sysfs
- * path lies under the USB device directory usb_dir; base is the sysfs root ("/sys"). */
-int usb_block_devices_foreach(const char *base, const char *usb_dir,
+ * path lies under the USB device's devpath ("/devices/.../1-1"); base is "/sys". */
+int usb_block_devices_foreach(const char *base, const char *usb_devpath,
                               int (*cb)(const char *name, void *userdata), void *userdata);
 
 #endif

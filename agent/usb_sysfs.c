@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -157,16 +158,79 @@ enum usb_node_kind usb_node_classify(const char *name, uint8_t *ret_config, uint
         return USB_NODE_INTERFACE;
 }
 
-static int name_cmp(const struct dirent **a, const struct dirent **b)
+static int name_cmp(const void *a, const void *b)
 {
-        return strcmp((*a)->d_name, (*b)->d_name);
+        return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void free_dirents(struct dirent **list, int n)
+static void free_names(char **names, size_t n)
 {
-        for (int i = 0; i < n; i++)
-                free(list[i]);
-        free(list);
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* The entries of dir, sorted. opendir/readdir rather than scandir(): umockdev's testbed
+ * redirects only the libc entry points a program calls, and scandir() opens the directory
+ * through glibc internals. */
+static int list_dir(const char *dir, char ***ret, size_t *ret_n)
+{
+        DIR *d = opendir(dir);
+        if (!d)
+                return negative_errno();
+        char **names = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *de;
+        int r = 0;
+        while ((de = readdir(d))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 32;
+                        char **nn = realloc(names, ncap * sizeof *nn);
+                        if (!nn) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        names = nn;
+                        cap = ncap;
+                }
+                if (!(names[n] = strdup(de->d_name))) {
+                        r = -ENOMEM;
+                        break;
+                }
+                n++;
+        }
+        closedir(d);
+        if (r < 0) {
+                free_names(names, n);
+                return r;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof *names, name_cmp);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
+int usb_sysfs_resolve_devpath(const char *link, char **ret)
+{
+        char target[PATH_MAX];
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n < 0)
+                return negative_errno();
+        target[n] = '\0';
+        /* "../../../devices/pci0000:00/..." → "/devices/pci0000:00/..." */
+        const char *p = strstr(target, "/devices/");
+        if (!p && strncmp(target, "devices/", 8) == 0)
+                p = target - 1;
+        if (!p || strstr(p, "/../"))
+                return -EINVAL;
+        char *s = strdup(p);
+        if (!s)
+                return -ENOMEM;
+        *ret = s;
+        return 0;
 }
 
 int usb_sysfs_foreach(const char *base, enum usb_node_kind kind, usb_node_cb cb, void *userdata)
@@ -174,42 +238,47 @@ int usb_sysfs_foreach(const char *base, enum usb_node_kind kind, usb_node_cb cb,
         _cleanup_free_ char *bus = NULL;
         if (asprintf(&bus, "%s/bus/usb/devices", base) < 0)
                 return -ENOMEM;
-        struct dirent **list = NULL;
-        int n = scandir(bus, &list, NULL, name_cmp);
-        if (n < 0)
-                return negative_errno();
-        int r = 0;
-        for (int i = 0; i < n && r >= 0; i++) {
-                const char *name = list[i]->d_name;
-                if (usb_node_classify(name, NULL, NULL) != kind)
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_dir(bus, &names, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                if (usb_node_classify(names[i], NULL, NULL) != kind)
                         continue;
-                _cleanup_free_ char *dir = NULL;
-                if (asprintf(&dir, "%s/%s", bus, name) < 0) {
+                _cleanup_free_ char *link = NULL, *devpath = NULL, *dir = NULL;
+                if (asprintf(&link, "%s/%s", bus, names[i]) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (usb_sysfs_resolve_devpath(link, &devpath) < 0)
+                        continue;
+                if (asprintf(&dir, "%s%s", base, devpath) < 0) {
                         r = -ENOMEM;
                         break;
                 }
                 struct stat st;
                 if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
                         continue; /* a dangling link of a device just removed */
-                int k = cb(base, name, dir, userdata);
+                int k = cb(base, names[i], devpath, dir, userdata);
                 if (k < 0)
                         r = k;
         }
-        free_dirents(list, n);
+        free_names(names, n);
         return r;
 }
 
 int usb_sysfs_foreach_interface(const char *dev_dir, const char *dev_name, usb_node_cb cb,
                                 const char *base, void *userdata)
 {
-        struct dirent **list = NULL;
-        int n = scandir(dev_dir, &list, NULL, name_cmp);
-        if (n < 0)
-                return negative_errno();
+        char **names = NULL;
+        size_t n = 0;
+        int r = list_dir(dev_dir, &names, &n);
+        if (r < 0)
+                return r;
         size_t dlen = strlen(dev_name);
-        int r = 0;
-        for (int i = 0; i < n && r >= 0; i++) {
-                const char *name = list[i]->d_name;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const char *name = names[i];
                 if (strncmp(name, dev_name, dlen) != 0 || name[dlen] != ':' ||
                     usb_node_classify(name, NULL, NULL) != USB_NODE_INTERFACE)
                         continue;
@@ -218,11 +287,11 @@ int usb_sysfs_foreach_interface(const char *dev_dir, const char *dev_name, usb_n
                         r = -ENOMEM;
                         break;
                 }
-                int k = cb(base, name, dir, userdata);
+                int k = cb(base, name, NULL, dir, userdata);
                 if (k < 0)
                         r = k;
         }
-        free_dirents(list, n);
+        free_names(names, n);
         return r;
 }
 
@@ -257,10 +326,11 @@ int usb_sysfs_authorize_interface(const char *base, const char *dir, const char 
         int r = usb_sysfs_write_attr(dir, "authorized", "1");
         if (r < 0)
                 return r;
-        _cleanup_free_ char *bus = NULL;
-        if (asprintf(&bus, "%s/bus/usb", base) < 0)
+        /* one name per write; the kernel ignores the newline (sysfs_streq) */
+        _cleanup_free_ char *bus = NULL, *line = NULL;
+        if (asprintf(&bus, "%s/bus/usb", base) < 0 || asprintf(&line, "%s\n", name) < 0)
                 return -ENOMEM;
-        return usb_sysfs_write_attr(bus, "drivers_probe", name);
+        return usb_sysfs_write_attr(bus, "drivers_probe", line);
 }
 
 void usb_device_facts_clear(struct usb_device_facts *f)
@@ -283,8 +353,6 @@ int usb_device_facts_read(const char *dir, struct usb_device_facts *ret)
                 return r;
         /* strings are optional: a device without iSerial has no serial file */
         (void)usb_sysfs_read_attr(dir, "serial", &f.serial);
-        (void)usb_sysfs_read_attr(dir, "manufacturer", &f.manufacturer);
-        (void)usb_sysfs_read_attr(dir, "product", &f.product);
 
         _cleanup_free_ char *path = NULL;
         if (attr_path(dir, "descriptors", &path) < 0) {
@@ -302,4 +370,13 @@ int usb_device_facts_read(const char *dir, struct usb_device_facts *ret)
         }
         *ret = f;
         return 0;
+}
+
+void usb_device_facts_read_names(const char *dir, struct usb_device_facts *f)
+{
+        free(f->manufacturer);
+        free(f->product);
+        f->manufacturer = f->product = NULL;
+        (void)usb_sysfs_read_attr(dir, "manufacturer", &f->manufacturer);
+        (void)usb_sysfs_read_attr(dir, "product", &f->product);
 }

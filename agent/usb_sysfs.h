@@ -21,8 +21,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Descriptors files are small; anything bigger is refused as hostile. */
-#define USB_DESCRIPTORS_MAX (64u * 1024)
+/* The most a descriptors file can hold: the device descriptor and 8 configurations of
+ * at most 65535 bytes each. (Its st_size is not the content's: the kernel sizes the binary
+ * attribute at 18 + 65535 bytes whatever the device sent, so a bound below that refuses
+ * every device.) */
+#define USB_DESCRIPTORS_MAX (18u + 8u * 65535u)
 
 /* "<root>/sys" without a doubled slash; caller frees. NULL on allocation failure. */
 char *usb_sysfs_base(const char *root);
@@ -47,14 +50,20 @@ enum usb_node_kind {
 enum usb_node_kind usb_node_classify(const char *name, uint8_t *ret_config, uint8_t *ret_number);
 
 /* Calls cb for every entry of <base>/bus/usb/devices of the given kind, in name order;
- * stops at and returns the first negative return of cb. dir is the resolved device
- * directory (<base>/bus/usb/devices/<name>). */
-typedef int (*usb_node_cb)(const char *base, const char *name, const char *dir, void *userdata);
+ * stops at and returns the first negative return of cb. devpath is the kernel's
+ * ("/devices/..."), dir the device directory (<base><devpath>). */
+typedef int (*usb_node_cb)(const char *base, const char *name, const char *devpath,
+                           const char *dir, void *userdata);
 int usb_sysfs_foreach(const char *base, enum usb_node_kind kind, usb_node_cb cb, void *userdata);
 
-/* Interfaces of one device ("<name>:C.I" entries of its directory), in name order. */
+/* Interfaces of one device ("<name>:C.I" entries of its directory), in name order
+ * (devpath is passed as NULL). */
 int usb_sysfs_foreach_interface(const char *dev_dir, const char *dev_name, usb_node_cb cb,
                                 const char *base, void *userdata);
+
+/* The kernel's devpath ("/devices/...") a sysfs symlink (bus/usb/devices/X,
+ * class/block/X) points to. */
+int usb_sysfs_resolve_devpath(const char *link, char **ret);
 
 /* Sets a root hub fail-closed (both defaults 0) and reads them back: 1 when both read 0
  * afterwards, -errno when a write failed or they do not read 0. */
@@ -75,10 +84,13 @@ struct usb_device_facts {
         size_t descriptors_len;
         int descriptors_error; /* -errno when the descriptors file could not be read */
 };
-/* Reads ids, strings and the raw descriptors of a device. Returns -errno only when the
- * device directory itself is gone (vanished); a missing descriptors file is recorded in
- * descriptors_error and the device is then blocked. */
+/* Reads what a decision needs: ids, serial and the raw descriptors. Returns -errno only
+ * when the device directory itself is gone (vanished); a missing descriptors file is
+ * recorded in descriptors_error and the device is then blocked. */
 int usb_device_facts_read(const char *dir, struct usb_device_facts *ret);
+/* Adds the manufacturer and product strings (for events and notices, read after the
+ * decision is enforced so they do not delay it). */
+void usb_device_facts_read_names(const char *dir, struct usb_device_facts *f);
 void usb_device_facts_clear(struct usb_device_facts *f);
 
 #endif

@@ -8,7 +8,7 @@ start=$(date +%s.%N)
 out=$(SPOOL_CRASH_ROUNDS=$rounds tests/integration/spool_crash.sh 2>&1)
 rc=$?
 secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-grep -E '^(# |not ok)' <<<"$out"
+grep -E '^(# |not ok|round )' <<<"$out"
 printf 'spool crash: %s SIGKILLs, %s, %.1f s (%.0f ms per kill-restart-verify round)\n' \
     "$rounds" "$([ $rc -eq 0 ] && echo 'every restart verified' || echo 'PROBLEMS, see above')" \
     "$secs" "$(awk -v s="$secs" -v n="$rounds" 'BEGIN { print s * 1000 / n }')"

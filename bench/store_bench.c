@@ -49,10 +49,12 @@ static void make_batch(struct batch *b, const struct store_terminal *t)
                          "\"tanaka\"}",
                          prev, seq);
                 sha256_hex(b->json[i], strlen(b->json[i]), b->hash[i]);
-                b->events[i] = (struct store_event){ .seq = seq, .type = "usb.blocked",
-                                                     .severity = "warning",
-                                                     .ts = "2026-11-27T10:00:00.000Z",
-                                                     .hash = b->hash[i], .event_json = b->json[i] };
+                b->events[i] = (struct store_event){.seq = seq,
+                                                    .type = "usb.blocked",
+                                                    .severity = "warning",
+                                                    .ts = "2026-11-27T10:00:00.000Z",
+                                                    .hash = b->hash[i],
+                                                    .event_json = b->json[i]};
                 prev = b->hash[i];
         }
 }
@@ -99,7 +101,7 @@ static int bench(enum store_kind kind, const char *target, int batches, int agen
         }
 
         for (int a = 0; a < agents; a++) {
-                struct store_terminal t = { .enrolled_at = 1700000000 };
+                struct store_terminal t = {.enrolled_at = 1700000000};
                 snprintf(t.agent_id, sizeof t.agent_id, "bench-%d-%d", (int)getpid(), a);
                 snprintf(t.hostname, sizeof t.hostname, "pc%04d.city.example.lg.jp", a);
                 snprintf(t.department, sizeof t.department, "総務課");
@@ -133,7 +135,7 @@ out:
 
 static void remove_database(const char *dir, const char *db)
 {
-        static const char *const suffixes[] = { "", "-wal", "-shm" };
+        static const char *const suffixes[] = {"", "-wal", "-shm"};
         for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
                 _cleanup_free_ char *path = NULL;
                 if (asprintf(&path, "%s%s", db, suffixes[i]) >= 0)
@@ -154,8 +156,8 @@ int main(int argc, char **argv)
 
         const char *tmp = getenv("TMPDIR");
         _cleanup_free_ char *dir = NULL, *db = NULL;
-        if (asprintf(&dir, "%s/hogo-store-bench.XXXXXX", tmp ? tmp : "/tmp") < 0 ||
-            !mkdtemp(dir) || asprintf(&db, "%s/collector.db", dir) < 0) {
+        if (asprintf(&dir, "%s/hogo-store-bench.XXXXXX", tmp ? tmp : "/tmp") < 0 || !mkdtemp(dir) ||
+            asprintf(&db, "%s/collector.db", dir) < 0) {
                 perror("store_bench: temporary directory");
                 return 1;
         }

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "collectors/ingest.h"
+#include "collectors/policy_cache.h"
 #include "collectors/tls.h"
 #include "common/canon_json.h"
 #include "common/digest.h"
@@ -45,6 +46,7 @@ struct api_job {
         /* heartbeat */
         char *heartbeat_json;
         char reported_version[VERSION_MAX + 1];
+        bool detached;
         /* heartbeat and policy */
         char *policy_version;
         char *policy_envelope;
@@ -138,6 +140,8 @@ static struct api_job *job_new(enum job_kind kind, const struct api_context *ctx
         snprintf(job->peer, sizeof job->peer, "%s", rq->peer ?: "");
         return job;
 }
+
+bool api_job_detached(const struct api_job *job) { return job->detached; }
 
 void api_job_free(struct api_job *job)
 {
@@ -391,6 +395,17 @@ static int finish_events(struct api_job *job, struct api_reply *reply)
 
 /* ---- POST /v1/heartbeat ------------------------------------------------------------- */
 
+static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
+{
+        json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "policy_version", job->policy_version
+                                                            ? json_object_new_string(job->policy_version)
+                                                            : NULL);
+        return reply_json(reply, 200, o);
+}
+
 static int handle_heartbeat(const struct api_context *ctx, const struct api_request *rq,
                             struct api_reply *reply, struct api_job **ret_job)
 {
@@ -434,6 +449,20 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                               "numbers must be integers");
         if (r < 0)
                 return r;
+
+        bool assigned;
+        char assigned_version[VERSION_MAX + 1];
+        if (rq->may_answer_early && rq->department &&
+            policy_cache_get(rq->department, &assigned, assigned_version, sizeof assigned_version)) {
+                job->detached = true;
+                free(job->policy_version);
+                job->policy_version = assigned ? strdup(assigned_version) : NULL;
+                if (assigned && !job->policy_version)
+                        return -ENOMEM;
+                r = finish_heartbeat(job, reply);
+                if (r < 0)
+                        return r;
+        }
         *ret_job = TAKE_PTR(job);
         return 0;
 }
@@ -455,7 +484,11 @@ static int policy_lookup(struct api_job *job, struct store *store, const char *d
         free(job->policy_envelope);
         job->policy_version = job->policy_envelope = NULL;
         int r = store_policy_get(store, department, &job->policy_version, &job->policy_envelope);
-        return r == -ENOENT ? 0 : r;
+        if (r == -ENOENT)
+                r = 0;
+        if (r >= 0)
+                policy_cache_put(department, job->policy_version);
+        return r;
 }
 
 static int run_heartbeat(struct api_job *job, struct store *store, int64_t now)
@@ -470,17 +503,6 @@ static int run_heartbeat(struct api_job *job, struct store *store, int64_t now)
         if (r >= 0)
                 r = policy_lookup(job, store, t.department);
         return r;
-}
-
-static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
-{
-        json_object *o = json_object_new_object();
-        if (!o)
-                return -ENOMEM;
-        json_object_object_add(o, "policy_version", job->policy_version
-                                                            ? json_object_new_string(job->policy_version)
-                                                            : NULL);
-        return reply_json(reply, 200, o);
 }
 
 /* ---- GET /v1/policy ----------------------------------------------------------------- */

@@ -41,6 +41,8 @@ struct api_request {
         const char *body;
         size_t body_len;
         const char *agent_id; /* verified client certificate CN, agent listener only */
+        const char *department; /* its OU (set by the CA from the enrollment token) */
+        bool may_answer_early;  /* the writer is not backlogged: see api_job_detached() */
         const char *peer;     /* for log lines */
 };
 
@@ -54,7 +56,8 @@ struct api_reply {
 
 struct api_job;
 
-/* 0: either *ret_job is set (the writer must run it) or reply is complete. */
+/* 0: either *ret_job is set (the writer must run it) or reply is complete; both when the
+ * job is detached. */
 int api_handle(const struct api_context *ctx, const struct api_request *rq,
                struct api_reply *reply, struct api_job **ret_job);
 
@@ -65,6 +68,11 @@ int api_job_run(struct api_job *job, struct store *store, int64_t now);
 /* Completes the reply after the transaction ended; committed is false after a rollback. */
 void api_job_finish(struct api_job *job, bool committed, struct api_reply *reply);
 void api_job_free(struct api_job *job);
+/* A detached job's reply was made by api_handle() already (a heartbeat answered from the
+ * policy cache): the writer runs it for its writes and the reply it makes is dropped.
+ * Heartbeats are snapshots that the next one replaces, so they may be acknowledged before
+ * they are durable; events never are. */
+bool api_job_detached(const struct api_job *job);
 
 void api_reply_clear(struct api_reply *reply);
 

@@ -1,6 +1,8 @@
 /* config.c — see config.h. */
 #include "collectors/config.h"
 
+#include <assert.h>
+
 #include "common/canon_json.h"
 #include "common/fileio.h"
 #include "common/json_strict.h"
@@ -311,6 +313,7 @@ int config_open_store(const char *path, struct store **ret)
         int r = config_load(path, &c);
         if (r < 0)
                 return r;
+        assert(c);
         r = store_open(c->store_kind, c->store_target, ret);
         if (r < 0)
                 return log_error_errno(r, "Cannot open the store %s: %m", c->store_target);

@@ -100,9 +100,12 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                  * stored and reported, not refused (refusing would hide it and wedge the
                  * uplink on a batch it cannot change). */
                 e->hash_ok = r == 0;
-                r = event_compute_hash(ev, e->computed_hash);
-                if (r < 0)
-                        return r;
+                if (!e->hash_ok) {
+                        /* only needed for the alert; a valid event's hash is its own */
+                        r = event_compute_hash(ev, e->computed_hash);
+                        if (r < 0)
+                                return r;
+                }
                 json_object *seq;
                 json_object_object_get_ex(ev, "seq", &seq);
                 e->seq = (uint64_t)json_object_get_int64(seq);
@@ -214,22 +217,20 @@ static int ingest_event_apply(struct store *store, const char *agent_id,
                         return r;
                 r = event_store(store, agent_id, e, now, res);
         } else {
-                if (e->seq > *last_seq + 1 &&
-                    chain_gap_bridged(*last_seq, last_hash, e->seq, e->prev_hash, b->drops,
-                                      b->n_drops))
-                        r = 0; /* events the agent's spool dropped and declared */
-                else if (e->seq > *last_seq + 1)
+                bool gap = e->seq > *last_seq + 1;
+                r = 0;
+                /* a gap the agent's spool declared (dropped events) is no break */
+                if (gap && !chain_gap_bridged(*last_seq, last_hash, e->seq, e->prev_hash,
+                                              b->drops, b->n_drops))
                         r = chain_break_store(store, agent_id, CHAIN_BREAK_GAP, e,
                                               seq_and_hash("seq", *last_seq + 1, "prev_hash", last_hash),
                                               seq_and_hash("seq", e->seq, "prev_hash", e->prev_hash),
                                               false, now, res);
-                else if (STRNEQ(e->prev_hash, last_hash))
+                else if (!gap && STRNEQ(e->prev_hash, last_hash))
                         r = chain_break_store(store, agent_id, CHAIN_BREAK_PREV_MISMATCH, e,
                                               seq_and_hash(NULL, 0, "prev_hash", last_hash),
                                               seq_and_hash(NULL, 0, "prev_hash", e->prev_hash),
                                               false, now, res);
-                else
-                        r = 0;
                 if (r < 0)
                         return r;
                 r = event_store(store, agent_id, e, now, res);

@@ -2,7 +2,8 @@
  *
  *   hogo-collector [-c FILE] [-n] [-d] [-v]
  *     -c FILE  configuration (default /etc/hogo/collector.json; see collectors/config.h)
- *     -n       check the configuration (file, certificates, keys, store) and exit
+ *     -n       check the configuration (file, certificates, keys, store) and exit; binds
+ *              no port, so it is safe next to a running collector
  *     -d       stay in the foreground and log to stderr (default: the journal; under
  *              systemd the unit is Type=notify, elsewhere the process daemonizes)
  *     -v       debug logging
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
 
         struct server *server = NULL;
-        r = server_new(config, store, ca, &server);
+        r = server_new(config, store, ca, check_only, &server);
         if (r < 0)
                 return 1;
         if (check_only) {

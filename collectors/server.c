@@ -9,6 +9,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
 
@@ -18,6 +20,9 @@
 #include "common/util.h"
 
 #define MAX_HEADERS_SIZE (16 * 1024)
+/* Above this many queued store jobs heartbeats wait for their commit again (back-pressure
+ * instead of an unbounded write-behind queue). */
+#define WRITER_BACKLOG_EARLY 1024
 
 struct worker;
 
@@ -99,6 +104,12 @@ static void on_job_done(struct writer_item *it)
         event_active(w->done_ev, EV_READ, 0);
 }
 
+/* Writer thread: a detached job's reply was sent already; only free it. */
+static void on_detached_done(struct writer_item *it)
+{
+        item_free(it);
+}
+
 /* Worker thread: send the replies the writer finished. */
 static void on_done_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -130,11 +141,14 @@ static void on_request(struct evhttp_request *req, void *arg)
                 snprintf(peer, sizeof peer, strchr(addr ?: "", ':') ? "[%s]:%u" : "%s:%u",
                          addr ?: "?", port);
         }
-        char agent_id[128] = "";
+        char agent_id[128] = "", department[256] = "";
+        bool have_department = false;
         if (ssl) {
                 tls_connection_served(ssl);
                 if (l->kind == LISTENER_AGENT && tls_peer_agent_id(ssl, agent_id, sizeof agent_id) < 0)
                         agent_id[0] = '\0';
+                if (agent_id[0])
+                        have_department = tls_peer_department(ssl, department, sizeof department) >= 0;
         }
 
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -149,6 +163,8 @@ static void on_request(struct evhttp_request *req, void *arg)
                 .body = len ? (const char *)evbuffer_pullup(in, -1) : "",
                 .body_len = len,
                 .agent_id = agent_id[0] ? agent_id : NULL,
+                .department = have_department ? department : NULL,
+                .may_answer_early = writer_backlog(s->writer) < WRITER_BACKLOG_EARLY,
                 .peer = peer,
         };
         if (!rq.path)
@@ -165,22 +181,27 @@ static void on_request(struct evhttp_request *req, void *arg)
                 send_reply(req, &reply);
                 return;
         }
-        if (!job) {
+        if (!job || api_job_detached(job)) {
                 send_reply(req, &reply);
                 api_reply_clear(&reply);
-                return;
+                if (!job)
+                        return;
         }
         struct writer_item *it = calloc(1, sizeof *it);
         if (!it) {
+                bool answered = api_job_detached(job);
+                enum metrics_endpoint endpoint = reply.endpoint;
                 api_job_free(job);
-                reply = (struct api_reply){ .status = 503, .endpoint = reply.endpoint };
-                send_reply(req, &reply);
+                if (!answered) {
+                        reply = (struct api_reply){ .status = 503, .endpoint = endpoint };
+                        send_reply(req, &reply);
+                }
                 return;
         }
         it->job = job;
-        it->userdata = req;
+        it->userdata = api_job_detached(job) ? NULL : req;
         it->owner = l->worker;
-        it->done = on_job_done;
+        it->done = api_job_detached(job) ? on_detached_done : on_job_done;
         writer_submit(s->writer, it);
 }
 
@@ -221,6 +242,9 @@ static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         int r = 0;
+        /* Accepted sockets inherit TCP_NODELAY: a reply goes out as several TLS records,
+         * and Nagle + delayed ACK would hold the last one back ~40 ms. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
             bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0)
                 r = negative_errno();
@@ -234,7 +258,7 @@ static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
         return 0;
 }
 
-static int worker_init(struct server *s, struct worker *w, unsigned index)
+static int worker_init(struct server *s, struct worker *w, unsigned index, bool check_only)
 {
         w->server = s;
         w->index = index;
@@ -266,7 +290,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned index)
                                                          EVHTTP_REQ_PATCH);
                 evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
                 evhttp_set_gencb(http, on_request, &w->lctx[k]);
-                for (size_t i = 0; i < s->config->n_listen[k]; i++) {
+                for (size_t i = 0; !check_only && i < s->config->n_listen[k]; i++) {
                         evutil_socket_t fd = -1;
                         int r = bind_socket(&s->config->listen[k][i], &fd);
                         if (r < 0)
@@ -281,7 +305,7 @@ static int worker_init(struct server *s, struct worker *w, unsigned index)
 }
 
 int server_new(const struct collector_config *config, struct store *store, struct hogo_ca *ca,
-               struct server **ret)
+               bool check_only, struct server **ret)
 {
         static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
         pthread_once(&threads_once, (void (*)(void))evthread_use_pthreads);
@@ -309,7 +333,7 @@ int server_new(const struct collector_config *config, struct store *store, struc
                 return -ENOMEM;
         }
         for (unsigned i = 0; i < s->n_workers; i++) {
-                r = worker_init(s, &s->workers[i], i);
+                r = worker_init(s, &s->workers[i], i, check_only);
                 if (r < 0) {
                         server_free(s);
                         return r;
@@ -361,6 +385,11 @@ void server_free(struct server *s)
                 for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++)
                         if (w->http[k])
                                 evhttp_free(w->http[k]);
+                /* Freed bufferevents finish freeing in deferred callbacks: let them run
+                 * (connections closed just before the loop stopped, and the ones above). */
+                if (w->base)
+                        for (int round = 0; round < 3; round++)
+                                event_base_loop(w->base, EVLOOP_NONBLOCK);
                 if (w->done_ev)
                         event_free(w->done_ev);
                 if (w->base)

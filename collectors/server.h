@@ -21,9 +21,11 @@
 
 struct server;
 
-/* Creates TLS contexts and binds every listening socket (so errors show before start). */
+/* Creates TLS contexts and, unless check_only, binds every listening socket (so errors
+ * show before start). check_only binds nothing: with SO_REUSEPORT a check next to a running
+ * collector would otherwise take a share of its connections. */
 int server_new(const struct collector_config *config, struct store *store, struct hogo_ca *ca,
-               struct server **ret);
+               bool check_only, struct server **ret);
 /* Starts the workers and the writer; returns at once. */
 int server_start(struct server *s);
 /* Stops accepting, finishes the store writer, frees everything. */

@@ -44,8 +44,12 @@ enum {
         ST_EVENT_INSERT,
         ST_EVENT_HASH,
         ST_EVENT_COUNT,
+        ST_EVENT_COUNT_ALL,
         ST_ALERT_INSERT,
         ST_ALERT_COUNT,
+        ST_ALERT_COUNT_AGENT,
+        ST_ALERT_COUNT_TYPE,
+        ST_ALERT_COUNT_ALL,
         ST_POSTURE_LATEST_PUT,
         ST_POSTURE_HISTORY_ADD,
         ST_POSTURE_GET,
@@ -58,80 +62,75 @@ enum {
         ST__MAX,
 };
 
-#define TERMINAL_COLUMNS                                                                  \
-        "agent_id, hostname, department, cert_serial, last_seq, last_hash, enrolled_at, " \
+#define TERMINAL_COLUMNS                                                                           \
+        "agent_id, hostname, department, cert_serial, last_seq, last_hash, enrolled_at, "          \
         "last_seen, policy_version, revoked_at"
 
-#define STATEMENT(i, text, ...) [i] = { .id = i, .name = #i, .sql = text, __VA_ARGS__ }
+#define STATEMENT(i, text, ...) [i] = {.id = i, .name = #i, .sql = text, __VA_ARGS__}
 static const struct store_statement statements[ST__MAX] = {
-        STATEMENT(ST_SCHEMA_VERSION_GET, "SELECT COALESCE(MAX(version), 0) FROM schema_version"),
-        STATEMENT(ST_SCHEMA_VERSION_ADD,
-                  "INSERT INTO schema_version (version, description, applied_at) "
-                  "VALUES ($1, $2, $3)"),
-        STATEMENT(ST_DEPARTMENT_ENSURE,
-                  "INSERT INTO departments (name, created_at) VALUES ($1, $2) "
-                  "ON CONFLICT (name) DO NOTHING"),
-        STATEMENT(ST_TERMINAL_ADD,
-                  "INSERT INTO terminals (agent_id, hostname, department, cert_serial, last_seq, "
-                  "last_hash, enrolled_at, last_seen, policy_version) "
-                  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id) DO NOTHING"),
-        STATEMENT(ST_TERMINAL_GET,
-                  "SELECT " TERMINAL_COLUMNS " FROM terminals WHERE agent_id = $1"),
-        STATEMENT(ST_TERMINAL_GET_LOCKED,
-                  "SELECT " TERMINAL_COLUMNS " FROM terminals WHERE agent_id = $1",
-                  .for_update = true),
-        STATEMENT(ST_TERMINAL_SET_CHAIN,
-                  "UPDATE terminals SET last_seq = $2, last_hash = $3 WHERE agent_id = $1"),
-        STATEMENT(ST_TERMINAL_SEEN,
-                  "UPDATE terminals SET last_seen = $2, "
-                  "policy_version = COALESCE($3, policy_version) WHERE agent_id = $1"),
-        STATEMENT(ST_TERMINAL_REVOKE,
-                  "UPDATE terminals SET revoked_at = COALESCE(revoked_at, $2) WHERE agent_id = $1"),
-        STATEMENT(ST_REVOCATION_ADD,
-                  "INSERT INTO revocations (agent_id, cert_serial, revoked_at) "
-                  "SELECT agent_id, cert_serial, revoked_at FROM terminals WHERE agent_id = $1 "
-                  "ON CONFLICT (agent_id) DO NOTHING"),
-        STATEMENT(ST_REVOKED_LIST, "SELECT agent_id FROM revocations ORDER BY agent_id"),
-        STATEMENT(ST_EVENT_INSERT,
-                  "INSERT INTO events (agent_id, seq, type, severity, ts, hash, event, "
-                  "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                  "ON CONFLICT (agent_id, seq) DO NOTHING"),
-        STATEMENT(ST_EVENT_HASH, "SELECT hash FROM events WHERE agent_id = $1 AND seq = $2"),
-        STATEMENT(ST_EVENT_COUNT,
-                  "SELECT COUNT(*) FROM events WHERE CAST($1 AS TEXT) IS NULL OR agent_id = $1"),
-        STATEMENT(ST_ALERT_INSERT,
-                  "INSERT INTO alerts (agent_id, type, details, created_at) "
-                  "VALUES ($1, $2, $3, $4)"),
-        STATEMENT(ST_ALERT_COUNT,
-                  "SELECT COUNT(*) FROM alerts WHERE (CAST($1 AS TEXT) IS NULL OR agent_id = $1) "
-                  "AND (CAST($2 AS TEXT) IS NULL OR type = $2)"),
-        STATEMENT(ST_POSTURE_LATEST_PUT,
-                  "INSERT INTO posture_latest (agent_id, posture, reported_at) VALUES ($1, $2, $3) "
-                  "ON CONFLICT (agent_id) DO UPDATE SET posture = excluded.posture, "
-                  "reported_at = excluded.reported_at"),
-        STATEMENT(ST_POSTURE_HISTORY_ADD,
-                  "INSERT INTO posture_history (agent_id, posture, reported_at) "
-                  "VALUES ($1, $2, $3)"),
-        STATEMENT(ST_POSTURE_GET,
-                  "SELECT posture, reported_at FROM posture_latest WHERE agent_id = $1"),
-        STATEMENT(ST_POSTURE_HISTORY_COUNT,
-                  "SELECT COUNT(*) FROM posture_history WHERE agent_id = $1"),
-        STATEMENT(ST_TOKEN_ADD,
-                  "INSERT INTO tokens (token_hash, department, uses_left, uses_total, expires_at, "
-                  "created_at) VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING"),
-        /* One statement, so that the check and the decrement are one step under the row's
-         * lock: a collector that waited for another's use re-reads uses_left after it. */
-        STATEMENT(ST_TOKEN_USE,
-                  "UPDATE tokens SET uses_left = uses_left - 1, last_used_at = $2 "
-                  "WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2 "
-                  "RETURNING department"),
-        STATEMENT(ST_TOKEN_GET, "SELECT uses_left, expires_at FROM tokens WHERE token_hash = $1"),
-        STATEMENT(ST_POLICY_PUT,
-                  "INSERT INTO policies (department, version, envelope, created_at) "
-                  "VALUES ($1, $2, $3, $4) ON CONFLICT (department, version) DO NOTHING"),
-        STATEMENT(ST_POLICY_GET,
-                  "SELECT version, envelope FROM policies WHERE department = $1 "
-                  "ORDER BY id DESC LIMIT 1"),
+    STATEMENT(ST_SCHEMA_VERSION_GET, "SELECT COALESCE(MAX(version), 0) FROM schema_version"),
+    STATEMENT(ST_SCHEMA_VERSION_ADD,
+              "INSERT INTO schema_version (version, description, applied_at) "
+              "VALUES ($1, $2, $3)"),
+    STATEMENT(ST_DEPARTMENT_ENSURE, "INSERT INTO departments (name, created_at) VALUES ($1, $2) "
+                                    "ON CONFLICT (name) DO NOTHING"),
+    STATEMENT(ST_TERMINAL_ADD,
+              "INSERT INTO terminals (agent_id, hostname, department, cert_serial, last_seq, "
+              "last_hash, enrolled_at, last_seen, policy_version) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agent_id) DO NOTHING"),
+    STATEMENT(ST_TERMINAL_GET, "SELECT " TERMINAL_COLUMNS " FROM terminals WHERE agent_id = $1"),
+    STATEMENT(ST_TERMINAL_GET_LOCKED,
+              "SELECT " TERMINAL_COLUMNS " FROM terminals WHERE agent_id = $1", .for_update = true),
+    STATEMENT(ST_TERMINAL_SET_CHAIN,
+              "UPDATE terminals SET last_seq = $2, last_hash = $3 WHERE agent_id = $1"),
+    STATEMENT(ST_TERMINAL_SEEN,
+              "UPDATE terminals SET last_seen = $2, "
+              "policy_version = COALESCE($3, policy_version) WHERE agent_id = $1"),
+    STATEMENT(ST_TERMINAL_REVOKE,
+              "UPDATE terminals SET revoked_at = COALESCE(revoked_at, $2) WHERE agent_id = $1"),
+    STATEMENT(ST_REVOCATION_ADD,
+              "INSERT INTO revocations (agent_id, cert_serial, revoked_at) "
+              "SELECT agent_id, cert_serial, revoked_at FROM terminals WHERE agent_id = $1 "
+              "ON CONFLICT (agent_id) DO NOTHING"),
+    STATEMENT(ST_REVOKED_LIST, "SELECT agent_id FROM revocations ORDER BY agent_id"),
+    STATEMENT(ST_EVENT_INSERT,
+              "INSERT INTO events (agent_id, seq, type, severity, ts, hash, event, "
+              "received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+              "ON CONFLICT (agent_id, seq) DO NOTHING"),
+    STATEMENT(ST_EVENT_HASH, "SELECT hash FROM events WHERE agent_id = $1 AND seq = $2"),
+    /* One statement per filter, not "$1 IS NULL OR …": that would scan the whole table. */
+    STATEMENT(ST_EVENT_COUNT, "SELECT COUNT(*) FROM events WHERE agent_id = $1"),
+    STATEMENT(ST_EVENT_COUNT_ALL, "SELECT COUNT(*) FROM events"),
+    STATEMENT(ST_ALERT_INSERT, "INSERT INTO alerts (agent_id, type, details, created_at) "
+                               "VALUES ($1, $2, $3, $4)"),
+    STATEMENT(ST_ALERT_COUNT, "SELECT COUNT(*) FROM alerts WHERE agent_id = $1 AND type = $2"),
+    STATEMENT(ST_ALERT_COUNT_AGENT, "SELECT COUNT(*) FROM alerts WHERE agent_id = $1"),
+    STATEMENT(ST_ALERT_COUNT_TYPE, "SELECT COUNT(*) FROM alerts WHERE type = $1"),
+    STATEMENT(ST_ALERT_COUNT_ALL, "SELECT COUNT(*) FROM alerts"),
+    STATEMENT(ST_POSTURE_LATEST_PUT,
+              "INSERT INTO posture_latest (agent_id, posture, reported_at) VALUES ($1, $2, $3) "
+              "ON CONFLICT (agent_id) DO UPDATE SET posture = excluded.posture, "
+              "reported_at = excluded.reported_at"),
+    STATEMENT(ST_POSTURE_HISTORY_ADD,
+              "INSERT INTO posture_history (agent_id, posture, reported_at) "
+              "VALUES ($1, $2, $3)"),
+    STATEMENT(ST_POSTURE_GET,
+              "SELECT posture, reported_at FROM posture_latest WHERE agent_id = $1"),
+    STATEMENT(ST_POSTURE_HISTORY_COUNT, "SELECT COUNT(*) FROM posture_history WHERE agent_id = $1"),
+    STATEMENT(ST_TOKEN_ADD,
+              "INSERT INTO tokens (token_hash, department, uses_left, uses_total, expires_at, "
+              "created_at) VALUES ($1, $2, $3, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING"),
+    /* One statement, so that the check and the decrement are one step under the row's
+     * lock: a collector that waited for another's use re-reads uses_left after it. */
+    STATEMENT(ST_TOKEN_USE, "UPDATE tokens SET uses_left = uses_left - 1, last_used_at = $2 "
+                            "WHERE token_hash = $1 AND uses_left > 0 AND expires_at > $2 "
+                            "RETURNING department"),
+    STATEMENT(ST_TOKEN_GET, "SELECT uses_left, expires_at FROM tokens WHERE token_hash = $1"),
+    STATEMENT(ST_POLICY_PUT,
+              "INSERT INTO policies (department, version, envelope, created_at) "
+              "VALUES ($1, $2, $3, $4) ON CONFLICT (department, version) DO NOTHING"),
+    STATEMENT(ST_POLICY_GET, "SELECT version, envelope FROM policies WHERE department = $1 "
+                             "ORDER BY id DESC LIMIT 1"),
 };
 _Static_assert(ST__MAX <= STORE_STATEMENTS_BACKEND_FIRST, "raise STORE_STATEMENTS_BACKEND_FIRST");
 
@@ -159,13 +158,13 @@ static int store_run(struct store *store, unsigned id, const struct store_value 
         int r = store_check_usable(store);
         if (r < 0)
                 return r;
-        return store_note_result(store, store->backend->run(store->conn, &statements[id], params,
-                                                            n_params, fn, ud));
+        return store_note_result(
+            store, store->backend->run(store->conn, &statements[id], params, n_params, fn, ud));
 }
 
-#define RUN(store, id, fn, ud, ...)                                                       \
-        store_run((store), (id), (const struct store_value[]){ __VA_ARGS__ },             \
-                  ELEMENTSOF(((const struct store_value[]){ __VA_ARGS__ })), (fn), (ud))
+#define RUN(store, id, fn, ud, ...)                                                                \
+        store_run((store), (id), (const struct store_value[]){__VA_ARGS__},                        \
+                  ELEMENTSOF(((const struct store_value[]){__VA_ARGS__})), (fn), (ud))
 
 /* Row readers. */
 
@@ -211,8 +210,7 @@ static int64_t count_rows(struct store *store, unsigned id, const struct store_v
 }
 
 /* Runs fn inside a transaction: the caller's when one is open, else one of its own. */
-static int store_atomically(struct store *store, int (*fn)(struct store *store, void *ud),
-                            void *ud)
+static int store_atomically(struct store *store, int (*fn)(struct store *store, void *ud), void *ud)
 {
         if (store->in_transaction)
                 return fn(store, ud);
@@ -240,40 +238,29 @@ static bool valid_text(const char *s, size_t max)
 
 /* --- open, migrations ------------------------------------------------------------------ */
 
-static int store_migrate(struct store *store)
+static int store_migrate_locked(struct store *store, void *ud)
 {
         const struct store_backend *b = store->backend;
-        const int latest = b->migrations[b->n_migrations - 1].version;
-        int64_t current = 0;
-        int r;
+        const int latest = STORE_SCHEMA_LATEST;
 
-        r = b->begin(store->conn);
+        int r = b->lock_schema(store->conn);
+        if (r >= 0)
+                r = b->exec_script(store->conn, "CREATE TABLE IF NOT EXISTS schema_version ("
+                                                " version INTEGER PRIMARY KEY,"
+                                                " description TEXT NOT NULL,"
+                                                " applied_at BIGINT NOT NULL)");
         if (r < 0)
                 return r;
-        store->in_transaction = true;
-
-        r = b->lock_schema(store->conn);
-        if (r >= 0)
-                r = b->exec_script(store->conn,
-                                   "CREATE TABLE IF NOT EXISTS schema_version ("
-                                   " version INTEGER PRIMARY KEY,"
-                                   " description TEXT NOT NULL,"
-                                   " applied_at BIGINT NOT NULL)");
-        if (r >= 0)
-                r = count_rows(store, ST_SCHEMA_VERSION_GET, NULL, 0);
-        if (r < 0)
-                goto fail;
-        current = r;
-
-        if (current > latest) {
-                r = log_error_errno(-EPROTONOSUPPORT,
-                                    "Store: the database has schema version %" PRId64
-                                    ", newer than this collector knows (%d); it was left "
-                                    "untouched. Run the collector version that migrated it, "
-                                    "or a newer one.",
-                                    current, latest);
-                goto fail;
-        }
+        const int64_t current = count_rows(store, ST_SCHEMA_VERSION_GET, NULL, 0);
+        if (current < 0)
+                return (int)current;
+        if (current > latest)
+                return log_error_errno(-EPROTONOSUPPORT,
+                                       "Store: the database has schema version %" PRId64
+                                       ", newer than this collector knows (%d); it was left "
+                                       "untouched. Run the collector version that migrated it, "
+                                       "or a newer one.",
+                                       current, latest);
 
         for (size_t i = 0; i < b->n_migrations; i++) {
                 const struct store_migration *m = &b->migrations[i];
@@ -283,25 +270,23 @@ static int store_migrate(struct store *store)
                 if (r >= 0)
                         r = RUN(store, ST_SCHEMA_VERSION_ADD, NULL, NULL, STORE_INT(m->version),
                                 STORE_TEXT(m->description), STORE_INT((int64_t)time(NULL)));
-                if (r < 0) {
-                        log_error_errno(r, "Store: migration to schema version %d (%s) failed; "
-                                           "the database was left at version %" PRId64 ": %m",
-                                        m->version, m->description, current);
-                        goto fail;
-                }
+                if (r < 0)
+                        return log_error_errno(r,
+                                               "Store: migration to schema version %d (%s) "
+                                               "failed; the database was left at version "
+                                               "%" PRId64 ": %m",
+                                               m->version, m->description, current);
                 log_info("Store: migrated %s database to schema version %d (%s)", b->name,
                          m->version, m->description);
         }
-
-        r = store_commit(store);
-        if (r < 0)
-                return r;
         store->schema_version = latest;
         return 0;
+}
 
-fail:
-        (void)store_rollback(store);
-        return r;
+/* All migrations in one transaction: a database is at one version or the next, never half. */
+static int store_migrate(struct store *store)
+{
+        return store_atomically(store, store_migrate_locked, NULL);
 }
 
 int store_open(enum store_kind kind, const char *target, struct store **ret)
@@ -384,8 +369,9 @@ int store_commit(struct store *store)
 
 int store_rollback(struct store *store)
 {
+        /* Nothing open (a failed commit ended it already): nothing to undo. */
         if (!store->in_transaction)
-                return log_error_errno(-EINVAL, "Store: rollback without a transaction");
+                return 0;
         store->in_transaction = store->transaction_lost = false;
         return store->backend->rollback(store->conn);
 }
@@ -396,7 +382,8 @@ static int department_ensure(struct store *store, const char *department, int64_
 {
         if (!*department)
                 return 0;
-        int r = RUN(store, ST_DEPARTMENT_ENSURE, NULL, NULL, STORE_TEXT(department), STORE_INT(now));
+        int r =
+            RUN(store, ST_DEPARTMENT_ENSURE, NULL, NULL, STORE_TEXT(department), STORE_INT(now));
         return r < 0 ? r : 0;
 }
 
@@ -408,8 +395,8 @@ static int terminal_add_locked(struct store *store, void *ud)
         int r = department_ensure(store, t->department, t->enrolled_at);
         if (r < 0)
                 return r;
-        r = RUN(store, ST_TERMINAL_ADD, NULL, NULL, STORE_TEXT(t->agent_id), STORE_TEXT(t->hostname),
-                STORE_TEXT(t->department), STORE_TEXT(t->cert_serial),
+        r = RUN(store, ST_TERMINAL_ADD, NULL, NULL, STORE_TEXT(t->agent_id),
+                STORE_TEXT(t->hostname), STORE_TEXT(t->department), STORE_TEXT(t->cert_serial),
                 STORE_INT((int64_t)t->last_seq), STORE_TEXT(last_hash), STORE_INT(t->enrolled_at),
                 STORE_INT(t->last_seen), STORE_TEXT(t->policy_version));
         if (r < 0)
@@ -423,8 +410,7 @@ int store_terminal_add(struct store *store, const struct store_terminal *t)
             !valid_text(t->hostname, sizeof t->hostname) ||
             !valid_text(t->department, sizeof t->department) ||
             !valid_text(t->cert_serial, sizeof t->cert_serial) ||
-            !valid_text(t->policy_version, sizeof t->policy_version) ||
-            t->last_seq > INT64_MAX ||
+            !valid_text(t->policy_version, sizeof t->policy_version) || t->last_seq > INT64_MAX ||
             (*t->last_hash && !is_lower_hex(t->last_hash, SHA256_HEX_LEN)))
                 return log_error_errno(-EINVAL, "Store: refusing a malformed terminal record");
         return store_atomically(store, terminal_add_locked, (void *)t);
@@ -435,8 +421,8 @@ static int row_terminal(const struct store_value *c, size_t n, void *ud)
         struct store_terminal t = {};
         int r;
 
-        if (n != 10 || c[4].type != STORE_VALUE_INT || c[4].i < 0 ||
-            c[6].type != STORE_VALUE_INT || c[7].type != STORE_VALUE_INT)
+        if (n != 10 || c[4].type != STORE_VALUE_INT || c[4].i < 0 || c[6].type != STORE_VALUE_INT ||
+            c[7].type != STORE_VALUE_INT)
                 return -EBADMSG;
         if ((r = copy_text(t.agent_id, sizeof t.agent_id, &c[0])) < 0 ||
             (r = copy_text(t.hostname, sizeof t.hostname, &c[1])) < 0 ||
@@ -474,8 +460,7 @@ int store_terminal_get(struct store *store, const char *agent_id, struct store_t
         return terminal_get(store, ST_TERMINAL_GET, agent_id, ret);
 }
 
-int store_terminal_get_locked(struct store *store, const char *agent_id,
-                              struct store_terminal *ret)
+int store_terminal_get_locked(struct store *store, const char *agent_id, struct store_terminal *ret)
 {
         if (!store->in_transaction)
                 return log_error_errno(-EINVAL, "Store: a locked read needs a transaction");
@@ -498,8 +483,8 @@ int store_terminal_set_chain(struct store *store, const char *agent_id, uint64_t
             !is_lower_hex(last_hash, SHA256_HEX_LEN))
                 return -EINVAL;
         return update_one(store, ST_TERMINAL_SET_CHAIN,
-                          (struct store_value[]){ STORE_TEXT(agent_id), STORE_INT((int64_t)last_seq),
-                                                  STORE_TEXT(last_hash) },
+                          (struct store_value[]){STORE_TEXT(agent_id), STORE_INT((int64_t)last_seq),
+                                                 STORE_TEXT(last_hash)},
                           3);
 }
 
@@ -509,8 +494,8 @@ int store_terminal_seen(struct store *store, const char *agent_id, int64_t now,
         if (!valid_name(agent_id, 64) || (policy_version && strlen(policy_version) >= 64))
                 return -EINVAL;
         return update_one(store, ST_TERMINAL_SEEN,
-                          (struct store_value[]){ STORE_TEXT(agent_id), STORE_INT(now),
-                                                  STORE_TEXT(policy_version) },
+                          (struct store_value[]){STORE_TEXT(agent_id), STORE_INT(now),
+                                                 STORE_TEXT(policy_version)},
                           3);
 }
 
@@ -523,7 +508,7 @@ static int terminal_revoke_locked(struct store *store, void *ud)
 {
         const struct revoke_args *a = ud;
         int r = update_one(store, ST_TERMINAL_REVOKE,
-                           (struct store_value[]){ STORE_TEXT(a->agent_id), STORE_INT(a->now) }, 2);
+                           (struct store_value[]){STORE_TEXT(a->agent_id), STORE_INT(a->now)}, 2);
         if (r < 0)
                 return r;
         r = RUN(store, ST_REVOCATION_ADD, NULL, NULL, STORE_TEXT(a->agent_id));
@@ -535,7 +520,7 @@ int store_terminal_revoke(struct store *store, const char *agent_id, int64_t now
         if (!valid_name(agent_id, 64))
                 return -EINVAL;
         return store_atomically(store, terminal_revoke_locked,
-                                &(struct revoke_args){ .agent_id = agent_id, .now = now });
+                                &(struct revoke_args){.agent_id = agent_id, .now = now});
 }
 
 struct foreach_args {
@@ -552,11 +537,10 @@ static int row_revoked(const struct store_value *c, size_t n, void *ud)
         return r < 0 ? r : 0;
 }
 
-int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, void *ud),
-                          void *ud)
+int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, void *ud), void *ud)
 {
         int r = store_run(store, ST_REVOKED_LIST, NULL, 0, row_revoked,
-                          &(struct foreach_args){ .fn = fn, .ud = ud });
+                          &(struct foreach_args){.fn = fn, .ud = ud});
         return r < 0 ? r : 0;
 }
 
@@ -570,8 +554,8 @@ static bool event_valid(const char *agent_id, const struct store_event *e)
                valid_name(e->event_json, SIZE_MAX);
 }
 
-static int event_insert_one(struct store *store, const char *agent_id,
-                            const struct store_event *e, int64_t received_at)
+static int event_insert_one(struct store *store, const char *agent_id, const struct store_event *e,
+                            int64_t received_at)
 {
         int r = RUN(store, ST_EVENT_INSERT, NULL, NULL, STORE_TEXT(agent_id),
                     STORE_INT((int64_t)e->seq), STORE_TEXT(e->type), STORE_TEXT(e->severity),
@@ -582,11 +566,11 @@ static int event_insert_one(struct store *store, const char *agent_id,
         return r == 0 ? -EEXIST : 0;
 }
 
-int store_event_insert(struct store *store, const char *agent_id, uint64_t seq,
-                       const char *type, const char *severity, const char *ts,
-                       const char *hash, const char *event_json, int64_t received_at)
+int store_event_insert(struct store *store, const char *agent_id, uint64_t seq, const char *type,
+                       const char *severity, const char *ts, const char *hash,
+                       const char *event_json, int64_t received_at)
 {
-        const struct store_event e = { seq, type, severity, ts, hash, event_json };
+        const struct store_event e = {seq, type, severity, ts, hash, event_json};
         if (!event_valid(agent_id, &e))
                 return -EINVAL;
         return event_insert_one(store, agent_id, &e, received_at);
@@ -608,9 +592,9 @@ static int event_insert_batch_locked(struct store *store, void *ud)
                 int r = store_check_usable(store);
                 if (r < 0)
                         return r;
-                r = store_note_result(store, store->backend->insert_events(
-                                                     store->conn, a->agent_id, a->events, a->n,
-                                                     a->received_at, a->inserted));
+                r = store_note_result(
+                    store, store->backend->insert_events(store->conn, a->agent_id, a->events, a->n,
+                                                         a->received_at, a->inserted));
                 a->count = r;
                 return r < 0 ? r : 0;
         }
@@ -633,8 +617,9 @@ int store_event_insert_batch(struct store *store, const char *agent_id,
                 return -E2BIG;
         for (size_t i = 0; i < n; i++)
                 if (!event_valid(agent_id, &events[i]))
-                        return log_error_errno(-EINVAL, "Store: event %zu of the batch for %s is "
-                                                        "malformed; nothing of it was stored",
+                        return log_error_errno(-EINVAL,
+                                               "Store: event %zu of the batch for %s is "
+                                               "malformed; nothing of it was stored",
                                                i, agent_id ? agent_id : "(null)");
         if (n == 0)
                 return 0;
@@ -642,7 +627,7 @@ int store_event_insert_batch(struct store *store, const char *agent_id,
         _cleanup_free_ bool *inserted = calloc(n, sizeof *inserted);
         if (!inserted)
                 return -ENOMEM;
-        struct batch_args a = { agent_id, events, n, received_at, inserted, 0 };
+        struct batch_args a = {agent_id, events, n, received_at, inserted, 0};
         int r = store_atomically(store, event_insert_batch_locked, &a);
         if (r < 0)
                 return r;
@@ -676,7 +661,9 @@ int store_event_hash(struct store *store, const char *agent_id, uint64_t seq,
 
 int64_t store_event_count(struct store *store, const char *agent_id)
 {
-        return count_rows(store, ST_EVENT_COUNT, (struct store_value[]){ STORE_TEXT(agent_id) }, 1);
+        if (!agent_id)
+                return count_rows(store, ST_EVENT_COUNT_ALL, NULL, 0);
+        return count_rows(store, ST_EVENT_COUNT, (struct store_value[]){STORE_TEXT(agent_id)}, 1);
 }
 
 int store_alert_insert(struct store *store, const char *agent_id, const char *type,
@@ -691,8 +678,17 @@ int store_alert_insert(struct store *store, const char *agent_id, const char *ty
 
 int64_t store_alert_count(struct store *store, const char *agent_id, const char *type)
 {
-        return count_rows(store, ST_ALERT_COUNT,
-                          (struct store_value[]){ STORE_TEXT(agent_id), STORE_TEXT(type) }, 2);
+        if (agent_id && type)
+                return count_rows(store, ST_ALERT_COUNT,
+                                  (struct store_value[]){STORE_TEXT(agent_id), STORE_TEXT(type)},
+                                  2);
+        if (agent_id)
+                return count_rows(store, ST_ALERT_COUNT_AGENT,
+                                  (struct store_value[]){STORE_TEXT(agent_id)}, 1);
+        if (type)
+                return count_rows(store, ST_ALERT_COUNT_TYPE,
+                                  (struct store_value[]){STORE_TEXT(type)}, 1);
+        return count_rows(store, ST_ALERT_COUNT_ALL, NULL, 0);
 }
 
 struct posture_args {
@@ -718,7 +714,7 @@ int store_posture_put(struct store *store, const char *agent_id, const char *pos
         if (!valid_name(agent_id, 64) || !valid_name(posture_json, SIZE_MAX))
                 return -EINVAL;
         return store_atomically(store, posture_put_locked,
-                                &(struct posture_args){ agent_id, posture_json, now });
+                                &(struct posture_args){agent_id, posture_json, now});
 }
 
 struct posture_row {
@@ -757,10 +753,11 @@ int64_t store_posture_history_count(struct store *store, const char *agent_id)
         if (!valid_name(agent_id, 64))
                 return -EINVAL;
         return count_rows(store, ST_POSTURE_HISTORY_COUNT,
-                          (struct store_value[]){ STORE_TEXT(agent_id) }, 1);
+                          (struct store_value[]){STORE_TEXT(agent_id)}, 1);
 }
 
-/* --- tokens ------------------------------------------------------------------------------------ */
+/* --- tokens ------------------------------------------------------------------------------------
+ */
 
 struct token_args {
         const char *token_hash;
@@ -776,21 +773,23 @@ static int token_add_locked(struct store *store, void *ud)
         int r = department_ensure(store, a->department, a->now);
         if (r < 0)
                 return r;
-        r = RUN(store, ST_TOKEN_ADD, NULL, NULL, STORE_TEXT(a->token_hash), STORE_TEXT(a->department),
-                STORE_INT(a->uses), STORE_INT(a->expires_at), STORE_INT(a->now));
+        r = RUN(store, ST_TOKEN_ADD, NULL, NULL, STORE_TEXT(a->token_hash),
+                STORE_TEXT(a->department), STORE_INT(a->uses), STORE_INT(a->expires_at),
+                STORE_INT(a->now));
         if (r < 0)
                 return r;
         return r == 0 ? -EEXIST : 0;
 }
 
-int store_token_add(struct store *store, const char *token_hash, const char *department,
-                    int uses, int64_t expires_at, int64_t now)
+int store_token_add(struct store *store, const char *token_hash, const char *department, int uses,
+                    int64_t expires_at, int64_t now)
 {
         if (!token_hash || !is_lower_hex(token_hash, SHA256_HEX_LEN) ||
             !valid_name(department, 256) || uses < 1)
                 return log_error_errno(-EINVAL, "Store: refusing a malformed enrollment token");
-        return store_atomically(store, token_add_locked,
-                                &(struct token_args){ token_hash, department, uses, expires_at, now });
+        return store_atomically(
+            store, token_add_locked,
+            &(struct token_args){token_hash, department, uses, expires_at, now});
 }
 
 /* Why a token was not usable: the rule, apart from the database. */
@@ -852,7 +851,8 @@ int store_token_use(struct store *store, const char *token_hash, int64_t now,
         return token_refusal(r > 0, t.uses_left, t.expires_at, now);
 }
 
-/* --- policies ------------------------------------------------------------------------------------ */
+/* --- policies ------------------------------------------------------------------------------------
+ */
 
 struct policy_args {
         const char *department;
@@ -881,7 +881,7 @@ int store_policy_put(struct store *store, const char *department, const char *ve
             !valid_name(envelope_json, SIZE_MAX))
                 return -EINVAL;
         return store_atomically(store, policy_put_locked,
-                                &(struct policy_args){ department, version, envelope_json, now });
+                                &(struct policy_args){department, version, envelope_json, now});
 }
 
 struct policy_row {
@@ -909,8 +909,8 @@ int store_policy_get(struct store *store, const char *department, char **ret_ver
         struct policy_row p = {};
         int r = RUN(store, ST_POLICY_GET, row_policy, &p, STORE_TEXT(department));
         if (r == 0 && *department)
-                /* cppcheck-suppress incorrectStringBooleanError ; STORE_TEXT tests for NULL */
-                r = RUN(store, ST_POLICY_GET, row_policy, &p, STORE_TEXT(""));
+                r = RUN(store, ST_POLICY_GET, row_policy, &p,
+                        (struct store_value){.type = STORE_VALUE_TEXT, .s = ""});
         if (r <= 0) {
                 free(p.version);
                 free(p.envelope);

@@ -54,21 +54,23 @@ int store_schema_version(struct store *store);
  * store_begin() locks what the PostgreSQL back end must lock for several collectors to
  * agree (the terminal's chain row is taken FOR UPDATE by store_terminal_get_locked()). */
 int store_begin(struct store *store);
+/* A failed commit ends the transaction too (nothing of it was stored). */
 int store_commit(struct store *store);
+/* Without an open transaction (after a failed commit) this does nothing and returns 0. */
 int store_rollback(struct store *store);
 
 struct store_terminal {
         char agent_id[64];
         char hostname[256];
         char department[256];
-        uint64_t last_seq;                     /* highest seq accepted, 0 before any */
-        char last_hash[SHA256_HEX_LEN + 1];    /* hash of that event, genesis before any */
+        uint64_t last_seq;                  /* highest seq accepted, 0 before any */
+        char last_hash[SHA256_HEX_LEN + 1]; /* hash of that event, genesis before any */
         int64_t enrolled_at;
         int64_t last_seen;
-        char policy_version[64];               /* version the agent last reported */
+        char policy_version[64]; /* version the agent last reported */
         bool revoked;
-        char cert_serial[64];                  /* client certificate serial, hex ("" unknown) */
-        int64_t revoked_at;                    /* 0 while not revoked */
+        char cert_serial[64]; /* client certificate serial, hex ("" unknown) */
+        int64_t revoked_at;   /* 0 while not revoked */
 };
 
 /* -EEXIST when agent_id is enrolled already. An empty last_hash means the genesis hash;
@@ -88,16 +90,15 @@ int store_terminal_seen(struct store *store, const char *agent_id, int64_t now,
  * Revoking again keeps the first time. -ENOENT for an unknown agent. */
 int store_terminal_revoke(struct store *store, const char *agent_id, int64_t now);
 /* Calls fn for each revoked agent id (for the handshake's revocation check). */
-int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, void *ud),
-                          void *ud);
+int store_revoked_foreach(struct store *store, int (*fn)(const char *agent_id, void *ud), void *ud);
 
 /* Events: (agent_id, seq) is unique: a second insert of the pair is -EEXIST and leaves the
  * first untouched (inside a transaction too: the transaction stays usable, so a re-sent
  * batch can be skipped event by event). event_json is the event exactly as received
  * (canonical form), type/severity/ts copied out for queries. seq must be 1..INT64_MAX. */
-int store_event_insert(struct store *store, const char *agent_id, uint64_t seq,
-                       const char *type, const char *severity, const char *ts,
-                       const char *hash, const char *event_json, int64_t received_at);
+int store_event_insert(struct store *store, const char *agent_id, uint64_t seq, const char *type,
+                       const char *severity, const char *ts, const char *hash,
+                       const char *event_json, int64_t received_at);
 /* One event of a batch for store_event_insert_batch(); fields as for store_event_insert(). */
 struct store_event {
         uint64_t seq;
@@ -140,8 +141,8 @@ int64_t store_posture_history_count(struct store *store, const char *agent_id);
 
 /* Tokens are stored by the SHA-256 of the secret, never the secret. uses >= 1; -EEXIST
  * for a hash stored already. */
-int store_token_add(struct store *store, const char *token_hash, const char *department,
-                    int uses, int64_t expires_at, int64_t now);
+int store_token_add(struct store *store, const char *token_hash, const char *department, int uses,
+                    int64_t expires_at, int64_t now);
 /* Uses one: 0 and the department on success; -ENOENT unknown, -EKEYEXPIRED expired,
  * -EUSERS used up. Atomic across connections: when several collectors race for the last
  * use, exactly one gets it. */

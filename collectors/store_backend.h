@@ -29,11 +29,11 @@ struct store_value {
         const char *s;
 };
 
-#define STORE_NULL ((struct store_value){ .type = STORE_VALUE_NULL })
-#define STORE_INT(v) ((struct store_value){ .type = STORE_VALUE_INT, .i = (v) })
+#define STORE_NULL   ((struct store_value){.type = STORE_VALUE_NULL})
+#define STORE_INT(v) ((struct store_value){.type = STORE_VALUE_INT, .i = (v)})
 /* A NULL string is SQL NULL. */
-#define STORE_TEXT(v)                                                                     \
-        ((struct store_value){ .type = (v) ? STORE_VALUE_TEXT : STORE_VALUE_NULL, .s = (v) })
+#define STORE_TEXT(v)                                                                              \
+        ((struct store_value){.type = (v) ? STORE_VALUE_TEXT : STORE_VALUE_NULL, .s = (v)})
 
 /* One statement of store.c. id indexes the back end's cache of prepared statements. */
 struct store_statement {
@@ -58,6 +58,16 @@ struct store_migration {
         const char *description;
         const char *sql; /* several statements */
 };
+
+/* The schema version this code migrates to; every back end's list ends with it. */
+#define STORE_SCHEMA_LATEST 2
+
+/* Migrations whose SQL both dialects accept, shared by the back ends' lists. */
+#define STORE_MIGRATION_2                                                                          \
+        {                                                                                          \
+                2, "alerts by type and time",                                                      \
+                    "CREATE INDEX alerts_type_created ON alerts (type, created_at)",               \
+        }
 
 struct store_backend {
         const char *name;

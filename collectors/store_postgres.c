@@ -29,7 +29,7 @@
 
 struct pg_conn {
         PGconn *conn;
-        char *where; /* host/socket and database, for messages (never the password) */
+        char *where;      /* host/socket and database, for messages (never the password) */
         bool transaction; /* BEGIN sent, no COMMIT/ROLLBACK yet */
         bool prepared[STORE_STATEMENTS_MAX];
 };
@@ -163,8 +163,8 @@ static int pg_open(const char *target, void **ret_conn)
         if (!c)
                 return -ENOMEM;
 
-        const char *keys[] = { "dbname", "fallback_application_name", NULL };
-        const char *values[] = { target, "hogo-collector", NULL };
+        const char *keys[] = {"dbname", "fallback_application_name", NULL};
+        const char *values[] = {target, "hogo-collector", NULL};
         c->conn = PQconnectdbParams(keys, values, 1);
         if (!c->conn) {
                 free(c);
@@ -230,8 +230,9 @@ static int pg_commit(void *conn)
         if (PQtransactionStatus(c->conn) != PQTRANS_INTRANS) {
                 if (pg_connection_lost(c))
                         return pg_fail(c, NULL, "COMMIT");
-                return log_error_errno(-EIO, "Store: PostgreSQL (%s): COMMIT of a transaction "
-                                             "that failed earlier; nothing of it was stored",
+                return log_error_errno(-EIO,
+                                       "Store: PostgreSQL (%s): COMMIT of a transaction "
+                                       "that failed earlier; nothing of it was stored",
                                        c->where);
         }
         return pg_command(c, "COMMIT", "COMMIT");
@@ -330,7 +331,7 @@ static int pg_run(void *conn, const struct store_statement *st, const struct sto
         }
 
         _cleanup_pgresult_ PGresult *res =
-                PQexecPrepared(c->conn, name, (int)n_params, values, NULL, NULL, 0);
+            PQexecPrepared(c->conn, name, (int)n_params, values, NULL, NULL, 0);
         switch (PQresultStatus(res)) {
         case PGRES_COMMAND_OK: {
                 const char *n = PQcmdTuples(res);
@@ -362,13 +363,13 @@ static int pg_run(void *conn, const struct store_statement *st, const struct sto
 /* --- bulk event insert: one statement per batch instead of one round trip per event --- */
 
 static const struct store_statement pg_events_insert = {
-        .id = STORE_STATEMENTS_BACKEND_FIRST,
-        .name = "bulk event insert",
-        .sql = "INSERT INTO events (agent_id, seq, type, severity, ts, hash, event, received_at) "
-               "SELECT $1, u.seq, u.type, u.severity, u.ts, u.hash, u.event, $8 "
-               "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
-               "$7::text[]) AS u(seq, type, severity, ts, hash, event) "
-               "ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq",
+    .id = STORE_STATEMENTS_BACKEND_FIRST,
+    .name = "bulk event insert",
+    .sql = "INSERT INTO events (agent_id, seq, type, severity, ts, hash, event, received_at) "
+           "SELECT $1, u.seq, u.type, u.severity, u.ts, u.hash, u.event, $8 "
+           "FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], "
+           "$7::text[]) AS u(seq, type, severity, ts, hash, event) "
+           "ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq",
 };
 
 /* A PostgreSQL array literal of the text field at offset in each event: every element
@@ -446,19 +447,18 @@ static int pg_insert_events(void *conn, const char *agent_id, const struct store
         _cleanup_free_ char *seqs = pg_seq_array(events, n),
                             *types = pg_text_array(events, n, offsetof(struct store_event, type)),
                             *severities =
-                                    pg_text_array(events, n, offsetof(struct store_event, severity)),
+                                pg_text_array(events, n, offsetof(struct store_event, severity)),
                             *tss = pg_text_array(events, n, offsetof(struct store_event, ts)),
                             *hashes = pg_text_array(events, n, offsetof(struct store_event, hash)),
-                            *jsons = pg_text_array(events, n,
-                                                   offsetof(struct store_event, event_json));
+                            *jsons =
+                                pg_text_array(events, n, offsetof(struct store_event, event_json));
         if (!seqs || !types || !severities || !tss || !hashes || !jsons)
                 return -ENOMEM;
 
-        struct inserted_marks marks = { .events = events, .n = n, .inserted = inserted };
+        struct inserted_marks marks = {.events = events, .n = n, .inserted = inserted};
         const struct store_value params[] = {
-                STORE_TEXT(agent_id), STORE_TEXT(seqs),   STORE_TEXT(types),
-                STORE_TEXT(severities), STORE_TEXT(tss),  STORE_TEXT(hashes),
-                STORE_TEXT(jsons),    STORE_INT(received_at),
+            STORE_TEXT(agent_id), STORE_TEXT(seqs),   STORE_TEXT(types), STORE_TEXT(severities),
+            STORE_TEXT(tss),      STORE_TEXT(hashes), STORE_TEXT(jsons), STORE_INT(received_at),
         };
         return pg_run(conn, &pg_events_insert, params, ELEMENTSOF(params), pg_mark_inserted,
                       &marks);
@@ -466,93 +466,95 @@ static int pg_insert_events(void *conn, const char *agent_id, const struct store
 
 /* The same tables as the SQLite back end, in PostgreSQL's types. */
 static const struct store_migration pg_migrations[] = {
-        {
-                1,
-                "departments, terminals, events, alerts, posture, tokens, revocations, policies",
-                "CREATE TABLE departments ("
-                " name TEXT PRIMARY KEY CHECK (name <> ''),"
-                " display_name TEXT NOT NULL DEFAULT '',"
-                " created_at BIGINT NOT NULL);"
-                "CREATE TABLE terminals ("
-                " agent_id TEXT PRIMARY KEY,"
-                " hostname TEXT NOT NULL,"
-                " department TEXT NOT NULL,"
-                " cert_serial TEXT NOT NULL DEFAULT '',"
-                " last_seq BIGINT NOT NULL DEFAULT 0,"
-                " last_hash TEXT NOT NULL,"
-                " enrolled_at BIGINT NOT NULL,"
-                " last_seen BIGINT NOT NULL DEFAULT 0,"
-                " policy_version TEXT NOT NULL DEFAULT '',"
-                " revoked_at BIGINT);"
-                "CREATE INDEX terminals_department ON terminals (department);"
-                "CREATE TABLE events ("
-                " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " seq BIGINT NOT NULL,"
-                " type TEXT NOT NULL,"
-                " severity TEXT NOT NULL,"
-                " ts TEXT NOT NULL,"
-                " hash TEXT NOT NULL,"
-                " event TEXT NOT NULL,"
-                " received_at BIGINT NOT NULL,"
-                " UNIQUE (agent_id, seq));"
-                "CREATE INDEX events_type_ts ON events (type, ts);"
-                "CREATE INDEX events_agent_ts ON events (agent_id, ts);"
-                "CREATE TABLE alerts ("
-                " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " type TEXT NOT NULL,"
-                " details TEXT NOT NULL,"
-                " created_at BIGINT NOT NULL,"
-                " acknowledged_at BIGINT,"
-                " acknowledged_by TEXT);"
-                "CREATE INDEX alerts_agent_type ON alerts (agent_id, type);"
-                "CREATE INDEX alerts_created ON alerts (created_at);"
-                "CREATE TABLE posture_latest ("
-                " agent_id TEXT PRIMARY KEY,"
-                " posture TEXT NOT NULL,"
-                " reported_at BIGINT NOT NULL);"
-                "CREATE TABLE posture_history ("
-                " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " posture TEXT NOT NULL,"
-                " reported_at BIGINT NOT NULL);"
-                "CREATE INDEX posture_history_agent ON posture_history (agent_id, reported_at);"
-                "CREATE TABLE tokens ("
-                " token_hash TEXT PRIMARY KEY,"
-                " department TEXT NOT NULL REFERENCES departments (name),"
-                " uses_left BIGINT NOT NULL CHECK (uses_left >= 0),"
-                " uses_total BIGINT NOT NULL,"
-                " expires_at BIGINT NOT NULL,"
-                " created_at BIGINT NOT NULL,"
-                " last_used_at BIGINT);"
-                "CREATE TABLE revocations ("
-                " agent_id TEXT PRIMARY KEY,"
-                " cert_serial TEXT NOT NULL,"
-                " revoked_at BIGINT NOT NULL,"
-                " reason TEXT NOT NULL DEFAULT '');"
-                "CREATE TABLE policies ("
-                " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                " department TEXT NOT NULL,"
-                " version TEXT NOT NULL,"
-                " envelope TEXT NOT NULL,"
-                " created_at BIGINT NOT NULL,"
-                " UNIQUE (department, version));",
-        },
+    {
+        1,
+        "departments, terminals, events, alerts, posture, tokens, revocations, policies",
+        "CREATE TABLE departments ("
+        " name TEXT PRIMARY KEY CHECK (name <> ''),"
+        " display_name TEXT NOT NULL DEFAULT '',"
+        " created_at BIGINT NOT NULL);"
+        "CREATE TABLE terminals ("
+        " agent_id TEXT PRIMARY KEY,"
+        " hostname TEXT NOT NULL,"
+        " department TEXT NOT NULL,"
+        " cert_serial TEXT NOT NULL DEFAULT '',"
+        " last_seq BIGINT NOT NULL DEFAULT 0,"
+        " last_hash TEXT NOT NULL,"
+        " enrolled_at BIGINT NOT NULL,"
+        " last_seen BIGINT NOT NULL DEFAULT 0,"
+        " policy_version TEXT NOT NULL DEFAULT '',"
+        " revoked_at BIGINT);"
+        "CREATE INDEX terminals_department ON terminals (department);"
+        "CREATE TABLE events ("
+        " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " seq BIGINT NOT NULL,"
+        " type TEXT NOT NULL,"
+        " severity TEXT NOT NULL,"
+        " ts TEXT NOT NULL,"
+        " hash TEXT NOT NULL,"
+        " event TEXT NOT NULL,"
+        " received_at BIGINT NOT NULL,"
+        " UNIQUE (agent_id, seq));"
+        "CREATE INDEX events_type_ts ON events (type, ts);"
+        "CREATE INDEX events_agent_ts ON events (agent_id, ts);"
+        "CREATE TABLE alerts ("
+        " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " type TEXT NOT NULL,"
+        " details TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " acknowledged_at BIGINT,"
+        " acknowledged_by TEXT);"
+        "CREATE INDEX alerts_agent_type ON alerts (agent_id, type);"
+        "CREATE INDEX alerts_created ON alerts (created_at);"
+        "CREATE TABLE posture_latest ("
+        " agent_id TEXT PRIMARY KEY,"
+        " posture TEXT NOT NULL,"
+        " reported_at BIGINT NOT NULL);"
+        "CREATE TABLE posture_history ("
+        " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " posture TEXT NOT NULL,"
+        " reported_at BIGINT NOT NULL);"
+        "CREATE INDEX posture_history_agent ON posture_history (agent_id, reported_at);"
+        "CREATE TABLE tokens ("
+        " token_hash TEXT PRIMARY KEY,"
+        " department TEXT NOT NULL REFERENCES departments (name),"
+        " uses_left BIGINT NOT NULL CHECK (uses_left >= 0),"
+        " uses_total BIGINT NOT NULL,"
+        " expires_at BIGINT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " last_used_at BIGINT);"
+        "CREATE TABLE revocations ("
+        " agent_id TEXT PRIMARY KEY,"
+        " cert_serial TEXT NOT NULL,"
+        " revoked_at BIGINT NOT NULL,"
+        " reason TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE policies ("
+        " id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " department TEXT NOT NULL,"
+        " version TEXT NOT NULL,"
+        " envelope TEXT NOT NULL,"
+        " created_at BIGINT NOT NULL,"
+        " UNIQUE (department, version));",
+    },
+    STORE_MIGRATION_2,
 };
 
 const struct store_backend store_backend_postgres = {
-        .name = "PostgreSQL",
-        .open = pg_open,
-        .close = pg_close,
-        .exec_script = pg_exec_script,
-        .begin = pg_begin,
-        .commit = pg_commit,
-        .rollback = pg_rollback,
-        .in_transaction = pg_in_transaction,
-        .lock_schema = pg_lock_schema,
-        .run = pg_run,
-        .insert_events = pg_insert_events,
-        .migrations = pg_migrations,
-        .n_migrations = ELEMENTSOF(pg_migrations),
+    .name = "PostgreSQL",
+    .open = pg_open,
+    .close = pg_close,
+    .exec_script = pg_exec_script,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .in_transaction = pg_in_transaction,
+    .lock_schema = pg_lock_schema,
+    .run = pg_run,
+    .insert_events = pg_insert_events,
+    .migrations = pg_migrations,
+    .n_migrations = ELEMENTSOF(pg_migrations),
 };
+_Static_assert(ELEMENTSOF(pg_migrations) == STORE_SCHEMA_LATEST, "one migration per version");

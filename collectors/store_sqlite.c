@@ -47,8 +47,8 @@ static int sqlite_errno(int rc)
         case SQLITE_NOTADB: return -EBADMSG;
         case SQLITE_CONSTRAINT:
                 return (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                               ? -EEXIST
-                               : -EINVAL;
+                           ? -EEXIST
+                           : -EINVAL;
         case SQLITE_TOOBIG:
         case SQLITE_RANGE: return -E2BIG;
         default: return -EIO;
@@ -155,8 +155,14 @@ static int sqlite_simple(void *conn, const char *sql)
         return rc == SQLITE_OK ? 0 : sqlite_fail(c, rc, sql);
 }
 
-static int sqlite_begin(void *conn) { return sqlite_simple(conn, "BEGIN IMMEDIATE"); }
-static int sqlite_commit(void *conn) { return sqlite_simple(conn, "COMMIT"); }
+static int sqlite_begin(void *conn)
+{
+        return sqlite_simple(conn, "BEGIN IMMEDIATE");
+}
+static int sqlite_commit(void *conn)
+{
+        return sqlite_simple(conn, "COMMIT");
+}
 
 static int sqlite_rollback(void *conn)
 {
@@ -200,8 +206,8 @@ static int sqlite_prepare(struct sqlite_conn *c, const struct store_statement *s
         _cleanup_free_ char *sql = sqlite_translate(st->sql);
         if (!sql)
                 return -ENOMEM;
-        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->cache[st->id],
-                                    NULL);
+        int rc =
+            sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->cache[st->id], NULL);
         if (rc != SQLITE_OK)
                 return sqlite_fail(c, rc, st->name);
         *ret = c->cache[st->id];
@@ -282,92 +288,94 @@ static int sqlite_run(void *conn, const struct store_statement *st,
 
 /* Times are Unix seconds; ids increase with insertion (policies: the last put wins). */
 static const struct store_migration sqlite_migrations[] = {
-        {
-                1,
-                "departments, terminals, events, alerts, posture, tokens, revocations, policies",
-                "CREATE TABLE departments ("
-                " name TEXT PRIMARY KEY CHECK (name <> ''),"
-                " display_name TEXT NOT NULL DEFAULT '',"
-                " created_at INTEGER NOT NULL);"
-                "CREATE TABLE terminals ("
-                " agent_id TEXT PRIMARY KEY,"
-                " hostname TEXT NOT NULL,"
-                " department TEXT NOT NULL,"
-                " cert_serial TEXT NOT NULL DEFAULT '',"
-                " last_seq INTEGER NOT NULL DEFAULT 0,"
-                " last_hash TEXT NOT NULL,"
-                " enrolled_at INTEGER NOT NULL,"
-                " last_seen INTEGER NOT NULL DEFAULT 0,"
-                " policy_version TEXT NOT NULL DEFAULT '',"
-                " revoked_at INTEGER);"
-                "CREATE INDEX terminals_department ON terminals (department);"
-                "CREATE TABLE events ("
-                " id INTEGER PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " seq INTEGER NOT NULL,"
-                " type TEXT NOT NULL,"
-                " severity TEXT NOT NULL,"
-                " ts TEXT NOT NULL,"
-                " hash TEXT NOT NULL,"
-                " event TEXT NOT NULL,"
-                " received_at INTEGER NOT NULL,"
-                " UNIQUE (agent_id, seq));"
-                "CREATE INDEX events_type_ts ON events (type, ts);"
-                "CREATE INDEX events_agent_ts ON events (agent_id, ts);"
-                "CREATE TABLE alerts ("
-                " id INTEGER PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " type TEXT NOT NULL,"
-                " details TEXT NOT NULL,"
-                " created_at INTEGER NOT NULL,"
-                " acknowledged_at INTEGER,"
-                " acknowledged_by TEXT);"
-                "CREATE INDEX alerts_agent_type ON alerts (agent_id, type);"
-                "CREATE INDEX alerts_created ON alerts (created_at);"
-                "CREATE TABLE posture_latest ("
-                " agent_id TEXT PRIMARY KEY,"
-                " posture TEXT NOT NULL,"
-                " reported_at INTEGER NOT NULL);"
-                "CREATE TABLE posture_history ("
-                " id INTEGER PRIMARY KEY,"
-                " agent_id TEXT NOT NULL,"
-                " posture TEXT NOT NULL,"
-                " reported_at INTEGER NOT NULL);"
-                "CREATE INDEX posture_history_agent ON posture_history (agent_id, reported_at);"
-                "CREATE TABLE tokens ("
-                " token_hash TEXT PRIMARY KEY,"
-                " department TEXT NOT NULL REFERENCES departments (name),"
-                " uses_left INTEGER NOT NULL CHECK (uses_left >= 0),"
-                " uses_total INTEGER NOT NULL,"
-                " expires_at INTEGER NOT NULL,"
-                " created_at INTEGER NOT NULL,"
-                " last_used_at INTEGER);"
-                "CREATE TABLE revocations ("
-                " agent_id TEXT PRIMARY KEY,"
-                " cert_serial TEXT NOT NULL,"
-                " revoked_at INTEGER NOT NULL,"
-                " reason TEXT NOT NULL DEFAULT '');"
-                "CREATE TABLE policies ("
-                " id INTEGER PRIMARY KEY,"
-                " department TEXT NOT NULL,"
-                " version TEXT NOT NULL,"
-                " envelope TEXT NOT NULL,"
-                " created_at INTEGER NOT NULL,"
-                " UNIQUE (department, version));",
-        },
+    {
+        1,
+        "departments, terminals, events, alerts, posture, tokens, revocations, policies",
+        "CREATE TABLE departments ("
+        " name TEXT PRIMARY KEY CHECK (name <> ''),"
+        " display_name TEXT NOT NULL DEFAULT '',"
+        " created_at INTEGER NOT NULL);"
+        "CREATE TABLE terminals ("
+        " agent_id TEXT PRIMARY KEY,"
+        " hostname TEXT NOT NULL,"
+        " department TEXT NOT NULL,"
+        " cert_serial TEXT NOT NULL DEFAULT '',"
+        " last_seq INTEGER NOT NULL DEFAULT 0,"
+        " last_hash TEXT NOT NULL,"
+        " enrolled_at INTEGER NOT NULL,"
+        " last_seen INTEGER NOT NULL DEFAULT 0,"
+        " policy_version TEXT NOT NULL DEFAULT '',"
+        " revoked_at INTEGER);"
+        "CREATE INDEX terminals_department ON terminals (department);"
+        "CREATE TABLE events ("
+        " id INTEGER PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL,"
+        " type TEXT NOT NULL,"
+        " severity TEXT NOT NULL,"
+        " ts TEXT NOT NULL,"
+        " hash TEXT NOT NULL,"
+        " event TEXT NOT NULL,"
+        " received_at INTEGER NOT NULL,"
+        " UNIQUE (agent_id, seq));"
+        "CREATE INDEX events_type_ts ON events (type, ts);"
+        "CREATE INDEX events_agent_ts ON events (agent_id, ts);"
+        "CREATE TABLE alerts ("
+        " id INTEGER PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " type TEXT NOT NULL,"
+        " details TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " acknowledged_at INTEGER,"
+        " acknowledged_by TEXT);"
+        "CREATE INDEX alerts_agent_type ON alerts (agent_id, type);"
+        "CREATE INDEX alerts_created ON alerts (created_at);"
+        "CREATE TABLE posture_latest ("
+        " agent_id TEXT PRIMARY KEY,"
+        " posture TEXT NOT NULL,"
+        " reported_at INTEGER NOT NULL);"
+        "CREATE TABLE posture_history ("
+        " id INTEGER PRIMARY KEY,"
+        " agent_id TEXT NOT NULL,"
+        " posture TEXT NOT NULL,"
+        " reported_at INTEGER NOT NULL);"
+        "CREATE INDEX posture_history_agent ON posture_history (agent_id, reported_at);"
+        "CREATE TABLE tokens ("
+        " token_hash TEXT PRIMARY KEY,"
+        " department TEXT NOT NULL REFERENCES departments (name),"
+        " uses_left INTEGER NOT NULL CHECK (uses_left >= 0),"
+        " uses_total INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " last_used_at INTEGER);"
+        "CREATE TABLE revocations ("
+        " agent_id TEXT PRIMARY KEY,"
+        " cert_serial TEXT NOT NULL,"
+        " revoked_at INTEGER NOT NULL,"
+        " reason TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE policies ("
+        " id INTEGER PRIMARY KEY,"
+        " department TEXT NOT NULL,"
+        " version TEXT NOT NULL,"
+        " envelope TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL,"
+        " UNIQUE (department, version));",
+    },
+    STORE_MIGRATION_2,
 };
 
 const struct store_backend store_backend_sqlite = {
-        .name = "SQLite",
-        .open = sqlite_open,
-        .close = sqlite_close,
-        .exec_script = sqlite_exec_script,
-        .begin = sqlite_begin,
-        .commit = sqlite_commit,
-        .rollback = sqlite_rollback,
-        .in_transaction = sqlite_in_transaction,
-        .lock_schema = sqlite_lock_schema,
-        .run = sqlite_run,
-        .migrations = sqlite_migrations,
-        .n_migrations = ELEMENTSOF(sqlite_migrations),
+    .name = "SQLite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .exec_script = sqlite_exec_script,
+    .begin = sqlite_begin,
+    .commit = sqlite_commit,
+    .rollback = sqlite_rollback,
+    .in_transaction = sqlite_in_transaction,
+    .lock_schema = sqlite_lock_schema,
+    .run = sqlite_run,
+    .migrations = sqlite_migrations,
+    .n_migrations = ELEMENTSOF(sqlite_migrations),
 };
+_Static_assert(ELEMENTSOF(sqlite_migrations) == STORE_SCHEMA_LATEST, "one migration per version");

@@ -326,14 +326,33 @@ int tls_new_connection(SSL_CTX *ctx, SSL **ret)
         return 0;
 }
 
-int tls_peer_agent_id(SSL *ssl, char *buf, size_t len)
+/* The text of one subject entry of the verified peer certificate; -ENOENT without that
+ * entry (or without a verified certificate). */
+static int peer_subject_entry(SSL *ssl, int nid, char *buf, size_t len)
 {
         if (SSL_get_verify_result(ssl) != X509_V_OK)
                 return -EPERM;
         X509 *cert = SSL_get0_peer_certificate(ssl);
         if (!cert)
                 return -ENOENT;
-        int n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf,
-                                          (int)len);
-        return n > 0 ? 0 : -ENOENT;
+        X509_NAME *name = X509_get_subject_name(cert);
+        if (X509_NAME_get_index_by_NID(name, nid, -1) < 0)
+                return -ENOENT;
+        return X509_NAME_get_text_by_NID(name, nid, buf, (int)len) >= 0 ? 0 : -EINVAL;
+}
+
+int tls_peer_agent_id(SSL *ssl, char *buf, size_t len)
+{
+        int r = peer_subject_entry(ssl, NID_commonName, buf, len);
+        return r >= 0 && !*buf ? -ENOENT : r;
+}
+
+int tls_peer_department(SSL *ssl, char *buf, size_t len)
+{
+        int r = peer_subject_entry(ssl, NID_organizationalUnitName, buf, len);
+        if (r == -ENOENT && SSL_get0_peer_certificate(ssl)) {
+                snprintf(buf, len, "%s", ""); /* enrolled without a department */
+                return 0;
+        }
+        return r;
 }

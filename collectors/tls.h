@@ -31,6 +31,10 @@ int tls_new_connection(SSL_CTX *ctx, SSL **ret);
 /* The verified client certificate's CN (agent id) into buf; -ENOENT without one. */
 int tls_peer_agent_id(SSL *ssl, char *buf, size_t len);
 
+/* The verified client certificate's OU (the department it was enrolled into; "" when it
+ * has none). */
+int tls_peer_department(SSL *ssl, char *buf, size_t len);
+
 /* The process-wide revoked set. Lookups are lock-free for readers in the common case
  * (a read lock); replacement takes ownership of ids (sorted here). */
 bool revoked_set_contains(const char *agent_id);

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "collectors/metrics.h"
+#include "collectors/policy_cache.h"
 #include "collectors/tls.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -16,6 +17,7 @@ struct writer {
         pthread_mutex_t lock;
         pthread_cond_t cond;
         struct writer_item *head, *tail;
+        size_t queued;
         bool stopping;
 };
 
@@ -62,6 +64,26 @@ int writer_refresh_revoked(struct store *store)
         }
         revoked_set_replace(l.ids, l.n);
         return 0;
+}
+
+int writer_refresh_policy_cache(struct store *store)
+{
+        char **departments = NULL;
+        size_t n = 0;
+        int r = policy_cache_departments(&departments, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *version = NULL, *envelope = NULL;
+                int q = store_policy_get(store, departments[i], &version, &envelope);
+                if (q >= 0 || q == -ENOENT)
+                        policy_cache_put(departments[i], q >= 0 ? version : NULL);
+                else
+                        r = q; /* keep the cached answer; the store said why */
+                free(departments[i]);
+        }
+        free(departments);
+        return r;
 }
 
 /* Runs items in one transaction; false when it had to be rolled back. */
@@ -149,6 +171,7 @@ static void *writer_main(void *arg)
                         n++;
                 }
                 if (last) {
+                        w->queued -= n;
                         w->head = last->next;
                         if (!w->head)
                                 w->tail = NULL;
@@ -164,6 +187,7 @@ static void *writer_main(void *arg)
                 writer_run_group(w->store, group);
                 if (now_usec(CLOCK_MONOTONIC) >= next_refresh) {
                         writer_refresh_revoked(w->store);
+                        writer_refresh_policy_cache(w->store);
                         next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
                 }
                 pthread_mutex_lock(&w->lock);
@@ -207,8 +231,17 @@ void writer_submit(struct writer *w, struct writer_item *item)
         else
                 w->head = item;
         w->tail = item;
+        w->queued++;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
+}
+
+size_t writer_backlog(struct writer *w)
+{
+        pthread_mutex_lock(&w->lock);
+        size_t n = w->queued;
+        pthread_mutex_unlock(&w->lock);
+        return n;
 }
 
 void writer_stop(struct writer *w)

@@ -8,7 +8,8 @@
  * transaction ended (an acked_seq is only sent for committed events), then its done()
  * callback runs on the writer thread to hand the reply back to the worker.
  *
- * The writer also refreshes the revoked set (tls.h) from the store every refresh_ms.
+ * The writer also refreshes the revoked set (tls.h) and the policy cache (policy_cache.h)
+ * from the store every refresh_ms.
  */
 #ifndef HOGO_COLLECTOR_WRITER_H
 #define HOGO_COLLECTOR_WRITER_H
@@ -32,13 +33,16 @@ struct writer;
 /* Loads the revoked set once, then starts the thread. */
 int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret);
 void writer_submit(struct writer *w, struct writer_item *item);
+/* Jobs queued and not yet taken (a hint for back-pressure). */
+size_t writer_backlog(struct writer *w);
 /* Runs what is queued, stops the thread, frees w (the store stays open). */
 void writer_stop(struct writer *w);
 
 /* One group on the calling thread (what the writer thread does per wake-up). */
 void writer_run_group(struct store *store, struct writer_item *items);
 
-/* Reloads the revoked set from the store. */
+/* Reloads the revoked set and the cached departments' policy versions from the store. */
 int writer_refresh_revoked(struct store *store);
+int writer_refresh_policy_cache(struct store *store);
 
 #endif

@@ -76,31 +76,40 @@ int chain_drops_from_overflow(json_object *event, struct chain_drop **ret_drops,
         return 0;
 }
 
-bool chain_drop_equal(const struct chain_drop *a, const struct chain_drop *b)
-{
-        return a->from_seq == b->from_seq && a->to_seq == b->to_seq &&
-               STREQ(a->prev_hash, b->prev_hash) && STREQ(a->hash, b->hash);
-}
-
 bool chain_gap_bridged(uint64_t last_seq, const char *last_hash, uint64_t next_seq,
                        const char *next_prev_hash, const struct chain_drop *drops,
                        size_t n_drops)
 {
-        uint64_t seq = last_seq;
-        const char *hash = last_hash;
+        if (next_seq == last_seq + 1)
+                return STREQ(last_hash, next_prev_hash);
+        if (next_seq <= last_seq + 1 || n_drops == 0)
+                return false;
 
-        /* Each step consumes one drop, so at most n_drops steps: the walk cannot loop. */
-        for (size_t step = 0; step <= n_drops && seq + 1 < next_seq; step++) {
-                const struct chain_drop *next = NULL;
-                for (size_t i = 0; i < n_drops && !next; i++)
-                        if (drops[i].from_seq == seq + 1 && drops[i].to_seq < next_seq &&
-                            drops[i].to_seq >= drops[i].from_seq &&
-                            STREQ(drops[i].prev_hash, hash))
-                                next = &drops[i];
-                if (!next)
-                        return false;
-                seq = next->to_seq;
-                hash = next->hash;
+        /* Declarations may overlap (a drop declared again, wider, after a crash between
+         * declaring and dropping), so this is a search for any path of drops, not a greedy
+         * walk: reached[i] when drop i continues the chain from the last event. */
+        _cleanup_free_ bool *reached = calloc(n_drops, sizeof *reached);
+        if (!reached)
+                return false;
+        for (bool grew = true; grew;) {
+                grew = false;
+                for (size_t i = 0; i < n_drops; i++) {
+                        const struct chain_drop *d = &drops[i];
+                        if (reached[i] || d->to_seq < d->from_seq || d->to_seq >= next_seq)
+                                continue;
+                        bool from_last = d->from_seq == last_seq + 1 && STREQ(d->prev_hash, last_hash);
+                        for (size_t j = 0; j < n_drops && !from_last; j++)
+                                from_last = reached[j] && d->from_seq == drops[j].to_seq + 1 &&
+                                            STREQ(d->prev_hash, drops[j].hash);
+                        if (from_last) {
+                                reached[i] = true;
+                                grew = true;
+                        }
+                }
         }
-        return seq + 1 == next_seq && STREQ(hash, next_prev_hash);
+        for (size_t i = 0; i < n_drops; i++)
+                if (reached[i] && drops[i].to_seq + 1 == next_seq &&
+                    STREQ(drops[i].hash, next_prev_hash))
+                        return true;
+        return false;
 }

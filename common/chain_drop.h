@@ -39,15 +39,12 @@ int chain_drop_from_json(json_object *o, struct chain_drop *ret);
 int chain_drops_from_overflow(json_object *event, struct chain_drop **ret_drops,
                               size_t *ret_n);
 
-/* true when a and b describe the same dropped range. Members are compared one by one: the
- * struct has padding, whose bytes memcmp() would compare too. */
-bool chain_drop_equal(const struct chain_drop *a, const struct chain_drop *b);
-
 /* The rule: true when the event (next_seq, next_prev_hash) follows the last accepted event
- * (last_seq, last_hash; 0 and EVENT_GENESIS_HASH before the first) either directly or
- * through declared drops d1..dk (any order in the array) with d1.from_seq = last_seq + 1,
+ * (last_seq, last_hash; 0 and EVENT_GENESIS_HASH before the first) either directly
+ * (next_seq = last_seq + 1, next_prev_hash = last_hash) or through declared drops
+ * d1..dk taken from drops (any order, overlaps allowed) with d1.from_seq = last_seq + 1,
  * d1.prev_hash = last_hash, d(i+1).from_seq = d(i).to_seq + 1, d(i+1).prev_hash =
- * d(i).hash, dk.to_seq = next_seq - 1 and dk.hash = next_prev_hash. */
+ * d(i).hash, dk.to_seq = next_seq - 1 and dk.hash = next_prev_hash. Pure; O(n_drops^2). */
 bool chain_gap_bridged(uint64_t last_seq, const char *last_hash, uint64_t next_seq,
                        const char *next_prev_hash, const struct chain_drop *drops,
                        size_t n_drops);

@@ -16,6 +16,7 @@ static const struct ctl_command commands[] = {
         { "version", "print hogoctl's version", ctl_version_main },
         { "spool", "verify an agent spool's CRCs and hash chain", ctl_spool_main },
         { "status", "ask the running agent: policy, sources, spool, last upload", ctl_status_main },
+        { "media", "USB devices and their decisions; allowlist entries for sticks", ctl_media_main },
         { "policy", "validate, sign, verify and explain policies; policy keys", ctl_policy_main },
         { "ca", "make the collector's CA, server certificate and policy key", ctl_ca_main },
         { "token", "create one-time enrollment tokens", ctl_token_main },

@@ -16,6 +16,9 @@
 #define CTL_EXIT_USAGE 2
 #define CTL_EXIT_FOUND 3
 
+/* The agent's control socket unless --socket says otherwise. */
+#define CTL_DEFAULT_SOCKET "/run/hogo/agent.sock"
+
 struct ctl_command {
         const char *name;
         const char *summary; /* one line for `hogoctl --help` */
@@ -29,6 +32,7 @@ bool ctl_wants_help(int argc, char **argv);
 int ctl_policy_main(int argc, char **argv);
 /* ctl/status.c: `hogoctl status [--json] [--socket PATH]`. */
 int ctl_status_main(int argc, char **argv);
+int ctl_media_main(int argc, char **argv);
 /* ctl/policy_push.c: `hogoctl policy push`, dispatched from ctl_policy_main(). */
 int ctl_policy_push(int argc, char **argv);
 int ctl_spool_main(int argc, char **argv);

@@ -9,7 +9,6 @@
 #include "common/util.h"
 #include "ctl/hogoctl.h"
 
-#define CTL_DEFAULT_SOCKET "/run/hogo/agent.sock"
 
 static const char *str(json_object *o, const char *key)
 {
@@ -56,7 +55,7 @@ static void print_status(json_object *s)
         json_object_object_foreach(sources, name, src)
         {
                 printf("          %-10s %s", name, str(src, "state") ? str(src, "state") : "?");
-                if (str(src, "reason"))
+                if (str(src, "reason") && str(src, "reason")[0])
                         printf(": %s", str(src, "reason"));
                 printf("\n");
         }

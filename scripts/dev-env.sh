@@ -18,10 +18,13 @@ dev_ca_init() {
 }
 
 # dev_collector_config FILE CA_DIR DB AGENT_ADDR ENROLL_ADDR
+# ($DEV_COLLECTOR_LIMITS, when set, is the "limits" object, e.g. '{"max_batch_events": 100}')
 dev_collector_config() {
+    local limits=""
+    [ -n "${DEV_COLLECTOR_LIMITS:-}" ] && limits="\"limits\": $DEV_COLLECTOR_LIMITS,"
     cat >"$1" <<JSON
 {
-  "listen": { "agent": ["$4"], "enroll": ["$5"] },
+  "listen": { "agent": ["$4"], "enroll": ["$5"] }, $limits
   "tls": { "certificate": "$2/server.crt", "key": "$2/server.key",
            "ca": "$2/ca.crt", "ca_key": "$2/ca.key" },
   "store": { "sqlite": "$3" },

@@ -17,6 +17,8 @@ struct collector_client {
         size_t current;
         char last_error[CURL_ERROR_SIZE + 256];
         char curl_error[CURL_ERROR_SIZE];
+        unsigned long connections; /* opened so far: keep-alive keeps this near 1 */
+        bool has_client_cert;
 };
 
 struct response_buffer {
@@ -69,10 +71,10 @@ static int curl_global(void)
         return 0;
 }
 
-#define SETOPT(c, opt, val)                                                  \
-        do {                                                                 \
-                if (curl_easy_setopt((c), (opt), (val)) != CURLE_OK)         \
-                        return log_error_errno(-EINVAL, "curl: cannot set " #opt); \
+#define SETOPT(c, opt, val)                                                                        \
+        do {                                                                                       \
+                if (curl_easy_setopt((c), (opt), (val)) != CURLE_OK)                               \
+                        return log_error_errno(-EINVAL, "curl: cannot set " #opt);                 \
         } while (0)
 
 static int client_configure(struct collector_client *c, const struct collector_client_options *o)
@@ -88,6 +90,7 @@ static int client_configure(struct collector_client *c, const struct collector_c
         SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
         SETOPT(h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
         if (o->cert_file) {
+                c->has_client_cert = true;
                 SETOPT(h, CURLOPT_SSLCERT, o->cert_file);
                 SETOPT(h, CURLOPT_SSLCERTTYPE, "PEM");
                 SETOPT(h, CURLOPT_SSLKEY, o->key_file);
@@ -160,12 +163,35 @@ void collector_client_free(struct collector_client *c)
 void collector_response_free(struct collector_response *r)
 {
         free(r->body);
-        *r = (struct collector_response){ 0 };
+        *r = (struct collector_response){0};
+}
+
+unsigned long collector_client_connections(struct collector_client *c)
+{
+        return c->connections;
 }
 
 const char *collector_client_last_error(struct collector_client *c)
 {
         return c->last_error;
+}
+
+/* With TLS 1.3 the server judges the client certificate after the client thinks the
+ * handshake is done, so a refused certificate surfaces as a dropped connection with a
+ * cryptic socket error; say what it most likely means. */
+static const char *refusal_hint(const struct collector_client *c, CURLcode cc)
+{
+        if (!c->has_client_cert)
+                return "";
+        switch (cc) {
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_GOT_NOTHING:
+                return " (if the collector is up, it may have refused this terminal's certificate: "
+                       "revoked or expired; its log says which)";
+        default: return "";
+        }
 }
 
 /* One attempt against one URL: 0 with an HTTP answer, -EHOSTUNREACH on a transport error. */
@@ -176,7 +202,7 @@ static int request_once(struct collector_client *c, const char *base, const char
         _cleanup_free_ char *url = NULL;
         if (asprintf(&url, "%s%s", base, path) < 0)
                 return -ENOMEM;
-        struct response_buffer buf = { 0 };
+        struct response_buffer buf = {0};
         long retry_after = 0;
         CURL *h = c->curl;
         c->curl_error[0] = '\0';
@@ -192,14 +218,21 @@ static int request_once(struct collector_client *c, const char *base, const char
 
         CURLcode cc = curl_easy_perform(h);
         if (cc != CURLE_OK) {
-                snprintf(c->last_error, sizeof(c->last_error), "%s: %s", base,
-                         buf.too_large ? "response larger than allowed"
-                         : c->curl_error[0] ? c->curl_error : curl_easy_strerror(cc));
+                snprintf(c->last_error, sizeof(c->last_error), "%s: %s%s", base,
+                         buf.too_large      ? "response larger than allowed"
+                         : c->curl_error[0] ? c->curl_error
+                                            : curl_easy_strerror(cc),
+                         refusal_hint(c, cc));
                 free(buf.data);
                 return -EHOSTUNREACH;
         }
-        long status = 0;
+        long status = 0, new_connections = 0;
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &new_connections);
+        c->connections += (unsigned long)new_connections;
+        if (new_connections > 0)
+                log_debug("New TLS connection to %s (%lu so far; kept alive between requests)",
+                          base, c->connections);
         if (!buf.data) {
                 buf.data = strdup("");
                 if (!buf.data)
@@ -207,12 +240,14 @@ static int request_once(struct collector_client *c, const char *base, const char
         }
         c->last_error[0] = '\0';
         *ret = (struct collector_response){
-                .status = status,
-                .body = buf.data,
-                .body_len = buf.len,
-                .retry_after = retry_after,
-                .url = base,
+            .status = status,
+            .body = buf.data,
+            .body_len = buf.len,
+            .retry_after = retry_after,
+            .url = base,
         };
+        /* the body now belongs to *ret (collector_response_free) */
+        // cppcheck-suppress memleak
         return 0;
 }
 

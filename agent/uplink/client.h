@@ -31,11 +31,11 @@ int collector_client_new(const struct collector_client_options *o, struct collec
 void collector_client_free(struct collector_client *c);
 
 struct collector_response {
-        long status;       /* HTTP status */
-        char *body;        /* NUL-terminated, malloc()ed */
+        long status; /* HTTP status */
+        char *body;  /* NUL-terminated, malloc()ed */
         size_t body_len;
-        long retry_after;  /* seconds from Retry-After, 0 when absent */
-        const char *url;   /* the base URL that answered (owned by the client) */
+        long retry_after; /* seconds from Retry-After, 0 when absent */
+        const char *url;  /* the base URL that answered (owned by the client) */
 };
 void collector_response_free(struct collector_response *r);
 
@@ -46,5 +46,9 @@ int collector_request(struct collector_client *c, const char *method, const char
                       const char *body, size_t body_len, struct collector_response *ret);
 /* The transport error of the last URL tried, for the status file ("" when none). */
 const char *collector_client_last_error(struct collector_client *c);
+
+/* Connections opened so far (shown in uplink-status.json: with keep-alive it grows only
+ * when a collector closes the connection or the uplink fails over). */
+unsigned long collector_client_connections(struct collector_client *c);
 
 #endif

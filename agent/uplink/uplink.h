@@ -19,7 +19,7 @@
 
 #include "agent/uplink/config.h"
 
-#define UPLINK_STATUS_FILE "uplink-status.json"
+#define UPLINK_STATUS_FILE      "uplink-status.json"
 #define UPLINK_POLICY_DROP_FILE "policy.json"
 
 struct uplink;

@@ -64,6 +64,11 @@ with Scratch() as s:
           and "notify.contact: expected a string, got number" in err
           and "configuration OK" not in out, err)
 
+    config, cfg = write_config(s, pub, control_group="no-such-group-hogo")
+    rc, out, err = check_only(config)
+    check("-n refuses a control group that does not exist",
+          rc == 1 and 'control_group: group "no-such-group-hogo" does not exist' in err, err)
+
     config, cfg = write_config(s, s.join("missing.pub"))
     rc, out, err = check_only(config)
     check("-n refuses a configuration whose policy key cannot be loaded",
@@ -104,6 +109,41 @@ with Scratch() as s:
                             capture_output=True, text=True)
     check("status refused to an unprivileged user", denied.returncode == 1
           and "cannot ask the agent" in denied.stderr, denied.stderr)
+
+    # ---- the control socket against bad clients ---------------------------------------------
+    def raw(data, shutdown_write=True, timeout=5):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            c.settimeout(timeout)
+            c.connect(cfg["control_socket"])
+            try:
+                c.sendall(data)
+                if shutdown_write:
+                    c.shutdown(socket.SHUT_WR)
+                out = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        return out
+                    out += chunk
+            except (BrokenPipeError, ConnectionResetError):
+                return b""
+    answer = raw(b"this is not json\n")
+    check("control: a request that is not JSON gets a clear error",
+          json.loads(answer) == {"ok": False, "error": "request is not a JSON object"}, answer)
+    answer = raw(b'{"command":"shutdown"}\n')
+    check("control: an unknown command is refused, naming the known ones",
+          b'"ok":false' in answer and b"status, notice" in answer, answer)
+    check("control: a request over 4 KiB is dropped without an answer",
+          raw(b"{" + b" " * 5000, shutdown_write=False) == b"")
+    slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    slow.connect(cfg["control_socket"])
+    t0 = time.monotonic()
+    st_during = agent.status()
+    slow.settimeout(5)
+    closed = slow.recv(10) == b""
+    check("control: a silent client does not hold the agent and is closed after 2 s",
+          st_during["policy"]["version"] == 1 and closed and time.monotonic() - t0 < 4.5)
+    slow.close()
 
     started = events_of(cfg["spool_dir"], "agent.started")
     check("agent.started recorded with the policy in force",
@@ -269,5 +309,7 @@ with Scratch() as s:
     log = agent.log_text()
     check("no sanitizer report in the agent's log",
           "Sanitizer" not in log and "runtime error" not in log, log[-2000:])
+
+    agent.dump_if_failed()
 
 finish()

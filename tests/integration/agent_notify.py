@@ -8,6 +8,7 @@
 import json
 import os
 import pwd
+import signal
 import socket
 import subprocess
 import sys
@@ -16,8 +17,8 @@ import time
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (Agent, Scratch, check, events_of, finish, keygen, start_bus,
-                           wait_for, write_config)
+from agent_harness import (Agent, Scratch, check, dbusmock, events_of, finish, keygen,
+                           start_bus, wait_for, wait_name, write_config)
 
 USER = "nobody"
 UID = pwd.getpwnam(USER).pw_uid
@@ -35,23 +36,6 @@ def control(cfg, request):
                 break
             data += chunk
     return json.loads(data)
-
-
-def dbusmock(scratch, bus_env, address, template):
-    env = dict(os.environ, **{bus_env: address})
-    args = ["/usr/bin/python3", "-m", "dbusmock", "--template", template]
-    if bus_env == "DBUS_SYSTEM_BUS_ADDRESS":
-        args.insert(3, "--system")
-    return scratch.spawn(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_name(address, name):
-    def up():
-        try:
-            return dbus.bus.BusConnection(address).name_has_owner(name)
-        except dbus.DBusException:
-            return False
-    return wait_for(up, 15)
 
 
 def notify_calls(session_address):
@@ -129,6 +113,25 @@ with Scratch() as s:
     check("a flapping device is rate-limited (3 of 6 shown)",
           shown == 3 and st["notices"]["suppressed"] == 3, (shown, st["notices"]))
 
+    # ---- SIGHUP re-reads the configuration: a new contact line --------------------------------
+    with open(config) as f:
+        c = json.load(f)
+    c["notify"]["contact"] = "総務課 情報係 (内線 5678)"
+    c["control_socket"] = s.join("elsewhere.sock")  # bound at start: kept until restart
+    with open(config, "w") as f:
+        json.dump(c, f, ensure_ascii=False)
+    agent.signal(signal.SIGHUP)
+    time.sleep(0.5)
+    before = len(notify_calls(session))
+    control(cfg, {"command": "notice", "kind": "logoff_warning", "user": USER, "seconds": 120})
+    calls = wait_for(lambda: len(notify_calls(session)) > before and notify_calls(session), 15)
+    body = calls[-1][2][4] if calls else ""
+    check("SIGHUP: the new contact line is used", "問い合わせ先: 総務課 情報係 (内線 5678)" in body
+          and "あと120秒でログオフします" in body, body)
+    check("SIGHUP: a new control socket path is kept for the restart, and said so",
+          "control_socket changed; takes effect at restart" in agent.log_text()
+          and not os.path.exists(s.join("elsewhere.sock")))
+
     # ---- no daemon: the user's terminal, and the event that says so ----------------------------
     daemon.kill()
     daemon.wait()
@@ -152,7 +155,7 @@ with Scratch() as s:
           "個人情報を含むファイル25件" in written and "問い合わせ先" in written, written)
     st = agent.status()
     check("status counts shown and fallback notices",
-          st["notices"]["shown"] == 5 and st["notices"]["fallback_terminals"] == 1, st["notices"])
+          st["notices"]["shown"] == 6 and st["notices"]["fallback_terminals"] == 1, st["notices"])
 
     r = control(cfg, {"command": "notice", "kind": "nonsense"})
     check("an unknown notice kind is refused with the list", not r["ok"] and "usb_blocked" in r["error"], r)
@@ -161,5 +164,7 @@ with Scratch() as s:
     log = agent.log_text()
     check("agent stops cleanly, no sanitizer report", rc == 0 and "Sanitizer" not in log
           and "runtime error" not in log, log[-2000:])
+
+    agent.dump_if_failed()
 
 finish()

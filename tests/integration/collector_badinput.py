@@ -7,16 +7,32 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collectortest import Collector, Test, make_events  # noqa: E402
+from collectortest import COLLECTOR, Collector, Test, make_events  # noqa: E402
 
 t = Test()
 c = Collector(t, timeout_seconds=2)
 c.start()
 a = c.enroll()
+
+# -n checks the configuration, also next to the running collector, and names a bad key
+r = subprocess.run([COLLECTOR, '-n', '-c', c.config], capture_output=True, text=True)
+t.check('hogo-collector -n: "configuration OK" next to a running collector',
+        r.returncode == 0 and 'configuration OK' in r.stdout, r.stdout + r.stderr)
+bad_config = os.path.join(t.dir, 'bad.json')
+with open(c.config) as f:
+    cfg = json.load(f)
+cfg['limits']['max_events'] = 5
+with open(bad_config, 'w') as f:
+    json.dump(cfg, f)
+r = subprocess.run([COLLECTOR, '-n', '-c', bad_config], capture_output=True, text=True)
+t.check('hogo-collector -n: an unknown key is an error that names it',
+        r.returncode == 1 and 'limits.max_events: unknown key' in r.stderr, r.stderr)
+t.check('the running collector was not disturbed by the checks', c.request('GET', '/healthz', agent=a)[0] == 200)
 
 
 def events_stored():

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from collectortest import GENESIS, HOGOCTL, Collector, Test, event_hash, make_event, make_events  # noqa: E402
@@ -146,8 +147,16 @@ t.check('hogoctl policy push signs and stores', pr.returncode == 0, pr.stdout + 
 pr2 = subprocess.run([HOGOCTL, 'policy', 'push', '--department', '経理課', '-c', c.config, policy_file],
                      capture_output=True, text=True)
 t.check('pushing a 総務課 policy to 経理課 is refused', pr2.returncode != 0, pr2.stdout + pr2.stderr)
-status, body = c.request('POST', '/v1/heartbeat', hb, agent=p)
-t.check('heartbeat answers the assigned version', status == 200 and body == {'policy_version': '7'}, (status, body))
+# Heartbeats are answered from the policy cache, refreshed from the store every
+# revocation_refresh_ms (100 ms here): the new version shows within that time.
+deadline = time.time() + 3
+while True:
+    status, body = c.request('POST', '/v1/heartbeat', hb, agent=p)
+    if body == {'policy_version': '7'} or time.time() > deadline:
+        break
+    time.sleep(0.05)
+t.check('heartbeat answers the assigned version (within the refresh interval)',
+        status == 200 and body == {'policy_version': '7'}, (status, body))
 conn = c.connection(p)
 conn.request('GET', '/v1/policy')
 resp = conn.getresponse()
@@ -162,7 +171,12 @@ t.check('GET /v1/policy serves the signed envelope, which verifies', resp.status
         (resp.status, vr.stdout, vr.stderr))
 other = c.enroll(department='経理課', hostname='pc-other')
 t.check('another department without a policy gets none', c.request('GET', '/v1/policy', agent=other)[0] == 404)
-rows = c.query('SELECT posture FROM posture_latest WHERE agent_id = ?', p.id)
+deadline = time.time() + 3
+while True:  # written behind the answer, in the writer's next commit
+    rows = c.query('SELECT posture FROM posture_latest WHERE agent_id = ?', p.id)
+    if rows or time.time() > deadline:
+        break
+    time.sleep(0.05)
 t.check('posture snapshot stored', rows and json.loads(rows[0][0])['hostname'] == 'pc-policy', rows)
 
 v = c.metric('hogo_collector_chain_breaks_total{kind="gap"}')

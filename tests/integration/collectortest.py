@@ -11,19 +11,16 @@ read back with the sqlite3 module.
     status, body = c.request('POST', '/v1/events', {'events': make_events(3)}, agent=agent)
     t.check('name', cond); t.finish()
 """
-import atexit
 import hashlib
 import http.client
 import json
 import os
-import shutil
 import signal
 import socket
 import sqlite3
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 SRC = os.environ.get('HOGO_SRC', os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
@@ -33,35 +30,18 @@ COLLECTOR = os.path.join(BUILD, 'hogo-collector')
 CERT_TOOL = os.path.join(BUILD, 'tests', 'tools', 'collector_cert')
 GENESIS = '0' * 64
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hogotest import Test as HogoTest  # noqa: E402
 
-class Test:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix='hogo-collector-it.')
-        self.failures = 0
-        self._cleanups = []
-        atexit.register(self._cleanup)
+
+class Test(HogoTest):
+    """hogotest's TAP harness, with a cleanup hook and details of any printable kind."""
 
     def at_exit(self, fn):
-        self._cleanups.append(fn)
-
-    def _cleanup(self):
-        for fn in reversed(self._cleanups):
-            try:
-                fn()
-            except Exception:
-                pass
-        shutil.rmtree(self.dir, ignore_errors=True)
+        self.cleanups.append(fn)
 
     def check(self, name, cond, detail=''):
-        if cond:
-            print('ok - %s' % name, flush=True)
-        else:
-            self.failures += 1
-            print('not ok - %s%s' % (name, (': ' + str(detail)) if detail else ''), flush=True)
-        return cond
-
-    def finish(self):
-        sys.exit(1 if self.failures else 0)
+        return super().check(name, cond, '' if cond or detail == '' else str(detail))
 
 
 def free_port():
@@ -104,7 +84,8 @@ class Agent:
 
 
 class Collector:
-    def __init__(self, t, threads=2, timeout_seconds=3, max_body_bytes=None, extra_limits=None):
+    def __init__(self, t, threads=2, timeout_seconds=3, max_body_bytes=None, extra_limits=None,
+                 store=None):
         self.t = t
         self.ca_dir = os.path.join(t.dir, 'ca')
         subprocess.run([HOGOCTL, 'ca', 'init', '--dir', self.ca_dir, '--server-name', 'localhost',
@@ -124,7 +105,7 @@ class Collector:
                 'tls': {'certificate': os.path.join(self.ca_dir, 'server.crt'),
                         'key': os.path.join(self.ca_dir, 'server.key'),
                         'ca': self.ca, 'ca_key': os.path.join(self.ca_dir, 'ca.key')},
-                'store': {'sqlite': self.db},
+                'store': store or {'sqlite': self.db},
                 'limits': limits,
                 'threads': threads,
             }, f)
@@ -165,7 +146,7 @@ class Collector:
             log = self.log_text()
             bad = [w for w in ('AddressSanitizer', 'LeakSanitizer', 'runtime error:') if w in log]
             self.t.check('collector log free of sanitizer reports', not bad,
-                         log[log.find(bad[0]) - 200:][:3000] if bad else '')
+                         log[max(0, log.find('=====')):][:6000] if bad else '')
         return self.proc.returncode if self.proc else None
 
     def log_text(self):

@@ -61,6 +61,12 @@ check "key and certificate are 0600, the token is consumed" bash -c \
 check "the certificate's CN is the agent id and it chains to the CA" bash -c \
     "openssl verify -CAfile '$CA/ca.crt' '$T/a/state/agent.crt' >/dev/null &&
      openssl x509 -in '$T/a/state/agent.crt' -noout -subject | grep -q \"\$(cat '$T/a/state/agent-id')\""
+check "-n checks the configuration" bash -c "'$BUILD/hogo-uplink' -n -c '$T/a/uplink.json' | grep -q 'configuration OK'"
+jq '.colectors = []' "$T/a/uplink.json" >"$T/typo.json"
+check_fails "an unknown key is refused" "$BUILD/hogo-uplink" -n -c "$T/typo.json"
+check "the refusal names the key" bash -c "'$BUILD/hogo-uplink' -n -c '$T/typo.json' 2>&1 | grep -q colectors"
+jq '.ca = "/nonexistent/ca.crt"' "$T/a/uplink.json" >"$T/noca.json"
+check_fails "without its pinned CA the uplink does not start" "$BUILD/hogo-uplink" -d -c "$T/noca.json"
 make_uplink reuse "https://localhost:$AGENT_PORT"
 cp "$T/used-token" "$T/reuse/token"
 check_fails "a used token is refused" "$BUILD/hogo-uplink" -d -c "$T/reuse/uplink.json" --enroll-only
@@ -73,6 +79,17 @@ check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
 check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
 check "uplink-status.json reports the upload" bash -c \
     "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+check "batches and heartbeats share one kept-alive connection" bash -c \
+    "jq -e '.connections == 1' '$T/a/spool/uplink-status.json' >/dev/null"
+
+# --- policy: the assigned version is fetched and dropped, untouched, for the agent --------
+"$HOGOCTL" policy push -c "$T/collector.json" --department 総務課 "$SRC/policy/examples/department-somu.json" >/dev/null
+check "a pushed policy is dropped into the agent's directory at the next heartbeat" \
+    wait_for 10 test -s "$T/a/policy/policy.json"
+check "the dropped envelope verifies with the policy key (as the agent will check it)" \
+    "$HOGOCTL" policy verify --pubkey "$CA/policy-signing.pub" "$T/a/policy/policy.json"
+check "the heartbeat answer's version is recorded" bash -c \
+    "jq -e '.assigned_policy_version == \"7\" and .policy_fetch.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
 
 # --- outage: collector down, events pile up, all arrive later in order -------------------
 stop_collector TERM
@@ -86,19 +103,21 @@ check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
 stop_uplink
 
-# --- exactly once while uplink and collector are SIGKILLed at random --------------------
+# --- exactly once while uplink and collector are killed (SIGKILL) or restarted at random --------------------
 "$TOOLS/spool_feed" "$T/a/spool" 3000 600 >/dev/null &
 feeder=$!
 start_uplink "$T/a/uplink.json"
 kills=0
 while kill -0 $feeder 2>/dev/null; do
     sleep "0.$((RANDOM % 6 + 2))"
-    if ((RANDOM % 2)); then stop_uplink KILL; start_uplink "$T/a/uplink.json"
-    else stop_collector KILL; start_collector; fi
+    # mostly SIGKILL (no goodbye), sometimes an orderly restart
+    sig=KILL; ((RANDOM % 4 == 0)) && sig=TERM
+    if ((RANDOM % 2)); then stop_uplink $sig; start_uplink "$T/a/uplink.json"
+    else stop_collector $sig; start_collector; fi
     kills=$((kills + 1))
 done
 wait $feeder
-check "exactly-once: all 4900 acknowledged after $kills random SIGKILLs" wait_for 60 acked_is a 4900
+check "exactly-once: all 4900 acknowledged after $kills random kills and restarts" wait_for 60 acked_is a 4900
 check "exactly-once: the store holds seq 1..4900 once each, in order" stored_exactly a 4900
 stop_uplink
 
@@ -116,6 +135,18 @@ check "failover: the third URL takes over when the second goes away" wait_for 30
 check "failover: nothing lost or doubled" stored_exactly b 400
 stop_uplink
 stop_collector TERM
+
+# --- a collector that takes fewer events per batch: 413, the uplink halves its batches --
+DEV_COLLECTOR_LIMITS='{"max_batch_events": 100}' \
+    dev_collector_config "$T/small.json" "$CA" "$DB" "127.0.0.1:$AGENT_PORT" "127.0.0.1:$ENROLL_PORT"
+start_collector "$T/small.json"
+"$TOOLS/spool_feed" "$T/b/spool" 1000 >/dev/null
+start_uplink "$T/b/uplink.json"
+check "413: batches of 500 shrink until the collector takes them, all 1000 arrive" wait_for 30 acked_is b 1400
+check "413: nothing lost or doubled" stored_exactly b 1400
+check "413: the uplink says it sends smaller batches" grep -q "too large; sending 62 at a time" "$T/uplink.log"
+stop_uplink
+stop_collector TERM
 start_collector
 
 # --- a collector presenting the wrong name ------------------------------------------------
@@ -129,6 +160,38 @@ sleep 2
 check "a collector presenting the wrong name is refused (nothing sent)" acked_is c 0
 check "the refusal is explained in uplink-status.json" bash -c \
     "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/c/spool/uplink-status.json")"
 stop_uplink
+
+# --- a collector whose certificate comes from another CA --------------------------------
+dev_ca_init "$T/otherca" localhost
+OTHER_PORT=$(dev_free_port)
+dev_collector_config "$T/other.json" "$T/otherca" "$T/other.db" "127.0.0.1:$OTHER_PORT" "127.0.0.1:$(dev_free_port)"
+"$BUILD/hogo-collector" -d -c "$T/other.json" >>"$T/other.log" 2>&1 &
+other=$!
+at_exit "kill $other 2>/dev/null"
+make_uplink d "https://localhost:$OTHER_PORT"
+cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/d/state/"
+"$TOOLS/spool_feed" "$T/d/spool" 10 >/dev/null
+start_uplink "$T/d/uplink.json"
+sleep 2
+check "a collector with a certificate from another CA is refused (nothing sent)" acked_is d 0
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink-status.json")"
+stop_uplink
+
+# --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
+"$HOGOCTL" agent revoke "$(cat "$T/a/state/agent-id")" -c "$T/collector.json" >/dev/null
+sleep 1 # the collector reloads its revoked set every 250 ms
+"$TOOLS/spool_feed" "$T/a/spool" 50 >/dev/null
+start_uplink "$T/a/uplink.json"
+sleep 2
+check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
+check "uplink-status.json shows the refusal" bash -c \
+    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink-status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink-status.json")"
+stop_uplink
+
+# under HOGO_BUILD=build/asan the uplink's exits are leak-checked too
+check_fails "no sanitizer report in the uplink's log" grep -qE 'Sanitizer|runtime error:' "$T/uplink.log"
 
 finish

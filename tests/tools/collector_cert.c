@@ -33,10 +33,16 @@ int main(int argc, char **argv)
         _cleanup_pkey_ EVP_PKEY *key = NULL;
         if (ca_generate_key(&key) < 0 || ca_write_key(argv[2], key) < 0)
                 return 1;
+        char *end1, *end2;
+        long not_before = strtol(argv[6], &end1, 10), not_after = strtol(argv[7], &end2, 10);
+        if (*end1 || *end2 || end1 == argv[6] || end2 == argv[7]) {
+                fprintf(stderr, "collector_cert: NOT_BEFORE and NOT_AFTER are seconds from now\n");
+                return 2;
+        }
         time_t now = time(NULL);
         _cleanup_free_ char *pem = NULL;
         char serial[CA_SERIAL_HEX_MAX + 1];
-        if (ca_issue_agent(ca, key, argv[4], argv[5], now + atol(argv[6]), now + atol(argv[7]),
+        if (ca_issue_agent(ca, key, argv[4], argv[5], now + not_before, now + not_after,
                            &pem, serial) < 0)
                 return 1;
         if (write_file_atomic(argv[3], pem, strlen(pem), 0644) < 0)

@@ -177,6 +177,28 @@ static void test_render_every_kind_and_no_reexpansion(void)
         catalog_free(ja);
 }
 
+/* po/en.po must translate every string: an English notice with Japanese left in it means
+ * a wording was changed in notice_text.c without updating the catalogue. */
+static void test_english_catalogue_complete(void)
+{
+        struct catalog *en = NULL;
+        CU_ASSERT_EQUAL_FATAL(catalog_open(build_locale_dir(), "en", &en), 0);
+        for (int k = 0; k < _NOTICE_KIND_MAX; k++) {
+                struct notice n = { .kind = k, .subject = "X", .count = 2, .seconds = 30 };
+                _cleanup_free_ char *s = NULL, *b = NULL;
+                CU_ASSERT_EQUAL_FATAL(notice_render(&n, en, "IT", &s, &b), 0);
+                bool ascii = true;
+                for (const char *p = s; *p; p++)
+                        ascii = ascii && (unsigned char)*p < 0x80;
+                for (const char *p = b; *p; p++)
+                        ascii = ascii && (unsigned char)*p < 0x80;
+                if (!ascii)
+                        fprintf(stderr, "untranslated: %s / %s\n", s, b);
+                CU_ASSERT_TRUE(ascii);
+        }
+        catalog_free(en);
+}
+
 static CU_TestInfo ratelimit_tests[] = {
         { "burst, suppress, new window", test_ratelimit_burst_then_suppress_then_new_window },
         { "no key; clock backwards", test_ratelimit_no_key_and_clock_backwards },
@@ -188,6 +210,7 @@ static CU_TestInfo text_tests[] = {
         { "language of a session environment", test_language_for_environ },
         { "Japanese and English", test_render_japanese_and_english },
         { "every kind; no re-expansion", test_render_every_kind_and_no_reexpansion },
+        { "English catalogue complete", test_english_catalogue_complete },
         CU_TEST_INFO_NULL,
 };
 

@@ -11,6 +11,7 @@
 #include "collectors/config.h"
 #include "collectors/ingest.h"
 #include "collectors/metrics.h"
+#include "collectors/policy_cache.h"
 #include "collectors/store.h"
 #include "collectors/tls.h"
 #include "common/canon_json.h"
@@ -378,6 +379,47 @@ static void test_routing_statuses(void)
         api_job_free(job);
 }
 
+static void test_heartbeat_answered_from_the_policy_cache(void)
+{
+        struct api_context ctx = { .limits = &limits };
+        const char *body = "{\"posture\":{},\"policy_version\":\"3\"}";
+        struct api_request rq = { .listener = LISTENER_AGENT, .method = "POST",
+                                  .path = "/v1/heartbeat", .content_type = "application/json",
+                                  .body = body, .body_len = strlen(body), .agent_id = "a1",
+                                  .department = "総務課", .may_answer_early = true, .peer = "t" };
+        struct api_reply reply;
+        struct api_job *job = NULL;
+        /* not cached yet: the store answers (the job is not detached) */
+        policy_cache_clear();
+        CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+        CU_ASSERT_FALSE(api_job_detached(job));
+        api_reply_clear(&reply);
+        api_job_free(job);
+        /* cached: answered at once, the job only writes */
+        policy_cache_put("総務課", "9");
+        CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+        CU_ASSERT_TRUE(api_job_detached(job));
+        CU_ASSERT_EQUAL(reply.status, 200);
+        CU_ASSERT_STRING_EQUAL(reply.body, "{\"policy_version\":\"9\"}");
+        api_reply_clear(&reply);
+        api_job_free(job);
+        /* a backlogged writer: back to answering after the commit */
+        rq.may_answer_early = false;
+        CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+        CU_ASSERT_FALSE(api_job_detached(job));
+        api_reply_clear(&reply);
+        api_job_free(job);
+        policy_cache_put("総務課", NULL);
+        rq.may_answer_early = true;
+        CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+        CU_ASSERT_STRING_EQUAL(reply.body, "{\"policy_version\":null}");
+        api_reply_clear(&reply);
+        api_job_free(job);
+        policy_cache_clear();
+}
+
 static void test_events_job_end_to_end(void)
 {
         struct store *s = fresh_store();
@@ -503,6 +545,7 @@ static CU_TestInfo ingest_tests[] = {
 static CU_TestInfo api_tests[] = {
         { "routing statuses", test_routing_statuses },
         { "events job end to end", test_events_job_end_to_end },
+        { "heartbeat from the policy cache", test_heartbeat_answered_from_the_policy_cache },
         { "metrics families", test_metrics_render_families },
         CU_TEST_INFO_NULL,
 };

@@ -215,6 +215,54 @@ static void test_record_encode_and_scan(void)
         CU_ASSERT_EQUAL(spool_scan_next(&scan, &it), SPOOL_SCAN_TORN);
 }
 
+static void test_any_bit_flip_loses_one_record(void)
+{
+        /* events and tombstones back to back, as a rewritten segment holds them */
+        const char *payloads[] = {
+                "{\"dropped\":{\"from_seq\":1,\"hash\":\"aa\",\"prev_hash\":\"bb\",\"to_seq\":2}}",
+                "{\"details\":{\"n\":3},\"hash\":\"cc\",\"seq\":3}",
+                "{\"dropped\":{\"from_seq\":4,\"hash\":\"dd\",\"prev_hash\":\"cc\",\"to_seq\":4}}",
+                "{\"dropped\":{\"from_seq\":5,\"hash\":\"ee\",\"prev_hash\":\"dd\",\"to_seq\":9}}",
+                "{\"details\":{\"n\":10,\"pad\":\"\\u0000\"},\"seq\":10}",
+        };
+        const size_t n = ELEMENTSOF(payloads);
+        uint8_t buf[1024];
+        size_t starts[8], total = 0;
+        for (size_t i = 0; i < n; i++) {
+                starts[i] = total;
+                spool_record_encode(payloads[i], (uint32_t)strlen(payloads[i]), buf + total);
+                total += 8 + strlen(payloads[i]);
+        }
+        starts[n] = total;
+
+        for (size_t pos = 0; pos < total; pos++)
+                for (int bit = 0; bit < 8; bit++) {
+                        buf[pos] ^= (uint8_t)(1u << bit);
+                        size_t hit = 0;
+                        while (starts[hit + 1] <= pos)
+                                hit++;
+                        struct spool_scan scan;
+                        struct spool_scan_item it;
+                        spool_scan_init(&scan, buf, total);
+                        size_t records = 0, damaged = 0;
+                        while (spool_scan_next(&scan, &it) != SPOOL_SCAN_END) {
+                                if (it.kind == SPOOL_SCAN_RECORD) {
+                                        records++;
+                                        continue;
+                                }
+                                damaged++;
+                                /* exactly the record hit, reported as such (torn when it is
+                                 * the last one: nothing follows it) */
+                                CU_ASSERT_EQUAL(it.offset, starts[hit]);
+                                CU_ASSERT_EQUAL(it.size, starts[hit + 1] - starts[hit]);
+                                CU_ASSERT_EQUAL(it.kind, hit + 1 == n ? SPOOL_SCAN_TORN : SPOOL_SCAN_CORRUPT);
+                        }
+                        CU_ASSERT_EQUAL(records, n - 1);
+                        CU_ASSERT_EQUAL(damaged, 1);
+                        buf[pos] ^= (uint8_t)(1u << bit);
+                }
+}
+
 static void test_entry_parse(void)
 {
         json_object *ev;
@@ -281,36 +329,53 @@ static void fill_hash(char out[65], char c)
         out[64] = '\0';
 }
 
+static struct chain_drop drop_of(uint64_t from, uint64_t to, char prev_hash, char hash)
+{
+        struct chain_drop d = { .from_seq = from, .to_seq = to };
+        fill_hash(d.prev_hash, prev_hash);
+        fill_hash(d.hash, hash);
+        return d;
+}
+
 static void test_chain_gap_bridged(void)
 {
-        char h3[65], h5[65], h8[65], hx[65];
-        fill_hash(h3, '3');
-        fill_hash(h5, '5');
-        fill_hash(h8, '8');
-        fill_hash(hx, 'e');
-        struct chain_drop drops[2] = { { .from_seq = 6, .to_seq = 8 }, { .from_seq = 4, .to_seq = 5 } };
-        memcpy(drops[0].prev_hash, h5, 65);
-        memcpy(drops[0].hash, h8, 65);
-        memcpy(drops[1].prev_hash, h3, 65);
-        memcpy(drops[1].hash, h5, 65);
-
-        /* no gap: the plain chain rule */
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 4, h3, NULL, 0));
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 4, hx, NULL, 0));
-        /* a gap with no declaration */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, h8, NULL, 0));
-        /* two declared runs, listed in any order, chain 3 -> 9 */
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 9, h8, drops, 2));
-        /* ... but only exactly: next event's prev_hash must be the last run's hash */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 9, hx, drops, 2));
-        /* a run must start right after the last event, with its hash */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, hx, 9, h8, drops, 2));
-        CU_ASSERT_FALSE(chain_gap_bridged(2, h3, 9, h8, drops, 2));
-        /* a run that does not reach the next event leaves a gap */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 10, h8, drops, 2));
-        CU_ASSERT_TRUE(chain_gap_bridged(3, h3, 6, h5, &drops[1], 1));
-        /* a run overlapping the next event is not a bridge */
-        CU_ASSERT_FALSE(chain_gap_bridged(3, h3, 7, h5, drops, 2));
+        /* hashes are 64 copies of one character: '3' is the hash of event 3, and so on */
+        struct chain_drop drops[3] = { drop_of(6, 8, '5', '8'), drop_of(4, 5, '3', '5'),
+                                       drop_of(4, 8, '3', '8') };
+        static const struct {
+                uint64_t last_seq;
+                char last_hash;
+                uint64_t next_seq;
+                char next_prev;
+                size_t first, n; /* the declared drops: drops[first..first+n) */
+                bool bridged;
+                const char *why;
+        } cases[] = {
+                { 3, '3', 4, '3', 0, 0, true, "no gap: the plain chain rule" },
+                { 3, '3', 4, 'e', 0, 0, false, "no gap, wrong prev_hash" },
+                { 3, '3', 9, '8', 0, 0, false, "a gap with no declaration" },
+                { 3, '3', 9, '8', 0, 2, true, "two runs, listed in any order, chain 3 -> 9" },
+                { 3, '3', 9, 'e', 0, 2, false, "the next prev_hash must be the last run's hash" },
+                { 3, 'e', 9, '8', 0, 2, false, "a run must start from the last event's hash" },
+                { 2, '3', 9, '8', 0, 2, false, "a run must start right after the last event" },
+                { 3, '3', 10, '8', 0, 2, false, "a run short of the next event leaves a gap" },
+                { 3, '3', 6, '5', 1, 1, true, "one run" },
+                { 3, '3', 7, '5', 0, 2, false, "a run overlapping the next event" },
+                { 3, '3', 9, '8', 1, 2, true, "overlapping declarations (4..5, then 4..8)" },
+                { 3, '3', 9, '8', 0, 3, true, "overlaps, listed in any order" },
+                { 3, '3', 6, '5', 0, 3, true, "overlaps, the shorter path" },
+                { 3, '3', 9, '5', 0, 3, false, "overlaps, wrong prev_hash" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char last[65], prev[65];
+                fill_hash(last, cases[i].last_hash);
+                fill_hash(prev, cases[i].next_prev);
+                bool got = chain_gap_bridged(cases[i].last_seq, last, cases[i].next_seq, prev,
+                                             cases[i].n ? &drops[cases[i].first] : NULL, cases[i].n);
+                if (got != cases[i].bridged)
+                        fprintf(stderr, "chain_gap_bridged: %s: got %d\n", cases[i].why, got);
+                CU_ASSERT_EQUAL(got, cases[i].bridged);
+        }
 
         /* the overflow event's list */
         json_object *ev = json_object_new_object();
@@ -323,7 +388,10 @@ static void test_chain_gap_bridged(void)
         size_t n;
         CU_ASSERT_EQUAL_FATAL(chain_drops_from_overflow(ev, &parsed, &n), 0);
         CU_ASSERT_EQUAL(n, 1);
-        CU_ASSERT_TRUE(chain_drop_equal(&parsed[0], &drops[0]));
+        CU_ASSERT_EQUAL(parsed[0].from_seq, drops[0].from_seq);
+        CU_ASSERT_EQUAL(parsed[0].to_seq, drops[0].to_seq);
+        CU_ASSERT_STRING_EQUAL(parsed[0].prev_hash, drops[0].prev_hash);
+        CU_ASSERT_STRING_EQUAL(parsed[0].hash, drops[0].hash);
         free(parsed);
         json_object_object_add(json_object_array_get_idx(list, 0), "extra", json_object_new_int(1));
         CU_ASSERT_EQUAL(chain_drops_from_overflow(ev, &parsed, &n), -EINVAL);
@@ -377,14 +445,19 @@ static void test_overflow_plan(void)
         CU_ASSERT_EQUAL(freed, 7 * 1000 - 4 * SPOOL_TOMBSTONE_SIZE);
         free(drops);
 
-        /* oldest first, only as much as needed */
+        /* oldest first, only as much as needed, but a run is finished, not cut */
         k = spool_overflow_plan(r, 10, 1500, 100, &drops, &n_drops, &freed);
-        CU_ASSERT_EQUAL(k, 2);
-        CU_ASSERT_TRUE(r[0].drop && r[1].drop);
-        CU_ASSERT_FALSE(r[2].drop || r[4].drop);
+        CU_ASSERT_EQUAL(k, 3);
+        CU_ASSERT_TRUE(r[0].drop && r[1].drop && r[2].drop);
+        CU_ASSERT_FALSE(r[3].drop || r[4].drop);
         CU_ASSERT_EQUAL(n_drops, 1);
-        CU_ASSERT_EQUAL(drops[0].to_seq, 101);
+        CU_ASSERT_EQUAL(drops[0].to_seq, 102);
         CU_ASSERT(freed >= 1500);
+        free(drops);
+        k = spool_overflow_plan(r, 10, 3000, 100, &drops, &n_drops, &freed);
+        CU_ASSERT_EQUAL(k, 5);
+        CU_ASSERT_EQUAL(n_drops, 2);
+        CU_ASSERT_FALSE(r[7].drop);
         free(drops);
 
         /* the run limit bounds the overflow event */
@@ -415,6 +488,10 @@ static void test_overflow_plan(void)
 static void test_append_read_and_continue(void)
 {
         const char *dir = unit_tmpdir();
+        /* the uplink reads through the directory's group: the files take it */
+        bool as_root = getuid() == 0;
+        if (as_root)
+                CU_ASSERT_EQUAL_FATAL(chown(dir, (uid_t)-1, 65534), 0);
         struct spool *s = open_spool(dir, 4096, 0);
         append_n(s, 100, 0);
         struct spool_stats st;
@@ -425,6 +502,11 @@ static void test_append_read_and_continue(void)
         CU_ASSERT_FALSE(st.disk_full);
         CU_ASSERT(count_segments(dir) > 3); /* segments rotate at 4 KiB */
         spool_close(s);
+        struct stat seg_st;
+        CU_ASSERT_EQUAL_FATAL(stat(seg_path(dir, 1), &seg_st), 0);
+        CU_ASSERT_EQUAL(seg_st.st_mode & 07777, 0640);
+        if (as_root)
+                CU_ASSERT_EQUAL(seg_st.st_gid, 65534);
 
         /* seq and chain continue across a restart */
         s = open_spool(dir, 4096, 0);
@@ -591,6 +673,33 @@ static void test_deleted_segment(void)
         _cleanup_json_ json_object *faults2 = spool_take_faults(s);
         CU_ASSERT_TRUE(faults_have(faults2, "missing_segment"));
         spool_close(s);
+}
+
+static void test_truncated_older_segment(void)
+{
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 2048, 0);
+        append_n(s, 60, 0);
+        spool_close(s);
+        const char *victim = seg_path(dir, nth_segment(dir, 1));
+        CU_ASSERT_EQUAL_FATAL(truncate(victim, file_size(victim) - 10), 0);
+
+        struct spool_verify_result res;
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), -EBADMSG);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.problem, "truncated or corrupt"));
+        /* not cut: only the newest segment's tail is an interrupted write */
+        off_t size = file_size(victim);
+        s = open_spool(dir, 2048, 0);
+        _cleanup_json_ json_object *faults = spool_take_faults(s);
+        CU_ASSERT_TRUE(faults_have(faults, "corrupt_record"));
+        CU_ASSERT_FALSE(faults_have(faults, "torn_tail"));
+        spool_close(s);
+        CU_ASSERT_EQUAL(file_size(victim), size);
+        int bad;
+        uint64_t last;
+        CU_ASSERT_EQUAL(read_all(dir, 1, &last, &bad), 59);
+        CU_ASSERT_EQUAL(bad, 1);
+        CU_ASSERT_EQUAL(last, 60);
 }
 
 static void test_reordered_segment(void)
@@ -861,6 +970,7 @@ static void test_queue_bound_refuses_without_using_a_seq(void)
 
 static CU_TestInfo format_tests[] = {
         { "record encoding, CRC, scanning past damage", test_record_encode_and_scan },
+        { "any single bit flip loses exactly the record hit", test_any_bit_flip_loses_one_record },
         { "record payloads: events and tombstones", test_entry_parse },
         { "stored text is the canonical event", test_stored_text_is_the_canonical_event },
         { "drop rule: a gap is bridged only exactly", test_chain_gap_bridged },
@@ -875,6 +985,7 @@ static CU_TestInfo disk_tests[] = {
         { "torn tail detected, cut, sequence continues", test_torn_tail_is_cut },
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
         { "deleted segment detected", test_deleted_segment },
+        { "truncated older segment detected, not cut", test_truncated_older_segment },
         { "reordered segment detected", test_reordered_segment },
         { "empty newest segment after a crash", test_empty_newest_segment },
         { "collect after ack", test_collect_after_ack },

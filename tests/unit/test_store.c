@@ -10,10 +10,13 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "collectors/store.h"
+#include "collectors/store_backend.h"
 #include "common/digest.h"
 #include "common/event.h"
 #include "common/util.h"
@@ -25,9 +28,7 @@ static unsigned pg_schemas; /* hogo_test_<pid>_<n> made so far */
 
 /* --- fixtures --------------------------------------------------------------------------- */
 
-static void ignore_notice(void *ud, const char *message)
-{
-}
+static void ignore_notice(void *ud, const char *message) {}
 
 static PGconn *pg_raw_connect(void)
 {
@@ -154,7 +155,7 @@ static void hash_of(const char *text, char out[static SHA256_HEX_LEN + 1])
 
 static struct store_terminal terminal(const char *agent_id, const char *department)
 {
-        struct store_terminal t = { .enrolled_at = 1700000000 };
+        struct store_terminal t = {.enrolled_at = 1700000000};
         snprintf(t.agent_id, sizeof t.agent_id, "%s", agent_id);
         snprintf(t.hostname, sizeof t.hostname, "%s.city.example.lg.jp", agent_id);
         snprintf(t.department, sizeof t.department, "%s", department);
@@ -177,22 +178,102 @@ static int insert_event(struct store *s, const char *agent_id, uint64_t seq)
 static void test_migrations_idempotent(void)
 {
         struct store *s = open_fresh();
-        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
         struct store_terminal t = terminal("a1", "総務課");
         CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
 
         /* a second connection while the first is open, then a reopen after it closed */
         struct store *s2 = open_again();
-        CU_ASSERT_EQUAL(store_schema_version(s2), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s2), STORE_SCHEMA_LATEST);
         store_close(s2);
         store_close(s);
 
         s = open_again();
-        CU_ASSERT_EQUAL(store_schema_version(s), 1);
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
         struct store_terminal got;
         CU_ASSERT_EQUAL(store_terminal_get(s, "a1", &got), 0);
         CU_ASSERT_STRING_EQUAL(got.department, "総務課");
         store_close(s);
+}
+
+struct opener {
+        pthread_barrier_t *start;
+        int result;
+        int version;
+};
+
+static void *open_at_once(void *ud)
+{
+        struct opener *o = ud;
+        struct store *s = NULL;
+        pthread_barrier_wait(o->start);
+        o->result = store_open(kind, target, &s);
+        if (o->result >= 0)
+                o->version = store_schema_version(s);
+        store_close(s);
+        return NULL;
+}
+
+/* Collectors started together on a new database: one migrates, the others wait and see it. */
+static void test_migrations_concurrent(void)
+{
+        fresh_target();
+        pthread_barrier_t start;
+        struct opener o[4] = {};
+        pthread_t th[4];
+        pthread_barrier_init(&start, NULL, 4);
+        for (size_t i = 0; i < 4; i++) {
+                o[i].start = &start;
+                CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, open_at_once, &o[i]), 0);
+        }
+        for (size_t i = 0; i < 4; i++) {
+                pthread_join(th[i], NULL);
+                CU_ASSERT_EQUAL(o[i].result, 0);
+                CU_ASSERT_EQUAL(o[i].version, STORE_SCHEMA_LATEST);
+        }
+        pthread_barrier_destroy(&start);
+        _cleanup_free_ char *n = raw_query_text("SELECT COUNT(*) FROM schema_version");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+        CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
+}
+
+static char *index_named(const char *name)
+{
+        char sql[256];
+        if (kind == STORE_SQLITE)
+                snprintf(sql, sizeof sql,
+                         "SELECT name FROM sqlite_master WHERE type = 'index' AND name = '%s'",
+                         name);
+        else
+                snprintf(sql, sizeof sql,
+                         "SELECT indexname FROM pg_indexes WHERE indexname = '%s' "
+                         "AND schemaname = current_schema()",
+                         name);
+        return raw_query_text(sql);
+}
+
+/* A database left at version 1 by an older collector is brought up to date, keeping data. */
+static void test_migration_from_version_1(void)
+{
+        struct store *s = open_fresh();
+        CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break", "{}", 1), 0);
+        store_close(s);
+        raw_exec("DROP INDEX alerts_type_created");
+        raw_exec("DELETE FROM schema_version WHERE version > 1");
+        char *idx = index_named("alerts_type_created");
+        CU_ASSERT_PTR_NULL(idx);
+        free(idx);
+
+        s = open_again();
+        CU_ASSERT_EQUAL(store_schema_version(s), STORE_SCHEMA_LATEST);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, "tamper.chain_break"), 1);
+        store_close(s);
+        idx = index_named("alerts_type_created");
+        CU_ASSERT_PTR_NOT_NULL(idx);
+        free(idx);
+        _cleanup_free_ char *n = raw_query_text("SELECT MAX(version) FROM schema_version");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(n);
+        CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
 }
 
 static void test_newer_schema_refused(void)
@@ -212,7 +293,8 @@ static void test_bad_targets(void)
         CU_ASSERT_EQUAL(store_open(kind, NULL, &s), -EINVAL);
         CU_ASSERT_EQUAL(store_open((enum store_kind)42, "x", &s), -EINVAL);
         if (kind == STORE_SQLITE) {
-                CU_ASSERT_EQUAL(store_open(kind, "/nonexistent-hogo-dir/collector.db", &s), -ENOENT);
+                CU_ASSERT_EQUAL(store_open(kind, "/nonexistent-hogo-dir/collector.db", &s),
+                                -ENOENT);
                 const char *dir = unit_tmpdir();
                 char junk[4096];
                 memset(junk, 'x', sizeof junk);
@@ -304,7 +386,7 @@ static void *second_collector(void *ud)
 {
         struct locker *l = ud;
         struct store *s = NULL;
-        struct store_terminal t = { 0 };
+        struct store_terminal t = {};
         char h[SHA256_HEX_LEN + 1];
         hash_of("second", h);
 
@@ -326,8 +408,7 @@ static void *second_collector(void *ud)
 
 static void sleep_ms(long ms)
 {
-        nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L },
-                  NULL);
+        nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L}, NULL);
 }
 
 static void test_terminal_locked(void)
@@ -384,7 +465,7 @@ static int refuse_id(const char *agent_id, void *ud)
 static void test_terminal_revoke_and_foreach(void)
 {
         struct store *s = open_fresh();
-        const char *ids[] = { "c-3", "a-1", "b-2", "d-4" };
+        const char *ids[] = {"c-3", "a-1", "b-2", "d-4"};
         for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
                 struct store_terminal t = terminal(ids[i], "税務課");
                 CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
@@ -396,7 +477,8 @@ static void test_terminal_revoke_and_foreach(void)
 
         CU_ASSERT_EQUAL(store_terminal_revoke(s, "c-3", 1700001000), 0);
         CU_ASSERT_EQUAL(store_terminal_revoke(s, "a-1", 1700002000), 0);
-        CU_ASSERT_EQUAL(store_terminal_revoke(s, "c-3", 1700009999), 0); /* again: first time kept */
+        CU_ASSERT_EQUAL(store_terminal_revoke(s, "c-3", 1700009999),
+                        0); /* again: first time kept */
         CU_ASSERT_EQUAL(store_terminal_revoke(s, "nobody", 1700001000), -ENOENT);
 
         struct store_terminal got;
@@ -445,8 +527,8 @@ static void test_events_unique_and_hash(void)
 
         CU_ASSERT_EQUAL(insert_event(s, "a", 0), -EINVAL);
         CU_ASSERT_EQUAL(insert_event(s, "a", (uint64_t)INT64_MAX + 1), -EINVAL);
-        CU_ASSERT_EQUAL(store_event_insert(s, "a", 9, "usb.blocked", "info", "t", "nothex", "{}", 1),
-                        -EINVAL);
+        CU_ASSERT_EQUAL(
+            store_event_insert(s, "a", 9, "usb.blocked", "info", "t", "nothex", "{}", 1), -EINVAL);
         CU_ASSERT_EQUAL(store_event_count(s, NULL), 3);
         store_close(s);
 }
@@ -468,18 +550,20 @@ static void test_event_batch(void)
 {
         struct store *s = open_fresh();
         static const char tricky[] =
-                "{\"details\":{\"path\":\"C:\\\\個人番号\\\\名簿 {1},\\\"x\\\".csv\"},\"seq\":1}";
-        const char *jsons[] = { tricky, "{\"seq\":2}", "{\"seq\":3}", "{\"seq\":4}",
-                                "{\"seq\":4,\"forged\":true}" };
-        const uint64_t seqs[] = { 1, 2, 3, 4, 4 };
+            "{\"details\":{\"path\":\"C:\\\\個人番号\\\\名簿 {1},\\\"x\\\".csv\"},\"seq\":1}";
+        const char *jsons[] = {tricky, "{\"seq\":2}", "{\"seq\":3}", "{\"seq\":4}",
+                               "{\"seq\":4,\"forged\":true}"};
+        const uint64_t seqs[] = {1, 2, 3, 4, 4};
         char hashes[5][SHA256_HEX_LEN + 1];
         struct store_event batch[5];
         for (size_t i = 0; i < 5; i++) {
                 hash_of(jsons[i], hashes[i]);
-                batch[i] = (struct store_event){ .seq = seqs[i], .type = "files.bulk_warning",
-                                                 .severity = "warning",
-                                                 .ts = "2026-11-27T10:00:00.000Z",
-                                                 .hash = hashes[i], .event_json = jsons[i] };
+                batch[i] = (struct store_event){.seq = seqs[i],
+                                                .type = "files.bulk_warning",
+                                                .severity = "warning",
+                                                .ts = "2026-11-27T10:00:00.000Z",
+                                                .hash = hashes[i],
+                                                .event_json = jsons[i]};
         }
         CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 0, 1, NULL), 0);
 
@@ -507,7 +591,7 @@ static void test_event_batch(void)
         CU_ASSERT_EQUAL(store_event_insert_batch(s, "a", batch, 5, 1700000000, NULL), 0);
 
         /* one malformed event: nothing of the batch is stored */
-        struct store_event more[2] = { batch[0], batch[0] };
+        struct store_event more[2] = {batch[0], batch[0]};
         more[0].seq = 10;
         more[1].seq = 11;
         more[1].hash = "not a hash";
@@ -572,7 +656,7 @@ static void test_tokens(void)
 {
         struct store *s = open_fresh();
         char h_once[SHA256_HEX_LEN + 1], h_multi[SHA256_HEX_LEN + 1], h_old[SHA256_HEX_LEN + 1],
-                h_unknown[SHA256_HEX_LEN + 1], dept[256];
+            h_unknown[SHA256_HEX_LEN + 1], dept[256];
         hash_of("once", h_once);
         hash_of("multi", h_multi);
         hash_of("old", h_old);
@@ -641,7 +725,7 @@ static void test_token_last_use_concurrent(void)
         /* We hold the last use in an open transaction: the other collector waits for it. */
         CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
         CU_ASSERT_EQUAL(store_token_use(s, h, 1700000001, dept), 0);
-        struct token_racer other = { .hash = h };
+        struct token_racer other = {.hash = h};
         pthread_t th;
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, race_for_token, &other), 0);
         sleep_ms(400);
@@ -656,7 +740,7 @@ static void test_token_last_use_concurrent(void)
         CU_ASSERT_EQUAL(store_token_add(s, h2, "総務課", 1, 1700003600, 1700000000), 0);
         CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
         CU_ASSERT_EQUAL(store_token_use(s, h2, 1700000001, dept), 0);
-        struct token_racer waiter = { .hash = h2 };
+        struct token_racer waiter = {.hash = h2};
         CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, race_for_token, &waiter), 0);
         sleep_ms(200);
         CU_ASSERT_EQUAL(store_rollback(s), 0);
@@ -671,8 +755,8 @@ static void test_token_last_use_concurrent(void)
                 CU_ASSERT_EQUAL(store_token_add(s, hr, "総務課", 1, 1700003600, 1700000000), 0);
                 pthread_barrier_t start;
                 pthread_barrier_init(&start, NULL, 2);
-                struct token_racer a = { .hash = hr, .start = &start },
-                                   b = { .hash = hr, .start = &start };
+                struct token_racer a = {.hash = hr, .start = &start},
+                                   b = {.hash = hr, .start = &start};
                 pthread_t ta, tb;
                 CU_ASSERT_EQUAL_FATAL(pthread_create(&ta, NULL, race_for_token, &a), 0);
                 CU_ASSERT_EQUAL_FATAL(pthread_create(&tb, NULL, race_for_token, &b), 0);
@@ -685,7 +769,8 @@ static void test_token_last_use_concurrent(void)
         store_close(s);
 }
 
-/* --- policies ----------------------------------------------------------------------------------- */
+/* --- policies -----------------------------------------------------------------------------------
+ */
 
 static void expect_policy(struct store *s, const char *department, const char *version,
                           const char *envelope)
@@ -724,7 +809,8 @@ static void test_policies_default_fallback(void)
         store_close(s);
 }
 
-/* --- transactions ------------------------------------------------------------------------------------ */
+/* --- transactions
+ * ------------------------------------------------------------------------------------ */
 
 static void test_transaction_rollback_leaves_nothing(void)
 {
@@ -734,7 +820,7 @@ static void test_transaction_rollback_leaves_nothing(void)
         hash_of("token", h);
 
         CU_ASSERT_EQUAL(store_commit(s), -EINVAL);
-        CU_ASSERT_EQUAL(store_rollback(s), -EINVAL);
+        CU_ASSERT_EQUAL(store_rollback(s), 0); /* nothing open: nothing to do */
         CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
         CU_ASSERT_EQUAL(store_begin(s), -EINPROGRESS);
         CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
@@ -772,7 +858,54 @@ static void test_transaction_rollback_leaves_nothing(void)
         store_close(s);
 }
 
-/* --- PostgreSQL: losing the connection ------------------------------------------------------------- */
+/* A collector killed (-9) in the middle of a batch: what it committed is there, the rest is
+ * not, and the terminal's row is not left locked. */
+static void test_killed_writer(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("a", "総務課"), got;
+        CU_ASSERT_EQUAL_FATAL(store_terminal_add(s, &t), 0);
+        store_close(s);
+
+        pid_t pid = fork();
+        CU_ASSERT_FATAL(pid >= 0);
+        if (pid == 0) {
+                struct store *c = NULL;
+                char h[SHA256_HEX_LEN + 1];
+                hash_of("committed", h);
+                if (store_open(kind, target, &c) < 0 || store_begin(c) < 0)
+                        _exit(2);
+                for (uint64_t seq = 1; seq <= 100; seq++)
+                        if (insert_event(c, "a", seq) < 0)
+                                _exit(3);
+                if (store_terminal_set_chain(c, "a", 100, h) < 0 || store_commit(c) < 0 ||
+                    store_begin(c) < 0 || store_terminal_get_locked(c, "a", &got) < 0)
+                        _exit(4);
+                for (uint64_t seq = 101; seq <= 200; seq++)
+                        if (insert_event(c, "a", seq) < 0)
+                                _exit(5);
+                raise(SIGKILL);
+                _exit(6);
+        }
+        int status = 0;
+        CU_ASSERT_EQUAL_FATAL(waitpid(pid, &status, 0), pid);
+        CU_ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        s = open_again();
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 100);
+        char h[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(store_event_hash(s, "a", 101, h), -ENOENT);
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(store_terminal_get_locked(s, "a", &got), 0);
+        CU_ASSERT_EQUAL(got.last_seq, 100);
+        CU_ASSERT_EQUAL(insert_event(s, "a", 101), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 101);
+        store_close(s);
+}
+
+/* --- PostgreSQL: losing the connection
+ * ------------------------------------------------------------- */
 
 static char app_name[64];
 
@@ -819,6 +952,7 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         /* no reconnect into autocommit half-way through the batch */
         CU_ASSERT_EQUAL(insert_event(s, "a", 3), -ECONNRESET);
         CU_ASSERT_EQUAL(store_commit(s), -ECONNRESET);
+        CU_ASSERT_EQUAL(store_rollback(s), 0); /* what a caller does after a failed commit */
         CU_ASSERT_EQUAL(store_event_count(s, "a"), 0);
 
         /* the same, ended with a rollback */
@@ -833,42 +967,48 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         store_close(s);
 }
 
-/* --- suites ------------------------------------------------------------------------------------------ */
+/* --- suites
+ * ------------------------------------------------------------------------------------------ */
 
-#define STORE_TESTS                                                                       \
-        { "migrations are idempotent", test_migrations_idempotent },                       \
-        { "a newer schema is refused", test_newer_schema_refused },                        \
-        { "bad targets give clear errors", test_bad_targets },                             \
-        { "terminal add/get", test_terminal_add_get },                                     \
-        { "terminal chain and seen", test_terminal_chain_and_seen },                       \
-        { "terminal locked read", test_terminal_locked },                                  \
-        { "terminal revoke and foreach", test_terminal_revoke_and_foreach },               \
-        { "events unique, hash, counts", test_events_unique_and_hash },                    \
+/* clang-format off */
+#define STORE_TESTS \
+        { "migrations are idempotent", test_migrations_idempotent }, \
+        { "migrations run once when opened together", test_migrations_concurrent }, \
+        { "migration from version 1", test_migration_from_version_1 }, \
+        { "a newer schema is refused", test_newer_schema_refused }, \
+        { "bad targets give clear errors", test_bad_targets }, \
+        { "terminal add/get", test_terminal_add_get }, \
+        { "terminal chain and seen", test_terminal_chain_and_seen }, \
+        { "terminal locked read", test_terminal_locked }, \
+        { "terminal revoke and foreach", test_terminal_revoke_and_foreach }, \
+        { "events unique, hash, counts", test_events_unique_and_hash }, \
         { "duplicate event inside a transaction", test_event_duplicate_inside_transaction }, \
-        { "event batch insert", test_event_batch },                                       \
-        { "alerts", test_alerts },                                                         \
-        { "posture latest and history", test_posture_latest_and_history },                 \
-        { "tokens", test_tokens },                                                         \
-        { "token last use, concurrently", test_token_last_use_concurrent },                \
-        { "policies with default fallback", test_policies_default_fallback },              \
-        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }
+        { "event batch insert", test_event_batch }, \
+        { "alerts", test_alerts }, \
+        { "posture latest and history", test_posture_latest_and_history }, \
+        { "tokens", test_tokens }, \
+        { "token last use, concurrently", test_token_last_use_concurrent }, \
+        { "policies with default fallback", test_policies_default_fallback }, \
+        { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }, \
+        { "a writer killed mid-batch", test_killed_writer }
+/* clang-format on */
 
 static CU_TestInfo sqlite_tests[] = {
-        STORE_TESTS,
-        CU_TEST_INFO_NULL,
+    STORE_TESTS,
+    CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo postgres_tests[] = {
-        STORE_TESTS,
-        { "reconnects after a lost connection", test_pg_reconnects_after_loss },
-        { "a lost transaction stores nothing", test_pg_loss_inside_transaction_stores_nothing },
-        CU_TEST_INFO_NULL,
+    STORE_TESTS,
+    {"reconnects after a lost connection", test_pg_reconnects_after_loss},
+    {"a lost transaction stores nothing", test_pg_loss_inside_transaction_stores_nothing},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-        { "store-sqlite", suite_init_sqlite, NULL, NULL, NULL, sqlite_tests },
-        { "store-postgres", suite_init_postgres, suite_clean_postgres, NULL, NULL, postgres_tests },
-        CU_SUITE_INFO_NULL,
+    {"store-sqlite", suite_init_sqlite, NULL, NULL, NULL, sqlite_tests},
+    {"store-postgres", suite_init_postgres, suite_clean_postgres, NULL, NULL, postgres_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int main(void)

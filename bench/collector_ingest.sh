@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# collector_ingest — the collector's throughput on this machine, with SQLite:
+#  1. ingest: AGENTS simulated agents (default 8), each on its own keep-alive mTLS
+#     connection, post BATCHES batches of 500 chained events; events/s (target ≥ 50,000);
+#  2. heartbeat: the same agents post heartbeats for SECONDS; requests/s, side by side
+#     with nginx answering a static 204 over the same mTLS (bench/nginx.conf), and the
+#     ratio (target ≥ 0.5).
+# Prints figures; not a pass/fail test. Env: AGENTS, BATCHES, DURATION (seconds), THREADS.
+set -uo pipefail
+SRC=${HOGO_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
+BUILD=${HOGO_BUILD:-$SRC/build}
+LOAD=$BUILD/tests/tools/collector_load
+AGENTS=${AGENTS:-8} BATCHES=${BATCHES:-25} SECONDS_RUN=${DURATION:-5} THREADS=${THREADS:-2}
+for b in "$BUILD/hogo-collector" "$BUILD/hogoctl" "$LOAD"; do
+    [ -x "$b" ] || { echo "collector_ingest: $b is not built (make all)"; exit 1; }
+done
+T=$(mktemp -d "${TMPDIR:-/tmp}/hogo-bench.XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+AGENT_PORT=$(port) ENROLL_PORT=$(port) NGINX_PORT=$(port)
+
+"$BUILD/hogoctl" ca init --dir "$T/ca" --server-name localhost --server-name 127.0.0.1 >/dev/null
+cat >"$T/collector.json" <<JSON
+{ "listen": { "agent": ["127.0.0.1:$AGENT_PORT"], "enroll": ["127.0.0.1:$ENROLL_PORT"] },
+  "tls": { "certificate": "$T/ca/server.crt", "key": "$T/ca/server.key",
+           "ca": "$T/ca/ca.crt", "ca_key": "$T/ca/ca.key" },
+  "store": { "sqlite": "$T/collector.db" }, "threads": $THREADS, "log_level": "warning" }
+JSON
+${COLLECTOR_WRAP:-} "$BUILD/hogo-collector" -d -c "$T/collector.json" 2>"$T/collector.log" &
+pids+=($!)
+COLLECTOR_PID=$!
+# CPU seconds the collector has used (user + system): on a shared machine the rate per
+# CPU-second says more than the wall-clock rate alone.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$COLLECTOR_PID/stat"; }
+for _ in $(seq 100); do curl -fsS --cacert "$T/ca/ca.crt" "https://127.0.0.1:$ENROLL_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+TOKEN=$("$BUILD/hogoctl" token create -c "$T/collector.json" --department 総務課 --uses "$AGENTS" 2>/dev/null)
+mkdir -p "$T/agents"
+"$LOAD" enroll "https://127.0.0.1:$ENROLL_PORT" "$T/ca/ca.crt" "$TOKEN" "$AGENTS" "$T/agents" || exit 1
+
+echo "ingest (hogo-collector, SQLite, $THREADS worker threads; load average $(cut -d' ' -f1 /proc/loadavg) before):"
+cpu0=$(cpu_seconds)
+"$LOAD" ingest "https://127.0.0.1:$AGENT_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$BATCHES" 500
+cpu1=$(cpu_seconds)
+python3 -c "import sys; n=int(sys.argv[1]); c=float(sys.argv[3])-float(sys.argv[2]); print('  collector CPU: %.2f s, %.0f events per collector CPU-second' % (c, n / c if c else 0))" \
+    "$((AGENTS * BATCHES * 500))" "$cpu0" "$cpu1"
+stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from events').fetchone()[0])" "$T/collector.db")
+echo "  events in the store afterwards: $stored (expected $((AGENTS * BATCHES * 500)))"
+
+echo "heartbeat, ${SECONDS_RUN}s each:"
+hogo=$("$LOAD" requests "https://127.0.0.1:$AGENT_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$SECONDS_RUN" /v1/heartbeat)
+echo "  hogo-collector: $hogo"
+if command -v nginx >/dev/null; then
+    mkdir -p "$T/nginx-body"
+    sed -e "s|@DIR@|$T|g" -e "s|@CA@|$T/ca|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$THREADS|g" \
+        "$SRC/bench/nginx.conf" >"$T/nginx.conf"
+    nginx -p "$T" -c "$T/nginx.conf" -e "$T/nginx-error.log" &
+    pids+=($!)
+    for _ in $(seq 100); do curl -sS --cacert "$T/ca/ca.crt" --cert "$T/agents/agent0.crt" --key "$T/agents/agent0.key" "https://127.0.0.1:$NGINX_PORT/" >/dev/null 2>&1 && break; sleep 0.05; done
+    ngx=$("$LOAD" requests "https://127.0.0.1:$NGINX_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$SECONDS_RUN" /v1/heartbeat)
+    echo "  nginx 204:      $ngx"
+    python3 -c "import sys; a=float(sys.argv[1].split()[0]); b=float(sys.argv[2].split()[0]); print('  ratio hogo/nginx: %.2f (target >= 0.5)' % (a / b))" "$hogo" "$ngx"
+else
+    echo "  nginx not installed (scripts/install-deps installs nginx-light); no comparison"
+fi

@@ -1,0 +1,106 @@
+/* test_files_targets.c — the pure parts of choosing where the files source watches. */
+#include "agent/files_targets.h"
+#include "common/util.h"
+#include "tests/unit/unit.h"
+
+static void test_mountinfo_line(void)
+{
+        char line[] = "36 35 98:0 / /media/taro/USB\\040DISK rw,nosuid shared:1 master:2 - vfat /dev/sdb1 rw,uid=1000";
+        struct mountinfo_entry m;
+        CU_ASSERT_EQUAL_FATAL(mountinfo_parse_line(line, &m), 0);
+        CU_ASSERT_STRING_EQUAL(m.mount_point, "/media/taro/USB DISK");
+        CU_ASSERT_STRING_EQUAL(m.fstype, "vfat");
+        CU_ASSERT_STRING_EQUAL(m.source, "/dev/sdb1");
+
+        char share[] = "90 30 0:50 / /mnt/share rw,relatime - cifs //fs01/共有 rw,vers=3.1.1";
+        CU_ASSERT_EQUAL_FATAL(mountinfo_parse_line(share, &m), 0);
+        CU_ASSERT_TRUE(fstype_is_network_share(m.fstype));
+        CU_ASSERT_FALSE(fstype_is_network_share("ext4"));
+
+        char bad1[] = "36 35 98:0 / /mnt rw";
+        CU_ASSERT_EQUAL(mountinfo_parse_line(bad1, &m), -EINVAL);
+        char bad2[] = "36 35 98:0 / /mnt rw shared:1 ext4 /dev/sda1";
+        CU_ASSERT_EQUAL(mountinfo_parse_line(bad2, &m), -EINVAL);
+        char bad3[] = "";
+        CU_ASSERT_EQUAL(mountinfo_parse_line(bad3, &m), -EINVAL);
+}
+
+static void test_xdg_download_dir(void)
+{
+        char *d = NULL;
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("# comment\nXDG_DESKTOP_DIR=\"$HOME/デスクトップ\"\n"
+                                               "XDG_DOWNLOAD_DIR=\"$HOME/ダウンロード\"\n",
+                                               "/home/taro", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/home/taro/ダウンロード");
+        free(d);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("  XDG_DOWNLOAD_DIR=\"/data/dl\"", "/home/taro", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/data/dl");
+        free(d);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_DOWNLOAD_DIR=\"$HOME\"", "/home/taro", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/home/taro");
+        free(d);
+        d = NULL;
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_DOWNLOAD_DIR=\"Downloads\"", "/home/t", &d), -EINVAL);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_DOWNLOAD_DIR=\"$HOMEX/a\"", "/home/t", &d), -EINVAL);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_DOWNLOAD_DIR=\"$HOME/../../etc\"", "/home/t", &d), -EINVAL);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_DOWNLOAD_DIR=\"$HOME/x", "/home/t", &d), -EINVAL);
+        CU_ASSERT_EQUAL(xdg_download_dir_parse("XDG_MUSIC_DIR=\"$HOME/x\"", "/home/t", &d), -ENOENT);
+        CU_ASSERT_PTR_NULL(d);
+}
+
+static void test_glob_literal_dir(void)
+{
+        char *d = NULL;
+        CU_ASSERT_EQUAL(glob_literal_dir("/srv/jumin/**", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/srv/jumin");
+        free(d);
+        CU_ASSERT_EQUAL(glob_literal_dir("/home/*/個人情報/**", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/home");
+        free(d);
+        CU_ASSERT_EQUAL(glob_literal_dir("/data/list.csv", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/data");
+        free(d);
+        CU_ASSERT_EQUAL(glob_literal_dir("/*.csv", &d), 0);
+        CU_ASSERT_STRING_EQUAL(d, "/");
+        free(d);
+        d = NULL;
+        CU_ASSERT_EQUAL(glob_literal_dir("relative/*", &d), -EINVAL);
+        CU_ASSERT_PTR_NULL(d);
+}
+
+static void test_destination_lookup(void)
+{
+        struct files_target items[] = {
+                { FILES_TARGET_DATA_MOUNT, (char *)"/home/taro", "home" },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads" },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable" },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share" },
+        };
+        struct files_targets t = { items, ELEMENTSOF(items) };
+        const struct files_target *d = files_targets_destination(&t, "/home/taro/Downloads/a.csv");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_STRING_EQUAL(d->why, "downloads");
+        /* a directory target holds its direct children only (its mark has no more) */
+        CU_ASSERT_PTR_NULL(files_targets_destination(&t, "/home/taro/Downloads/sub/a.csv"));
+        CU_ASSERT_PTR_NULL(files_targets_destination(&t, "/home/taro/a.csv")); /* data, not a destination */
+        d = files_targets_destination(&t, "/media/taro/USB/a/b/c.csv");
+        CU_ASSERT_STRING_EQUAL(d->why, "removable");
+        d = files_targets_destination(&t, "/media/taro/USB/inner/x"); /* the longest match */
+        CU_ASSERT_STRING_EQUAL(d->why, "network_share");
+        CU_ASSERT_PTR_NULL(files_targets_destination(&t, "/media/taro/USBX/a"));
+}
+
+static CU_TestInfo tests[] = {
+        { "mountinfo line", test_mountinfo_line },
+        { "XDG download dir", test_xdg_download_dir },
+        { "glob literal dir", test_glob_literal_dir },
+        { "destination lookup", test_destination_lookup },
+        CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo suites[] = {
+        { "files targets", NULL, NULL, NULL, NULL, tests },
+        CU_SUITE_INFO_NULL,
+};
+
+UNIT_MAIN(suites)
