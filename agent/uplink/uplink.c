@@ -47,8 +47,12 @@ struct uplink {
         uint64_t last_seen_seq;
         uint64_t next_upload_ms, next_heartbeat_ms; /* monotonic */
         uint64_t events_sent;
-        int spool_error; /* last error reading the spool, 0 when it reads */
-        bool batch_full; /* the last batch stopped at a limit, not at the spool's end */
+        int spool_error;             /* last error reading the spool, 0 when it reads */
+        bool batch_full;             /* the last batch stopped at a limit, not at the spool's end */
+        struct spool_reader *reader; /* kept open while batches are acknowledged in full */
+        char *carry;                 /* the event read but not fitting the last batch */
+        size_t carry_len;
+        uint64_t carry_seq;
         char *assigned_policy;
         char *dropped_policy;
         struct attempt upload, heartbeat, policy;
@@ -172,6 +176,25 @@ static void write_status(struct uplink *u)
                                   u->status_path);
 }
 
+static char *memdup_nul(const char *p, size_t len)
+{
+        char *s = malloc(len + 1);
+        if (s) {
+                memcpy(s, p, len);
+                s[len] = '\0';
+        }
+        return s;
+}
+
+/* Forgets the reader's position: the next batch is read again from acked + 1. */
+static void reader_reset(struct uplink *u)
+{
+        spool_reader_close(u->reader);
+        u->reader = NULL;
+        free(u->carry);
+        u->carry = NULL;
+}
+
 static char *read_agent_id(const struct uplink_config *config)
 {
         _cleanup_free_ char *path = NULL;
@@ -227,6 +250,7 @@ void uplink_free(struct uplink *u)
 {
         if (!u)
                 return;
+        reader_reset(u);
         collector_client_free(u->client);
         event_batch_free(&u->batch);
         free(u->agent_id);
@@ -256,27 +280,46 @@ static int spool_failed(struct uplink *u, int r)
         return r;
 }
 
-/* Fills the batch from the spool, starting after what is acknowledged. */
+/* Fills the batch from the spool. While a backlog drains and every batch is acknowledged
+ * in full, one reader stays open and continues where the last batch stopped (reopening
+ * would re-read the segment from its start each time); after a failure, a partial ack
+ * or the end of the spool it is reopened at acked + 1. */
 static int fill_batch(struct uplink *u)
 {
         event_batch_reset(&u->batch);
         u->batch.max_events = u->batch_limit;
         u->batch_full = false;
-        struct spool_reader *reader = NULL;
-        int r = spool_reader_open(u->config->spool_dir, u->acked + 1, &reader);
-        if (r == -ENOENT)
-                return 0; /* the agent has not created its spool yet */
-        if (r < 0)
-                return spool_failed(u, r);
-        for (;;) {
+        int r;
+        if (!u->reader) {
+                free(u->carry);
+                u->carry = NULL;
+                r = spool_reader_open(u->config->spool_dir, u->acked + 1, &u->reader);
+                if (r == -ENOENT)
+                        return 0; /* the agent has not created its spool yet */
+                if (r < 0)
+                        return spool_failed(u, r);
+        }
+        r = 0;
+        if (u->carry) { /* the event that did not fit into the previous batch */
+                r = event_batch_add(&u->batch, u->carry, u->carry_len, u->carry_seq);
+                free(u->carry);
+                u->carry = NULL;
+        }
+        while (r >= 0) {
                 const char *json;
                 size_t len;
                 uint64_t seq;
-                r = spool_reader_next(reader, &json, &len, &seq);
-                if (r == -EBADMSG)
+                r = spool_reader_next(u->reader, &json, &len, &seq);
+                if (r == -EBADMSG) {
+                        r = 0;
                         continue; /* the agent reports corrupt records itself; the collector sees
                                      the gap */
-                if (r <= 0)
+                }
+                if (r == 0) {
+                        reader_reset(u); /* at the end: new events need a fresh look */
+                        break;
+                }
+                if (r < 0)
                         break;
                 if (seq <= u->acked)
                         continue;
@@ -284,15 +327,21 @@ static int fill_batch(struct uplink *u)
                 r = event_batch_add(&u->batch, json, len, seq);
                 if (r == -ENOSPC) {
                         u->batch_full = true; /* more is waiting */
+                        u->carry = memdup_nul(json, len);
+                        if (!u->carry) {
+                                reader_reset(u);
+                                return -ENOMEM;
+                        }
+                        u->carry_len = len;
+                        u->carry_seq = seq;
                         r = 0;
                         break;
                 }
-                if (r < 0)
-                        break;
         }
-        spool_reader_close(reader);
-        if (r < 0)
+        if (r < 0) {
+                reader_reset(u);
                 return spool_failed(u, r);
+        }
         if (u->spool_error < 0)
                 log_info("The spool %s is readable again", u->config->spool_dir);
         u->spool_error = 0;
@@ -338,6 +387,7 @@ static int upload_once(struct uplink *u, uint64_t now)
         struct collector_response resp = {0};
         int r = collector_request(u->client, "POST", "/v1/events", body, len, &resp);
         if (r < 0) {
+                reader_reset(u);
                 attempt_record(&u->upload, "unreachable", 0,
                                collector_client_last_error(u->client));
                 u->next_upload_ms = now + backoff_next(&u->upload_backoff, jitter_random());
@@ -404,6 +454,9 @@ static int upload_once(struct uplink *u, uint64_t now)
                 r = -EPROTO;
                 break;
         }
+        /* anything but a batch acknowledged in full is sent again from acked + 1 */
+        if (r < 0 || reply < u->batch.last_seq)
+                reader_reset(u);
         collector_response_free(&resp);
         return r;
 }
