@@ -11,16 +11,19 @@ read back with the sqlite3 module.
     status, body = c.request('POST', '/v1/events', {'events': make_events(3)}, agent=agent)
     t.check('name', cond); t.finish()
 """
+import atexit
 import hashlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 SRC = os.environ.get('HOGO_SRC', os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..')))
@@ -31,17 +34,35 @@ CERT_TOOL = os.path.join(BUILD, 'tests', 'tools', 'collector_cert')
 GENESIS = '0' * 64
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from hogotest import Test as HogoTest  # noqa: E402
+import agent_harness as harness  # noqa: E402  (check, finish: the shared TAP lines)
 
 
-class Test(HogoTest):
-    """hogotest's TAP harness, with a cleanup hook and details of any printable kind."""
+class Test:
+    """A scratch directory removed at exit, cleanups, and agent_harness's TAP lines."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='hogo-collector-it.')
+        self._cleanups = []
+        atexit.register(self._cleanup)
 
     def at_exit(self, fn):
-        self.cleanups.append(fn)
+        self._cleanups.append(fn)
 
-    def check(self, name, cond, detail=''):
-        return super().check(name, cond, '' if cond or detail == '' else str(detail))
+    def _cleanup(self):
+        for fn in reversed(self._cleanups):
+            try:
+                fn()
+            except Exception:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @staticmethod
+    def check(name, cond, detail=''):
+        return harness.check(name, cond, detail)
+
+    @staticmethod
+    def finish():
+        harness.finish()
 
 
 def free_port():
