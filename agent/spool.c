@@ -1161,7 +1161,6 @@ static int push_drop(struct chain_drop **list, size_t *n, const struct chain_dro
         return 0;
 }
 
-/* Field by field: a struct copy carries indeterminate padding, so memcmp() may not do. */
 static int verify_record(struct verify_state *st, const char *name, size_t offset,
                          const char *payload, size_t len)
 {
