@@ -43,7 +43,8 @@ int bulk_window_new(const struct bulk_window_config *cfg, struct bulk_window **r
         struct bulk_window *w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
-        w->users = calloc(BULK_USERS_MAX, sizeof *w->users);
+        /* an array of pointers: sizeof a pointer is meant */
+        w->users = calloc(BULK_USERS_MAX, sizeof *w->users); // NOLINT(bugprone-sizeof-expression)
         if (!w->users) {
                 free(w);
                 return -ENOMEM;

@@ -59,7 +59,7 @@
 /* Opens whose process was gone before we could see its uid are counted under this uid,
  * so a burst of short-lived processes is still detected (as "unknown"). */
 #define UID_UNATTRIBUTED ((uid_t)-2)
-#define BLOCKED_MAX 64
+#define BLOCKED_MAX BULK_USERS_MAX                 /* every user the window can hold */
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
@@ -160,7 +160,6 @@ struct files_source {
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
         int perm_stop_efd;
-        unsigned perm_ignore_marks; /* the thread's own */
         pthread_t perm_thread;
         bool perm_running;
 
@@ -265,42 +264,49 @@ static const char *lazy_path(int fd, char path[static PATH_MAX])
         return path;
 }
 
-/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno. path
- * is read lazily (only the globs need it). Call with the lock held. */
-static int marked_locked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
-                         char ret_label[static MARK_LABEL_MAX + 1])
-{
-        struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
-        if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
-            c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
-                strcpy(ret_label, c->label);
-                return c->marked;
-        }
-        char label[MARK_LABEL_MAX + 1] = "";
-        int r = mark_label_fd(fd, s->rules.xattr, label);
-        if (r < 0)
-                return r;
-        bool marked = r > 0;
-        for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
-                if (lazy_path(fd, path)[0] == '/' && mark_glob_match(s->rules.globs[i], path)) {
-                        marked = true;
-                        strcpy(label, "path");
-                }
-        *c = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
-                                  .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
-                                  .used = true, .marked = marked };
-        strcpy(c->label, label);
-        strcpy(ret_label, label);
-        return marked;
-}
-
+/* Marked by label or glob: 1 (label in ret_label, "path" for a glob), 0 not, -errno.
+ * The lock is held only around the cache and the rules, never across a system call, so
+ * the permission thread never waits for the loop's I/O. path is read lazily. */
 static int file_marked(struct files_source *s, int fd, const struct stat *st, char path[static PATH_MAX],
                        char ret_label[static MARK_LABEL_MAX + 1])
 {
+        char xattr[256];
+        size_t n_globs;
         pthread_mutex_lock(&s->lock);
-        int r = marked_locked(s, fd, st, path, ret_label);
+        const struct cache_slot *c = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        if (c->used && c->dev == st->st_dev && c->ino == st->st_ino &&
+            c->ctime_sec == st->st_ctim.tv_sec && c->ctime_nsec == st->st_ctim.tv_nsec) {
+                strcpy(ret_label, c->label);
+                bool marked = c->marked;
+                pthread_mutex_unlock(&s->lock);
+                return marked;
+        }
+        snprintf(xattr, sizeof xattr, "%s", s->rules.xattr);
+        n_globs = s->rules.n_globs;
         pthread_mutex_unlock(&s->lock);
-        return r;
+
+        char label[MARK_LABEL_MAX + 1] = "";
+        int r = mark_label_fd(fd, xattr, label);
+        if (r < 0)
+                return r;
+        bool marked = r > 0;
+        if (!marked && n_globs > 0 && lazy_path(fd, path)[0] == '/') {
+                pthread_mutex_lock(&s->lock); /* the rules may have changed meanwhile: fine */
+                for (size_t i = 0; !marked && i < s->rules.n_globs; i++)
+                        marked = mark_glob_match(s->rules.globs[i], path);
+                pthread_mutex_unlock(&s->lock);
+                if (marked)
+                        strcpy(label, "path");
+        }
+        pthread_mutex_lock(&s->lock);
+        struct cache_slot *w = &s->cache[cache_index(st->st_dev, st->st_ino)];
+        *w = (struct cache_slot){ .dev = st->st_dev, .ino = st->st_ino,
+                                  .ctime_sec = st->st_ctim.tv_sec, .ctime_nsec = st->st_ctim.tv_nsec,
+                                  .used = true, .marked = marked };
+        strcpy(w->label, label);
+        pthread_mutex_unlock(&s->lock);
+        strcpy(ret_label, label);
+        return marked;
 }
 
 /* --- the permission thread ------------------------------------------------------------ */
@@ -322,38 +328,16 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (m->pid == s->self)
                 return FAN_ALLOW;
 
-        /* cheapest questions first: is anyone blocked, is this a marked file; only then
-         * whose process it is (a /proc read) */
+        /* cheapest questions first: is anyone blocked, whose process is it, is the file
+         * marked */
         pthread_mutex_lock(&s->lock);
         bool anyone = s->n_blocked > 0;
         pthread_mutex_unlock(&s->lock);
         if (!anyone)
                 return FAN_ALLOW;
-        struct stat st;
-        if (fstat(m->fd, &st) < 0) {
-                *ret_error = negative_errno();
-                return FAN_ALLOW;
-        }
-        if (!S_ISREG(st.st_mode))
-                return FAN_ALLOW;
-        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
-        pthread_mutex_lock(&s->lock);
-        int r = marked_locked(s, m->fd, &st, path, label);
-        pthread_mutex_unlock(&s->lock);
-        if (r < 0) {
-                *ret_error = r;
-                return FAN_ALLOW;
-        }
-        if (r == 0) {
-                /* never asked about this file again while this group lives */
-                if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
-                    fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
-                        s->perm_ignore_marks++;
-                return FAN_ALLOW;
-        }
-
+        /* read every time: a process may change its uid (su, setpriv) and keep its pid */
         uid_t uid;
-        r = proc_uid(m->pid, &uid);
+        int r = proc_uid(m->pid, &uid);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
@@ -362,6 +346,22 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         bool blocked = uid_blocked_locked(s, uid, now);
         pthread_mutex_unlock(&s->lock);
         if (!blocked)
+                return FAN_ALLOW;
+
+        struct stat st;
+        if (fstat(m->fd, &st) < 0) {
+                *ret_error = negative_errno();
+                return FAN_ALLOW;
+        }
+        if (!S_ISREG(st.st_mode))
+                return FAN_ALLOW;
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        r = file_marked(s, m->fd, &st, path, label);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        if (r == 0)
                 return FAN_ALLOW;
 
         char exe[256], comm[32];
@@ -510,19 +510,27 @@ static void perm_stop(struct files_source *s)
         (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
+/* Blocking could not start: the warning still stands, the block does not. Said loudly. */
+static int block_unavailable(struct files_source *s, int r, const char *what)
+{
+        s->marks_failed++;
+        record_failure(s, "cannot block: %s: %s", what, strerror(-r));
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(what));
+        json_object_object_add(d, "error", json_object_new_string(strerror(-r)));
+        (void)agent_emit(s->agent, "files.block_unavailable", EVENT_SEVERITY_ALERT, NULL, d);
+        return log_error_errno(r, "files: cannot block, %s: %m", what);
+}
+
 /* Permission events only while someone is blocked: they cost every open on the mount. */
 static int perm_start(struct files_source *s)
 {
         if (s->perm_running)
                 return 0;
-        s->perm_ignore_marks = 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
-        if (s->perm_fd < 0) {
-                int r = negative_errno();
-                record_failure(s, "cannot start blocking: fanotify_init: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot create the permission group, blocking is off: %m");
-        }
+        if (s->perm_fd < 0)
+                return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
                 if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
@@ -530,8 +538,7 @@ static int perm_start(struct files_source *s)
         if (r < 0) {
                 close(s->perm_fd);
                 s->perm_fd = -1;
-                record_failure(s, "cannot start blocking: %s", strerror(-r));
-                return log_error_errno(r, "files: cannot start the permission thread, blocking is off: %m");
+                return block_unavailable(s, r, "cannot start the permission thread");
         }
         s->perm_running = true;
         return 0;
@@ -844,21 +851,24 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
         }
 }
 
-/* The uid behind an event's pid: remembered from an earlier event, or read from /proc.
- * -ESRCH when the process is already gone. */
+/* The uid behind an event's pid: read from /proc (a process may change its uid and keep
+ * its pid, so /proc comes first), else remembered from an earlier event of that pid when
+ * the process is gone. -ESRCH when neither. */
 static int event_owner(struct files_source *s, pid_t pid, uint64_t now, uid_t *ret)
 {
+        uid_t uid;
         const struct pid_owner *o = owner_find(s, pid, now);
+        if (proc_uid(pid, &uid) == 0) {
+                if (!o || o->uid != uid)
+                        owner_learn(s, pid, uid, now, true);
+                *ret = uid;
+                return 0;
+        }
         if (o) {
                 *ret = o->uid;
                 return 0;
         }
-        uid_t uid;
-        if (proc_uid(pid, &uid) < 0)
-                return -ESRCH;
-        owner_learn(s, pid, uid, now, true);
-        *ret = uid;
-        return 0;
+        return -ESRCH;
 }
 
 static void count_file(struct files_source *s, uid_t uid, pid_t pid, uint64_t dev, uint64_t ino,

@@ -131,8 +131,8 @@ static void record_error(struct usb_state *u, struct usb_device_state *d, int er
                 d->error = error;
                 d->error_what = what;
         }
-        log_error_errno(error, "USB %s %s failed; the device stays blocked: %m", what,
-                        d ? d->name : "");
+        log_error_errno(error, "USB device %s: %s failed: %m. Nothing more is authorized for it; "
+                        "status and its event carry the error", d ? d->name : "?", what);
 }
 
 /* The user of the active session on seat0, or NULL (no logind, nobody logged in). */
@@ -409,13 +409,10 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
         if (r < 0) {
                 /* vanished between the event and now, or not a device at all: nothing was
                  * authorized, nothing to undo */
-                record_error(u, is_new ? NULL : d, r, "read device");
-                if (is_new)
-                        device_free(d);
-                else {
+                record_error(u, d, r, "read device");
+                if (!is_new)
                         device_unlink(u, d);
-                        device_free(d);
-                }
+                device_free(d);
                 return;
         }
         usb_device_facts_clear(&d->facts);

@@ -1161,13 +1161,6 @@ static int push_drop(struct chain_drop **list, size_t *n, const struct chain_dro
         return 0;
 }
 
-/* Field by field: a struct copy carries indeterminate padding, so memcmp() may not do. */
-static bool same_drop(const struct chain_drop *a, const struct chain_drop *b)
-{
-        return a->from_seq == b->from_seq && a->to_seq == b->to_seq &&
-               STREQ(a->prev_hash, b->prev_hash) && STREQ(a->hash, b->hash);
-}
-
 static int verify_record(struct verify_state *st, const char *name, size_t offset,
                          const char *payload, size_t len)
 {
@@ -1233,7 +1226,7 @@ static int verify_record(struct verify_state *st, const char *name, size_t offse
         if (chain_drops_from_overflow(ev, &declared, &n_declared) == 0)
                 for (size_t i = 0; i < n_declared; i++)
                         for (size_t j = 0; j < st->n_undeclared; j++)
-                                if (same_drop(&declared[i], &st->undeclared[j])) {
+                                if (chain_drop_equal(&declared[i], &st->undeclared[j])) {
                                         st->undeclared[j] = st->undeclared[--st->n_undeclared];
                                         break;
                                 }

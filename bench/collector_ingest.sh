@@ -33,7 +33,16 @@ pids+=($!)
 COLLECTOR_PID=$!
 # CPU seconds the collector has used (user + system): on a shared machine the rate per
 # CPU-second says more than the wall-clock rate alone.
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' "/proc/$COLLECTOR_PID/stat"; }
+cpu_seconds() { # PID...: user + system seconds of those processes (all their threads)
+    local p total=0
+    for p in "${@:-$COLLECTOR_PID}"; do
+        total=$(awk -v hz="$(getconf CLK_TCK)" -v t="$total" '{ print t + ($14 + $15) / hz }' "/proc/$p/stat")
+    done
+    echo "$total"
+}
+per_cpu() { # REQUESTS_LINE CPU0 CPU1: "N requests per CPU-second"
+    python3 -c "import sys; n=int(sys.argv[1].split('(')[1].split()[0]); c=float(sys.argv[3])-float(sys.argv[2]); print('%.0f per server CPU-second' % (n / c if c else 0))" "$@"
+}
 for _ in $(seq 100); do curl -fsS --cacert "$T/ca/ca.crt" "https://127.0.0.1:$ENROLL_PORT/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 TOKEN=$("$BUILD/hogoctl" token create -c "$T/collector.json" --department 総務課 --uses "$AGENTS" 2>/dev/null)
 mkdir -p "$T/agents"
@@ -49,8 +58,10 @@ stored=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).exec
 echo "  events in the store afterwards: $stored (expected $((AGENTS * BATCHES * 500)))"
 
 echo "heartbeat, ${SECONDS_RUN}s each:"
+cpu0=$(cpu_seconds)
 hogo=$("$LOAD" requests "https://127.0.0.1:$AGENT_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$SECONDS_RUN" /v1/heartbeat)
-echo "  hogo-collector: $hogo"
+cpu1=$(cpu_seconds)
+echo "  hogo-collector: $hogo; $(per_cpu "$hogo" "$cpu0" "$cpu1")"
 if command -v nginx >/dev/null; then
     mkdir -p "$T/nginx-body"
     sed -e "s|@DIR@|$T|g" -e "s|@CA@|$T/ca|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$THREADS|g" \
@@ -58,8 +69,11 @@ if command -v nginx >/dev/null; then
     nginx -p "$T" -c "$T/nginx.conf" -e "$T/nginx-error.log" &
     pids+=($!)
     for _ in $(seq 100); do curl -sS --cacert "$T/ca/ca.crt" --cert "$T/agents/agent0.crt" --key "$T/agents/agent0.key" "https://127.0.0.1:$NGINX_PORT/" >/dev/null 2>&1 && break; sleep 0.05; done
+    ngx_pids=$(pgrep -P "${pids[-1]}" | tr '\n' ' ')
+    n0=$(cpu_seconds ${pids[-1]} $ngx_pids)
     ngx=$("$LOAD" requests "https://127.0.0.1:$NGINX_PORT" "$T/ca/ca.crt" "$T/agents" "$AGENTS" "$SECONDS_RUN" /v1/heartbeat)
-    echo "  nginx 204:      $ngx"
+    n1=$(cpu_seconds ${pids[-1]} $ngx_pids)
+    echo "  nginx 204:      $ngx; $(per_cpu "$ngx" "$n0" "$n1")"
     python3 -c "import sys; a=float(sys.argv[1].split()[0]); b=float(sys.argv[2].split()[0]); print('  ratio hogo/nginx: %.2f (target >= 0.5)' % (a / b))" "$hogo" "$ngx"
 else
     echo "  nginx not installed (scripts/install-deps installs nginx-light); no comparison"

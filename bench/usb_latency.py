@@ -1,18 +1,24 @@
 #!/usr/bin/python3
-# usb_latency.py — decision latency of hogo-agent's usb source, beside Debian's usbguard.
+# usb_latency.py — decision latency of hogo-agent's usb source, beside Debian's usbguard,
+# both measured by the same harness code.
 #
-# Under umockdev (usb_testbed.py), N times (10 ms apart, as usbguard_harness.py does): a device's sysfs directory is written, then a
-# kernel-format uevent is sent to the agent's netlink socket (t0), and the `authorized`
-# attribute is polled (about every 0.1 ms) until the agent has written it (t1). Printed:
-# p50/p90/p99/max of t1 - t0 for
-#   - a SanDisk stick on a controller whose authorized_default is 1 (the agent must write
-#     authorized=0): the figure usbguard's harness measures;
-#   - a keyboard on a fail-closed controller (the agent must write authorized=1 and then
-#     authorize and probe both interfaces; time to the device write);
-# and the agent's VmRSS. Then the same run starts ../shared/bench-peers/usbguard_harness.py
-# (usbguard-daemon on its own testbed, same stick, same polling) and prints its figures.
+# Under umockdev (usb_testbed.py), N times (10 ms apart): a device's sysfs directory is
+# written, t0 is taken, a kernel-format uevent is sent to the daemon's netlink socket, and
+# the device's `authorized` attribute is polled (about every 0.1 ms) until the daemon has
+# written it (t1). t1 - t0 is the figure, as in ../shared/bench-peers/usbguard_harness.py
+# ("from the uevent the daemon acts on"), which it follows. Printed: p50/p90/p99/max for
+#   - hogo-agent and usbguard-daemon, a SanDisk stick on a controller whose
+#     authorized_default is 1, so that the daemon must write authorized=0;
+#   - hogo-agent, a keyboard on a fail-closed controller (it writes authorized=1, then
+#     authorizes and probes both interfaces);
+# each daemon's VmRSS, and hogo-agent's own recv()-to-write time (status
+# decision_latency_usec), which leaves out the harness's sending and polling.
+# usbguard runs as usbguard_harness.py runs it (its configuration, in a PID namespace so
+# that it accepts the testbed's uevents); that script is found through HOGO_BENCH_PEERS or
+# ../shared/bench-peers.
 #
-#   bench/usb_latency.py            (USB_BENCH_CYCLES=1000, HOGO_BENCH_PEERS=<dir>)
+#   bench/usb_latency.py     USB_BENCH_CYCLES (1000), USB_BENCH_GAP_MS (10),
+#                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR
 import json
 import os
 import shutil
@@ -85,10 +91,14 @@ class RawDevice:
             elif line.startswith("H: descriptors="):
                 with open(os.path.join(self.dir, "descriptors"), "wb") as f:
                     f.write(bytes.fromhex(line.split("=", 1)[1]))
+        with open(os.path.join(self.dir, "uevent"), "w") as f:  # as the kernel writes it
+            f.write("".join(l[3:] + "\n" for l in dev.splitlines() if l.startswith("E: ")))
         self.link = os.path.join(k.sys, "bus/usb/devices", self.name)
         if not os.path.islink(self.link):
             os.symlink("../../.." + self.devpath, self.link)
-        self.props = {"SUBSYSTEM": "usb", "DEVTYPE": "usb_device"}
+        ids = {l[3:].split("=", 1)[0]: l.split("=", 1)[1] for l in dev.splitlines() if l.startswith("E: ")}
+        self.props = {"SUBSYSTEM": "usb", "DEVTYPE": "usb_device", "PRODUCT": ids.get("PRODUCT", ""),
+                      "TYPE": "0/0/0", "BUSNUM": ids.get("BUSNUM", "001"), "DEVNUM": ids.get("DEVNUM", "002")}
 
     def add(self):
         self.k.send_kernel_uevent("add", self.devpath, self.props)
@@ -126,8 +136,13 @@ def measure(k, recording, want, authorized_before, hub_default):
     return lat, missed
 
 
+def samples(label, lat, missed):
+    print("SAMPLES " + json.dumps({"label": label, "lat": lat, "missed": missed}), flush=True)
+
+
 def run_hogo():
-    work = tempfile.mkdtemp(prefix="hogo-usb-bench.")
+    # USB_BENCH_SPOOL_DIR: where the agent's spool (and its fdatasync) lives; default $TMPDIR
+    work = tempfile.mkdtemp(prefix="hogo-usb-bench.", dir=os.environ.get("USB_BENCH_SPOOL_DIR"))
     k = FakeUsbKernel()
     config = os.path.join(work, "agent.json")
     with open(config, "w") as f:
@@ -145,20 +160,17 @@ def run_hogo():
             return 1
         time.sleep(1.0)
         rss0 = vmrss_kb(agent.pid)
-        print(f"hogo-agent pid={agent.pid} VmRSS_after_start_kB={rss0}")
         lat, missed = measure(k, "stick", "0", "1", "1")
-        print(f"stick on a permissive controller (agent writes authorized=0): missed={missed}")
-        print("  " + summary("latency from the uevent to authorized=0", lat))
+        samples("hogo-agent, stick: uevent to authorized=0", lat, missed)
         lat, missed = measure(k, "keyboard", "1", "0", "0")
-        print(f"keyboard on a fail-closed controller (agent writes authorized=1): missed={missed}")
-        print("  " + summary("latency from the uevent to authorized=1", lat))
-        print(f"hogo-agent VmRSS_kB start={rss0} end={vmrss_kb(agent.pid)}")
+        samples("hogo-agent, keyboard: uevent to authorized=1", lat, missed)
+        print(f"RSS hogo-agent {rss0} {vmrss_kb(agent.pid)}")
         r = subprocess.run([os.path.join(BUILD, "hogoctl"), "status", "--json", "--socket",
                             os.path.join(work, "agent.sock")], capture_output=True, text=True)
         try:
             lat = json.loads(r.stdout)["sources"]["usb"]["decision_latency_usec"]
-            print(f"  the agent's own view, recv() to the authorized write, last {lat['n']}: "
-                  f"p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} max={lat['max'] / 1000:.3f} ms")
+            print(f"OWN last {lat['n']}: p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} "
+                  f"max={lat['max'] / 1000:.3f} ms")
         except (ValueError, KeyError):
             pass
     finally:
@@ -172,41 +184,101 @@ def run_hogo():
     return 0
 
 
-def run_usbguard():
+def peer_harness():
     peers = os.environ.get("HOGO_BENCH_PEERS")
-    candidates = [peers] if peers else [os.path.join(SRC, "../shared/bench-peers"),
-                                        os.path.join(SRC, "../../shared/bench-peers")]
-    harness = next((os.path.join(c, "usbguard_harness.py") for c in candidates
-                    if c and os.path.exists(os.path.join(c, "usbguard_harness.py"))), None)
+    for c in ([peers] if peers else [os.path.join(SRC, "../shared/bench-peers"),
+                                     os.path.join(SRC, "../../shared/bench-peers")]):
+        if c and os.path.exists(os.path.join(c, "usbguard_harness.py")):
+            return os.path.join(c, "usbguard_harness.py")
+    return None
+
+
+def run_usbguard():
+    harness = peer_harness()
     if not harness:
-        print("usbguard: peer harness not found (set HOGO_BENCH_PEERS); skipped")
+        print("usbguard: ../shared/bench-peers/usbguard_harness.py not found (set HOGO_BENCH_PEERS); skipped")
         return 0
     if not os.path.exists("/usr/sbin/usbguard-daemon"):
         print("usbguard: not installed (apt-get install usbguard; note that the package enables "
               "usbguard.service on a systemd machine); skipped")
         return 0
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("usbguard_harness", harness)
+    ug = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ug)  # its main() is not run
+
     work = tempfile.mkdtemp(prefix="hogo-usbguard-bench.")
-    env = dict(os.environ, TMPDIR=work)
-    env.pop("LD_PRELOAD", None)  # the harness makes its own testbed under its own wrapper
+    k = FakeUsbKernel()
+    conf = ug.write_conf(os.path.join(work, "ug"), "uevent")
+    log = open(os.path.join(work, "daemon.log"), "w")
+    proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", "/usr/sbin/usbguard-daemon", "-k",
+                             "-P", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
     try:
-        r = subprocess.run(["umockdev-wrapper", "/usr/bin/python3", harness, "--mode", "pidns",
-                            "--kernel-format", "--cycles", str(CYCLES), "--workdir",
-                            os.path.join(work, "ug")], capture_output=True, text=True, env=env,
-                           timeout=1800)
-        for line in r.stdout.splitlines():
-            if line.startswith(("daemon pid", "cycles=", "latency_ms", "daemon VmRSS")):
-                print("  " + line)
-        return r.returncode
+        pid = ug.daemon_pid(proc, "pidns")
+        time.sleep(2.0)
+        if proc.poll() is not None:
+            print("usbguard-daemon exited; see its log")
+            return 1
+        rss0 = vmrss_kb(pid)
+        lat, missed = measure(k, "stick", "0", "1", "1")
+        samples("usbguard-daemon, stick: uevent to authorized=0", lat, missed)
+        print(f"RSS usbguard-daemon {rss0} {vmrss_kb(pid)}")
+        if not lat:
+            with open(os.path.join(work, "daemon.log")) as f:
+                print("  usbguard log: " + f.read()[-1500:].replace("\n", "\n  "))
     finally:
+        try:
+            os.kill(ug.daemon_pid(proc, "pidns"), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+ROUNDS = int(os.environ.get("USB_BENCH_ROUNDS", "4"))
 
 
 def main():
-    print(f"USB decision latency, {CYCLES} plug events each, polling about every 0.1 ms")
-    print("--- hogo-agent")
-    rc = run_hogo()
-    print("--- usbguard-daemon (../shared/bench-peers/usbguard_harness.py, same stick)")
-    rc |= run_usbguard()
+    # One testbed per process: each daemon is measured by a fresh run of this script, and
+    # the daemons take turns (ROUNDS rounds of CYCLES / ROUNDS plugs each) so that a change
+    # in the machine's load during the run falls on both alike.
+    if len(sys.argv) > 1:
+        return {"hogo": run_hogo, "usbguard": run_usbguard}[sys.argv[1]]()
+    per_round = max(1, CYCLES // ROUNDS)
+    print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
+          f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
+    lat, missed, rss, own, rc = {}, {}, {}, [], 0
+    for _ in range(ROUNDS):
+        for daemon in ("hogo", "usbguard"):
+            r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
+                               text=True, env=dict(os.environ, USB_BENCH_CYCLES=str(per_round)))
+            rc |= r.returncode
+            for line in r.stdout.splitlines():
+                if line.startswith("SAMPLES "):
+                    d = json.loads(line[8:])
+                    lat.setdefault(d["label"], []).extend(d["lat"])
+                    missed[d["label"]] = missed.get(d["label"], 0) + d["missed"]
+                elif line.startswith("RSS "):
+                    _, name, start, end = line.split()
+                    rss.setdefault(name, []).append((int(start), int(end)))
+                elif line.startswith("OWN "):
+                    own.append(line[4:])
+                else:
+                    print(line)
+    for label in lat:
+        print(f"{summary(label, lat[label])} missed={missed[label]}")
+    for name, v in rss.items():
+        print(f"{name} VmRSS after start: {min(s for s, _ in v)}-{max(s for s, _ in v)} kB, "
+              f"after its plugs: {min(e for _, e in v)}-{max(e for _, e in v)} kB")
+    for o in own:
+        print(f"hogo-agent's own recv()-to-write time, {o}")
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return rc
 
 

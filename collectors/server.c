@@ -202,6 +202,7 @@ static void on_request(struct evhttp_request *req, void *arg)
         it->userdata = api_job_detached(job) ? NULL : req;
         it->owner = l->worker;
         it->done = api_job_detached(job) ? on_detached_done : on_job_done;
+        it->lazy = api_job_detached(job);
         writer_submit(s->writer, it);
 }
 
@@ -346,6 +347,9 @@ int server_new(const struct collector_config *config, struct store *store, struc
 static void *worker_main(void *arg)
 {
         struct worker *w = arg;
+        char name[16];
+        snprintf(name, sizeof name, "worker-%u", w->index);
+        pthread_setname_np(pthread_self(), name);
         event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
         return NULL;
 }

@@ -18,6 +18,8 @@ struct writer {
         pthread_cond_t cond;
         struct writer_item *head, *tail;
         size_t queued;
+        size_t urgent;       /* queued items someone waits for (not lazy) */
+        uint64_t lazy_since; /* when the oldest queued item was queued */
         bool stopping;
 };
 
@@ -144,17 +146,26 @@ void writer_run_group(struct store *store, struct writer_item *items)
 static void *writer_main(void *arg)
 {
         struct writer *w = arg;
+        pthread_setname_np(pthread_self(), "store-writer");
         uint64_t next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
-                while (!w->head && !w->stopping) {
+                for (;;) {
                         uint64_t now = now_usec(CLOCK_MONOTONIC);
-                        if (now >= next_refresh)
+                        /* Work someone waits for goes at once; write-behind work waits up
+                         * to WRITER_LAZY_USEC to share a commit with more of its kind. */
+                        bool due = w->stopping || w->urgent > 0 ||
+                                   w->queued >= WRITER_MAX_GROUP ||
+                                   (w->head && now >= w->lazy_since + WRITER_LAZY_USEC);
+                        if (due || now >= next_refresh)
                                 break;
+                        uint64_t until = next_refresh;
+                        if (w->head)
+                                until = MIN(until, w->lazy_since + WRITER_LAZY_USEC);
                         struct timespec deadline;
                         clock_gettime(CLOCK_MONOTONIC, &deadline);
-                        uint64_t wait = next_refresh - now;
+                        uint64_t wait = until - now;
                         deadline.tv_sec += (time_t)(wait / 1000000u);
                         deadline.tv_nsec += (long)(wait % 1000000u) * 1000;
                         if (deadline.tv_nsec >= 1000000000L) {
@@ -170,6 +181,8 @@ static void *writer_main(void *arg)
                         last = it;
                         n++;
                 }
+                for (struct writer_item *it = group; last && it != last->next; it = it->next)
+                        w->urgent -= !it->lazy;
                 if (last) {
                         w->queued -= n;
                         w->head = last->next;
@@ -228,11 +241,16 @@ void writer_submit(struct writer *w, struct writer_item *item)
         pthread_mutex_lock(&w->lock);
         if (w->tail)
                 w->tail->next = item;
-        else
+        else {
                 w->head = item;
+                w->lazy_since = now_usec(CLOCK_MONOTONIC);
+        }
         w->tail = item;
         w->queued++;
-        pthread_cond_signal(&w->cond);
+        w->urgent += !item->lazy;
+        /* lazy items do not wake the writer: it comes for them on its own deadline */
+        if (!item->lazy || w->queued >= WRITER_MAX_GROUP)
+                pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
 }
 

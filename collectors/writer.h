@@ -8,6 +8,10 @@
  * transaction ended (an acked_seq is only sent for committed events), then its done()
  * callback runs on the writer thread to hand the reply back to the worker.
  *
+ * Items nobody waits for (lazy: heartbeats answered already) do not wake the writer; they
+ * are taken with the next urgent item, when WRITER_MAX_GROUP are queued, or after
+ * WRITER_LAZY_USEC, so a stream of heartbeats shares commits instead of paying one each.
+ *
  * The writer also refreshes the revoked set (tls.h) and the policy cache (policy_cache.h)
  * from the store every refresh_ms.
  */
@@ -18,6 +22,8 @@
 #include "collectors/store.h"
 
 #define WRITER_MAX_GROUP 256
+/* How long write-behind items (heartbeats already answered) may wait for company. */
+#define WRITER_LAZY_USEC 10000
 
 struct writer_item {
         struct api_job *job;
@@ -25,6 +31,7 @@ struct writer_item {
         void (*done)(struct writer_item *item); /* on the writer thread */
         void *userdata; /* the evhttp request */
         void *owner;    /* the worker that owns it */
+        bool lazy;      /* nobody waits for it (a detached job): may wait WRITER_LAZY_USEC */
         struct writer_item *next;
 };
 

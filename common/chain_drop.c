@@ -76,6 +76,12 @@ int chain_drops_from_overflow(json_object *event, struct chain_drop **ret_drops,
         return 0;
 }
 
+bool chain_drop_equal(const struct chain_drop *a, const struct chain_drop *b)
+{
+        return a->from_seq == b->from_seq && a->to_seq == b->to_seq &&
+               STREQ(a->prev_hash, b->prev_hash) && STREQ(a->hash, b->hash);
+}
+
 bool chain_gap_bridged(uint64_t last_seq, const char *last_hash, uint64_t next_seq,
                        const char *next_prev_hash, const struct chain_drop *drops,
                        size_t n_drops)

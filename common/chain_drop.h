@@ -39,6 +39,10 @@ int chain_drop_from_json(json_object *o, struct chain_drop *ret);
 int chain_drops_from_overflow(json_object *event, struct chain_drop **ret_drops,
                               size_t *ret_n);
 
+/* true when a and b describe the same dropped range. Members are compared one by one: the
+ * struct has padding, whose bytes memcmp() would compare too. */
+bool chain_drop_equal(const struct chain_drop *a, const struct chain_drop *b);
+
 /* The rule: true when the event (next_seq, next_prev_hash) follows the last accepted event
  * (last_seq, last_hash; 0 and EVENT_GENESIS_HASH before the first) either directly
  * (next_seq = last_seq + 1, next_prev_hash = last_hash) or through declared drops

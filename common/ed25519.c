@@ -1,10 +1,8 @@
 /* ed25519.c — see ed25519.h. */
 #include "common/ed25519.h"
 
-#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <sys/stat.h>
 
 #include "common/digest.h"
 #include "common/fileio.h"
@@ -34,39 +32,6 @@ int ed25519_generate(EVP_PKEY **ret_key)
         return 0;
 }
 
-/* Creates path exclusively with mode and writes data to it; a partial file is removed. */
-static int write_new_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return negative_errno();
-        int r = 0;
-        const char *p = data;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        break;
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        /* the umask may have narrowed mode; a public key must stay readable */
-        if (r == 0 && fchmod(fd, mode) < 0)
-                r = negative_errno();
-        if (r == 0 && fsync(fd) < 0)
-                r = negative_errno();
-        if (close(fd) < 0 && r == 0)
-                r = negative_errno();
-        if (r < 0) {
-                unlink(path);
-                return r;
-        }
-        return fsync_directory_of(path);
-}
-
 static int write_pem(EVP_PKEY *key, const char *path, bool private_key)
 {
         _cleanup_(bio_freep) BIO *bio = BIO_new(BIO_s_mem());
@@ -82,7 +47,7 @@ static int write_pem(EVP_PKEY *key, const char *path, bool private_key)
         long len = BIO_get_mem_data(bio, &pem);
         if (len <= 0)
                 return -EIO;
-        return write_new_file(path, pem, (size_t)len, private_key ? 0600 : 0644);
+        return write_file_exclusive(path, pem, (size_t)len, private_key ? 0600 : 0644);
 }
 
 int ed25519_write_private_pem(EVP_PKEY *key, const char *path)

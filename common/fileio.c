@@ -72,15 +72,10 @@ int fsync_directory_of(const char *path)
         return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* Writes all of data to fd, sets mode (the umask may have narrowed it), fsyncs and closes
+ * fd in every case. */
+static int write_sync_close(int fd, const void *data, size_t len, mode_t mode)
 {
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-                return -ENOMEM;
-
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd < 0)
-                return negative_errno();
         const char *p = data;
         size_t left = len;
         int r = 0;
@@ -101,6 +96,32 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
                 r = negative_errno();
         if (close(fd) < 0 && r == 0)
                 r = negative_errno();
+        return r;
+}
+
+int write_file_exclusive(const char *path, const void *data, size_t len, mode_t mode)
+{
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        int r = write_sync_close(fd, data, len, mode);
+        if (r < 0) {
+                unlink(path);
+                return r;
+        }
+        return fsync_directory_of(path);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+                return -ENOMEM;
+
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd < 0)
+                return negative_errno();
+        int r = write_sync_close(fd, data, len, mode);
         if (r == 0 && rename(tmp, path) < 0)
                 r = negative_errno();
         if (r < 0) {

@@ -17,6 +17,11 @@ int read_file_bounded(const char *path, size_t max_size, char **ret_data, size_t
 /* Writes data to path atomically (tmp file, fsync, rename, fsync of the directory). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Creates path, which must not exist yet (-EEXIST), and writes data to it (fsynced, mode
+ * applied exactly); a partial file is removed. For files never to be silently replaced,
+ * such as keys. */
+int write_file_exclusive(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Creates a directory and its parents (like mkdir -p) with mode for the ones it creates. */
 int mkdir_parents(const char *path, mode_t mode);
 

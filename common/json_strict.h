@@ -15,5 +15,9 @@
 /* -EINVAL with a one-line reason in err when text is not exactly one JSON value. */
 int json_parse_strict(const char *text, size_t len, json_object **ret, char *err,
                       size_t errlen);
+/* The same; on failure *ret_error_offset (when not NULL) is the byte offset where the text
+ * stopped being JSON, so a message can name the line and column. */
+int json_parse_strict_at(const char *text, size_t len, json_object **ret, char *err,
+                         size_t errlen, size_t *ret_error_offset);
 
 #endif

@@ -31,8 +31,26 @@ int log_internal(int level, int err, const char *file, int line, const char *fun
 void log_event(int level, const char *event_type, uint64_t seq, const char *policy_version,
                const char *fmt, ...) _printf_(5, 6);
 
+#ifndef __clang_analyzer__
 #define log_full_errno(level, err, ...) \
         log_internal((level), (err), __FILE__, __LINE__, __func__, __VA_ARGS__)
+#else
+/* log_internal() lives in another file, so static analysis cannot see that it returns a
+ * negative value for a non-zero err; without this it follows `return log_error_errno(r, ...)`
+ * as a success that never wrote the ret_* outputs. */
+static inline int log_errno_result(int err, int ret)
+{
+        if (err != 0 && ret >= 0)
+                __builtin_unreachable();
+        return ret;
+}
+#define log_full_errno(level, err, ...)                                                        \
+        ({                                                                                     \
+                int _log_err = (err);                                                          \
+                log_errno_result(_log_err, log_internal((level), _log_err, __FILE__, __LINE__, \
+                                                        __func__, __VA_ARGS__));               \
+        })
+#endif
 #define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 #define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
 #define log_notice(...) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)

@@ -59,6 +59,18 @@ static inline void fclosep(FILE **f)
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /* -errno of the last libc failure, never 0 (so `return -errno_or_eio();` is safe). */
-static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }
+static inline int negative_errno(void)
+{
+        /* Spelt out so that static analysis knows the result is negative: otherwise it
+         * follows "error" paths that return >= 0 without writing ret_* outputs. errno is
+         * read once (each read is a call to __errno_location()). */
+        int e = errno;
+        if (e <= 0)
+                return -EIO;
+        int r = -e;
+        if (r >= 0)
+                __builtin_unreachable();
+        return r;
+}
 
 #endif

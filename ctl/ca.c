@@ -19,8 +19,8 @@ static void usage(FILE *f)
                    "  ca.key, ca.crt            the hogo CA (ECDSA P-256, 10 years)\n"
                    "  server.key, server.crt    the collector's certificate, valid for every NAME\n"
                    "                            (host names or IP addresses; 2 years)\n"
-                   "  %s       the policy signing key (Ed25519), and its public half\n"
-                   "  %s       for the agents\n"
+                   "  %-25s the policy signing key (Ed25519)\n"
+                   "  %-25s its public half, for the agents\n"
                    "Keys are 0600. An existing CA in DIR is never replaced.\n",
                    POLICY_KEY_NAME, POLICY_PUB_NAME);
 }

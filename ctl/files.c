@@ -203,6 +203,8 @@ static int classify_one(const struct classify_options *o, const char *path)
 /* KIND[=MIN] */
 static int parse_pattern(const char *arg, struct classify_config *cfg)
 {
+        if (!arg)
+                return -EINVAL;
         _cleanup_free_ char *kind = strdup(arg);
         if (!kind)
                 return -ENOMEM;

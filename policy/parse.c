@@ -11,6 +11,7 @@
 
 #include "common/canon_json.h"
 #include "common/fileio.h"
+#include "common/json_strict.h"
 #include "common/utf8.h"
 #include "policy/policy-internal.h"
 
@@ -1267,32 +1268,19 @@ static int document_parse(const char *data, size_t len, json_object **ret, struc
                                          (unsigned char)data[bad], line, col) ?: -EINVAL;
         }
 
-        struct json_tokener *tok = json_tokener_new();
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
-        json_object *o = json_tokener_parse_ex(tok, data, (int)len);
-        enum json_tokener_error jerr = json_tokener_get_error(tok);
-        size_t end = json_tokener_get_parse_end(tok);
-        json_tokener_free(tok);
-        if (!o || jerr != json_tokener_success) {
-                json_object_put(o);
-                line_column(data, MIN(end, len), &line, &col);
-                if (jerr == json_tokener_continue)
-                        return policy_errors_add(errs, "$", "not valid JSON: the text ends early "
-                                                            "(an unclosed object, array or string)") ?: -EINVAL;
-                return policy_errors_add(errs, "$", "not valid JSON at line %zu, column %zu: %s",
-                                         line, col, json_tokener_error_desc(jerr)) ?: -EINVAL;
+        json_object *o = NULL;
+        char why[128];
+        size_t at = 0;
+        int r = json_parse_strict_at(data, len, &o, why, sizeof why, &at);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                line_column(data, MIN(at, len), &line, &col);
+                return policy_errors_add(errs, "$", "%s at line %zu, column %zu%s", why, line, col,
+                                         at >= len ? " (the text ends early: an unclosed "
+                                                     "object, array or string?)"
+                                                   : "") ?: -EINVAL;
         }
-        for (i = end; i < len; i++)
-                if (!is_json_space(data[i])) {
-                        json_object_put(o);
-                        line_column(data, i, &line, &col);
-                        return policy_errors_add(errs, "$",
-                                                 "unexpected text after the JSON value at line "
-                                                 "%zu, column %zu",
-                                                 line, col) ?: -EINVAL;
-                }
         *ret = o;
         return 0;
 }

@@ -3,7 +3,7 @@
 
 void backoff_init(struct backoff *b, uint32_t min_ms, uint32_t max_ms)
 {
-        *b = (struct backoff){ .min_ms = min_ms, .max_ms = max_ms < min_ms ? min_ms : max_ms };
+        *b = (struct backoff){.min_ms = min_ms, .max_ms = max_ms < min_ms ? min_ms : max_ms};
 }
 
 static uint32_t equal_jitter(uint32_t d, uint32_t random)
@@ -49,14 +49,10 @@ enum uplink_outcome uplink_classify_status(long s)
 const char *uplink_outcome_to_string(enum uplink_outcome o)
 {
         switch (o) {
-        case UPLINK_DONE:
-                return "done";
-        case UPLINK_TRANSIENT:
-                return "transient";
-        case UPLINK_SHRINK:
-                return "too_large";
-        case UPLINK_REJECTED:
-                return "rejected";
+        case UPLINK_DONE: return "done";
+        case UPLINK_TRANSIENT: return "transient";
+        case UPLINK_SHRINK: return "too_large";
+        case UPLINK_REJECTED: return "rejected";
         }
         return "unknown";
 }

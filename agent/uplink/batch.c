@@ -8,7 +8,7 @@
 
 void event_batch_init(struct event_batch *b, unsigned max_events, size_t max_bytes)
 {
-        *b = (struct event_batch){ .max_events = max_events, .max_bytes = max_bytes };
+        *b = (struct event_batch){.max_events = max_events, .max_bytes = max_bytes};
 }
 
 static int batch_reserve(struct event_batch *b, size_t need)
@@ -69,7 +69,7 @@ void event_batch_reset(struct event_batch *b)
 void event_batch_free(struct event_batch *b)
 {
         free(b->body);
-        *b = (struct event_batch){ 0 };
+        *b = (struct event_batch){0};
 }
 
 uint64_t uplink_acked_after(uint64_t recorded, uint64_t reply, uint64_t last_sent)

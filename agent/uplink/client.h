@@ -31,11 +31,11 @@ int collector_client_new(const struct collector_client_options *o, struct collec
 void collector_client_free(struct collector_client *c);
 
 struct collector_response {
-        long status;       /* HTTP status */
-        char *body;        /* NUL-terminated, malloc()ed */
+        long status; /* HTTP status */
+        char *body;  /* NUL-terminated, malloc()ed */
         size_t body_len;
-        long retry_after;  /* seconds from Retry-After, 0 when absent */
-        const char *url;   /* the base URL that answered (owned by the client) */
+        long retry_after; /* seconds from Retry-After, 0 when absent */
+        const char *url;  /* the base URL that answered (owned by the client) */
 };
 void collector_response_free(struct collector_response *r);
 

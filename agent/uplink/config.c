@@ -27,7 +27,8 @@ static int parse_path(const char *key, json_object *v, char **ret, char *err, si
                 return config_error(err, errlen, "\"%s\" must be a string", key);
         const char *s = json_object_get_string(v);
         if (s[0] != '/')
-                return config_error(err, errlen, "\"%s\" must be an absolute path, not \"%s\"", key, s);
+                return config_error(err, errlen, "\"%s\" must be an absolute path, not \"%s\"", key,
+                                    s);
         free(*ret);
         *ret = strdup(s);
         return *ret ? 0 : -ENOMEM;
@@ -40,8 +41,8 @@ static int parse_uint(const char *key, json_object *v, unsigned min, unsigned ma
                 return config_error(err, errlen, "\"%s\" must be an integer", key);
         int64_t n = json_object_get_int64(v);
         if (n < min || n > max)
-                return config_error(err, errlen, "\"%s\" is %lld; it must be between %u and %u", key,
-                                    (long long)n, min, max);
+                return config_error(err, errlen, "\"%s\" is %lld; it must be between %u and %u",
+                                    key, (long long)n, min, max);
         *ret = (unsigned)n;
         return 0;
 }
@@ -53,16 +54,20 @@ static int parse_urls(const char *key, json_object *v, char **urls, size_t *n, c
                 return config_error(err, errlen, "\"%s\" must be a list of https:// URLs", key);
         size_t len = json_object_array_length(v);
         if (len == 0 || len > UPLINK_MAX_URLS)
-                return config_error(err, errlen, "\"%s\" must hold 1 to %d URLs", key, UPLINK_MAX_URLS);
+                return config_error(err, errlen, "\"%s\" must hold 1 to %d URLs", key,
+                                    UPLINK_MAX_URLS);
         for (size_t i = 0; i < len; i++) {
                 json_object *u = json_object_array_get_idx(v, i);
-                const char *s = json_object_is_type(u, json_type_string) ? json_object_get_string(u) : "";
+                const char *s =
+                    json_object_is_type(u, json_type_string) ? json_object_get_string(u) : "";
                 /* plain http would send the agent's events in clear and trust anyone */
                 if (strncmp(s, "https://", 8) != 0 || s[8] == '\0' || s[8] == '/')
-                        return config_error(err, errlen, "\"%s\"[%zu] is not an https:// URL", key, i);
+                        return config_error(err, errlen, "\"%s\"[%zu] is not an https:// URL", key,
+                                            i);
                 if (strchr(s + 8, '/') && strchr(s + 8, '/')[1] != '\0')
-                        return config_error(err, errlen,
-                                            "\"%s\"[%zu] must be scheme://host[:port] without a path", key, i);
+                        return config_error(
+                            err, errlen, "\"%s\"[%zu] must be scheme://host[:port] without a path",
+                            key, i);
         }
         for (size_t i = 0; i < *n; i++)
                 free(urls[i]);
@@ -87,17 +92,20 @@ struct uint_field {
         size_t offset;
 };
 
-#define UINT_FIELD(k, lo, hi, member) { k, lo, hi, offsetof(struct uplink_config, member) }
+#define UINT_FIELD(k, lo, hi, member)                                                              \
+        {                                                                                          \
+                k, lo, hi, offsetof(struct uplink_config, member)                                  \
+        }
 
 static const struct uint_field reporting_fields[] = {
-        UINT_FIELD("heartbeat_seconds", 1, 86400, heartbeat_seconds),
-        UINT_FIELD("batch_max_events", 1, UPLINK_BATCH_MAX_EVENTS, batch_max_events),
-        {},
+    UINT_FIELD("heartbeat_seconds", 1, 86400, heartbeat_seconds),
+    UINT_FIELD("batch_max_events", 1, UPLINK_BATCH_MAX_EVENTS, batch_max_events),
+    {},
 };
 static const struct uint_field retry_fields[] = {
-        UINT_FIELD("min_ms", 10, 3600000, retry_min_ms),
-        UINT_FIELD("max_ms", 10, 86400000, retry_max_ms),
-        {},
+    UINT_FIELD("min_ms", 10, 3600000, retry_min_ms),
+    UINT_FIELD("max_ms", 10, 86400000, retry_max_ms),
+    {},
 };
 
 /* An object of integer members ("reporting", "retry"); anything else in it is an error. */
@@ -106,8 +114,7 @@ static int parse_uint_section(const char *section, json_object *o, const struct 
 {
         if (!json_object_is_type(o, json_type_object))
                 return config_error(err, errlen, "\"%s\" must be an object", section);
-        json_object_object_foreach(o, key, v)
-        {
+        json_object_object_foreach (o, key, v) {
                 const struct uint_field *f = fields;
                 while (f->key && STRNEQ(f->key, key))
                         f++;
@@ -115,7 +122,8 @@ static int parse_uint_section(const char *section, json_object *o, const struct 
                 snprintf(path, sizeof(path), "%s.%s", section, key);
                 if (!f->key)
                         return config_error(err, errlen, "unknown key \"%s\"", path);
-                int r = parse_uint(path, v, f->min, f->max, (unsigned *)((char *)c + f->offset), err, errlen);
+                int r = parse_uint(path, v, f->min, f->max, (unsigned *)((char *)c + f->offset),
+                                   err, errlen);
                 if (r < 0)
                         return r;
         }
@@ -129,16 +137,17 @@ static int parse_member(const char *key, json_object *v, struct uplink_config *c
                 const char *key;
                 size_t offset;
         } paths[] = {
-                { "ca", offsetof(struct uplink_config, ca) },
-                { "state_dir", offsetof(struct uplink_config, state_dir) },
-                { "spool_dir", offsetof(struct uplink_config, spool_dir) },
-                { "policy_drop_dir", offsetof(struct uplink_config, policy_drop_dir) },
-                { "posture_file", offsetof(struct uplink_config, posture_file) },
-                { "token_file", offsetof(struct uplink_config, token_file) },
+            {"ca", offsetof(struct uplink_config, ca)},
+            {"state_dir", offsetof(struct uplink_config, state_dir)},
+            {"spool_dir", offsetof(struct uplink_config, spool_dir)},
+            {"policy_drop_dir", offsetof(struct uplink_config, policy_drop_dir)},
+            {"posture_file", offsetof(struct uplink_config, posture_file)},
+            {"token_file", offsetof(struct uplink_config, token_file)},
         };
         for (size_t i = 0; i < ELEMENTSOF(paths); i++)
                 if (STREQ(key, paths[i].key))
-                        return parse_path(key, v, (char **)((char *)c + paths[i].offset), err, errlen);
+                        return parse_path(key, v, (char **)((char *)c + paths[i].offset), err,
+                                          errlen);
 
         if (STREQ(key, "collectors"))
                 return parse_urls(key, v, c->collectors, &c->n_collectors, err, errlen);
@@ -154,11 +163,12 @@ static int parse_member(const char *key, json_object *v, struct uplink_config *c
                 return parse_uint(key, v, 1, 600, &c->timeout_seconds, err, errlen);
         if (STREQ(key, "log_level")) {
                 int level = json_object_is_type(v, json_type_string)
-                                    ? log_level_from_string(json_object_get_string(v))
-                                    : -EINVAL;
+                                ? log_level_from_string(json_object_get_string(v))
+                                : -EINVAL;
                 if (level < 0)
-                        return config_error(err, errlen,
-                                            "\"log_level\" must be one of debug, info, notice, warning, err");
+                        return config_error(
+                            err, errlen,
+                            "\"log_level\" must be one of debug, info, notice, warning, err");
                 c->log_level = level;
                 return 0;
         }
@@ -168,13 +178,13 @@ static int parse_member(const char *key, json_object *v, struct uplink_config *c
 int uplink_config_parse(const char *text, struct uplink_config *ret, char *err, size_t errlen)
 {
         struct uplink_config c = {
-                .heartbeat_seconds = 300,
-                .batch_max_events = 500,
-                .retry_min_ms = 1000,
-                .retry_max_ms = 300000,
-                .poll_ms = 1000,
-                .timeout_seconds = 30,
-                .log_level = LOG_INFO,
+            .heartbeat_seconds = 300,
+            .batch_max_events = 500,
+            .retry_min_ms = 1000,
+            .retry_max_ms = 300000,
+            .poll_ms = 1000,
+            .timeout_seconds = 30,
+            .log_level = LOG_INFO,
         };
 
         enum json_tokener_error jerr;
@@ -186,8 +196,7 @@ int uplink_config_parse(const char *text, struct uplink_config *ret, char *err, 
                 r = config_error(err, errlen, "the configuration must be a JSON object");
         else {
                 r = 0;
-                json_object_object_foreach(root, key, v)
-                {
+                json_object_object_foreach (root, key, v) {
                         r = parse_member(key, v, &c, err, errlen);
                         if (r < 0)
                                 break;
@@ -197,15 +206,18 @@ int uplink_config_parse(const char *text, struct uplink_config *ret, char *err, 
                 if (c.n_collectors == 0)
                         r = config_error(err, errlen, "\"collectors\" is missing");
                 else if (!c.ca)
-                        r = config_error(err, errlen, "\"ca\" (the hogo CA certificate) is missing");
+                        r = config_error(err, errlen,
+                                         "\"ca\" (the hogo CA certificate) is missing");
                 else if (!c.state_dir)
                         r = config_error(err, errlen, "\"state_dir\" is missing");
                 else if (!c.spool_dir)
                         r = config_error(err, errlen, "\"spool_dir\" is missing");
                 else if (c.retry_max_ms < c.retry_min_ms)
-                        r = config_error(err, errlen, "\"retry.max_ms\" is smaller than \"retry.min_ms\"");
+                        r = config_error(err, errlen,
+                                         "\"retry.max_ms\" is smaller than \"retry.min_ms\"");
         }
-        if (r == 0 && !c.posture_file && asprintf(&c.posture_file, "%s/posture.json", c.state_dir) < 0) {
+        if (r == 0 && !c.posture_file &&
+            asprintf(&c.posture_file, "%s/posture.json", c.state_dir) < 0) {
                 c.posture_file = NULL;
                 r = -ENOMEM;
         }
@@ -226,8 +238,9 @@ int uplink_config_load(const char *path, struct uplink_config *ret)
         char err[256];
         r = uplink_config_parse(text, ret, err, sizeof(err));
         if (r < 0)
-                return log_error_errno(r, "Configuration %s is not valid: %s. Nothing was started; fix the file.",
-                                       path, err);
+                return log_error_errno(
+                    r, "Configuration %s is not valid: %s. Nothing was started; fix the file.",
+                    path, err);
         return 0;
 }
 
@@ -243,5 +256,5 @@ void uplink_config_free(struct uplink_config *c)
         free(c->policy_drop_dir);
         free(c->posture_file);
         free(c->token_file);
-        *c = (struct uplink_config){ 0 };
+        *c = (struct uplink_config){0};
 }

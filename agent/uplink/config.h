@@ -1,9 +1,9 @@
 /* config.h — hogo-uplink's configuration file (/etc/hogo/uplink.json).
  *
  *   {"collectors": ["https://collector.example:8443", …],   agent API (mTLS), in failover order
- *    "enroll_urls": ["https://collector.example:8442"],     enrollment listener (TLS, no client cert)
- *    "ca": "/etc/hogo/ca.crt",                              the pinned hogo CA, the only trust anchor
- *    "state_dir": "/var/lib/hogo/uplink",                   key, certificate, agent id
+ *    "enroll_urls": ["https://collector.example:8442"],     enrollment listener (TLS, no client
+ * cert) "ca": "/etc/hogo/ca.crt",                              the pinned hogo CA, the only trust
+ * anchor "state_dir": "/var/lib/hogo/uplink",                   key, certificate, agent id
  *    "spool_dir": "/var/lib/hogo/spool",
  *    "policy_drop_dir": "/var/lib/hogo/policy.d",
  *    "posture_file": "/run/hogo/posture.json",
@@ -21,8 +21,8 @@
 
 #include <stddef.h>
 
-#define UPLINK_CONFIG_PATH "/etc/hogo/uplink.json"
-#define UPLINK_MAX_URLS 8
+#define UPLINK_CONFIG_PATH      "/etc/hogo/uplink.json"
+#define UPLINK_MAX_URLS         8
 #define UPLINK_BATCH_MAX_EVENTS 1000 /* the collector's limit per batch */
 
 struct uplink_config {

@@ -15,9 +15,18 @@
 
 #define TOKEN_MAX_BYTES 4096
 
-static void evp_pkey_freep(EVP_PKEY **p) { EVP_PKEY_free(*p); }
-static void x509_req_freep(X509_REQ **p) { X509_REQ_free(*p); }
-static void bio_freep(BIO **p) { BIO_free(*p); }
+static void evp_pkey_freep(EVP_PKEY **p)
+{
+        EVP_PKEY_free(*p);
+}
+static void x509_req_freep(X509_REQ **p)
+{
+        X509_REQ_free(*p);
+}
+static void bio_freep(BIO **p)
+{
+        BIO_free(*p);
+}
 /* the private key's PEM is wiped, not just freed */
 static void secret_freep(char **p)
 {
@@ -51,7 +60,8 @@ int enroll_make_key_and_csr(const char *hostname, char **ret_key_pem, char **ret
         X509_NAME *name = X509_REQ_get_subject_name(req);
         /* the collector sets the real subject (CN = agent id); this only says who asked */
         if (X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_pubkey(req, key) != 1 ||
-            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)hostname, -1, -1, 0) != 1 ||
+            X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)hostname,
+                                       -1, -1, 0) != 1 ||
             X509_REQ_sign(req, key, EVP_sha256()) <= 0)
                 return -EIO;
 
@@ -104,8 +114,11 @@ static int read_token(const char *path, char **ret)
         _cleanup_free_ char *text = NULL;
         int r = read_file_bounded(path, TOKEN_MAX_BYTES, &text, NULL);
         if (r < 0)
-                return log_error_errno(r, "Cannot read the enrollment token %s: %m. "
-                                          "Create a token with 'hogoctl token create' and put it there.", path);
+                return log_error_errno(
+                    r,
+                    "Cannot read the enrollment token %s: %m. "
+                    "Create a token with 'hogoctl token create' and put it there.",
+                    path);
         text[strcspn(text, " \t\r\n")] = '\0';
         if (text[0] == '\0')
                 return log_error_errno(-EINVAL, "The enrollment token file %s is empty.", path);
@@ -143,9 +156,11 @@ static int enroll_store_answer(const struct uplink_config *config, const char *k
         const char *cert = ans ? json_string_member(ans, "certificate") : NULL;
         const char *ca = ans ? json_string_member(ans, "ca") : NULL;
         if (!agent_id || !cert || !ca || strncmp(cert, "-----BEGIN CERTIFICATE-----", 27) != 0)
-                return log_error_errno(-EBADMSG, "The collector %s accepted the enrollment but its answer lacks "
-                                                 "agent_id, certificate or ca; nothing was kept. Try again later.",
-                                       resp->url);
+                return log_error_errno(
+                    -EBADMSG,
+                    "The collector %s accepted the enrollment but its answer lacks "
+                    "agent_id, certificate or ca; nothing was kept. Try again later.",
+                    resp->url);
         /* the certificate last: uplink_is_enrolled() looks for it, so a crash in between
          * leaves a state that simply enrolls again */
         int r = write_state_file(config, ENROLL_KEY_FILE, key_pem);
@@ -153,7 +168,9 @@ static int enroll_store_answer(const struct uplink_config *config, const char *k
                 r = write_state_file(config, ENROLL_CA_FILE, ca);
         if (r >= 0) {
                 _cleanup_free_ char *line = NULL;
-                r = asprintf(&line, "%s\n", agent_id) < 0 ? -ENOMEM : write_state_file(config, ENROLL_ID_FILE, line);
+                r = asprintf(&line, "%s\n", agent_id) < 0
+                        ? -ENOMEM
+                        : write_state_file(config, ENROLL_ID_FILE, line);
         }
         if (r >= 0)
                 r = write_state_file(config, ENROLL_CERT_FILE, cert);
@@ -168,10 +185,12 @@ int uplink_enroll(const struct uplink_config *config, const char *token_file)
 {
         token_file = token_file ?: config->token_file;
         if (!token_file)
-                return log_error_errno(-EINVAL, "Not enrolled and no token file is configured (\"token_file\" or -t). "
-                                                "Create one with 'hogoctl token create'.");
+                return log_error_errno(
+                    -EINVAL, "Not enrolled and no token file is configured (\"token_file\" or -t). "
+                             "Create one with 'hogoctl token create'.");
         if (config->n_enroll_urls == 0)
-                return log_error_errno(-EINVAL, "Not enrolled and \"enroll_urls\" is not configured.");
+                return log_error_errno(-EINVAL,
+                                       "Not enrolled and \"enroll_urls\" is not configured.");
 
         _cleanup_(secret_freep) char *token = NULL;
         int r = read_token(token_file, &token);
@@ -179,7 +198,8 @@ int uplink_enroll(const struct uplink_config *config, const char *token_file)
                 return r;
         r = mkdir_parents(config->state_dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "Cannot create the state directory %s: %m", config->state_dir);
+                return log_error_errno(r, "Cannot create the state directory %s: %m",
+                                       config->state_dir);
 
         char hostname[256] = "";
         if (gethostname(hostname, sizeof(hostname) - 1) < 0 || hostname[0] == '\0')
@@ -195,32 +215,39 @@ int uplink_enroll(const struct uplink_config *config, const char *token_file)
                 return log_error_errno(r, "Cannot build the enrollment request: %m");
 
         struct collector_client_options o = {
-                .urls = config->enroll_urls,
-                .n_urls = config->n_enroll_urls,
-                .ca_file = config->ca,
-                .timeout_seconds = config->timeout_seconds,
+            .urls = config->enroll_urls,
+            .n_urls = config->n_enroll_urls,
+            .ca_file = config->ca,
+            .timeout_seconds = config->timeout_seconds,
         };
         struct collector_client *client = NULL;
         r = collector_client_new(&o, &client);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up HTTPS: %m");
-        struct collector_response resp = { 0 };
+        struct collector_response resp = {0};
         r = collector_request(client, "POST", "/v1/enroll", body, strlen(body), &resp);
         if (r < 0) {
-                log_error_errno(r, "No enrollment URL answered (%s); the token is kept. Check the network and "
-                                   "\"enroll_urls\", then start again.", collector_client_last_error(client));
+                log_error_errno(
+                    r,
+                    "No enrollment URL answered (%s); the token is kept. Check the network and "
+                    "\"enroll_urls\", then start again.",
+                    collector_client_last_error(client));
         } else if (resp.status == 403) {
-                r = log_error_errno(-EACCES, "The collector %s refused the enrollment token (unknown, expired or "
-                                             "used up); the token file %s is kept. Ask for a new token "
-                                             "('hogoctl token create').", resp.url, token_file);
+                r = log_error_errno(
+                    -EACCES,
+                    "The collector %s refused the enrollment token (unknown, expired or "
+                    "used up); the token file %s is kept. Ask for a new token "
+                    "('hogoctl token create').",
+                    resp.url, token_file);
         } else if (resp.status != 200) {
-                r = log_error_errno(-EPROTO, "Enrollment at %s failed with HTTP %ld: %.300s", resp.url, resp.status,
-                                    resp.body);
+                r = log_error_errno(-EPROTO, "Enrollment at %s failed with HTTP %ld: %.300s",
+                                    resp.url, resp.status, resp.body);
         } else {
                 r = enroll_store_answer(config, key_pem, &resp);
                 /* consumed: the collector has counted its use; keeping it only leaks a secret */
                 if (r >= 0 && unlink(token_file) < 0 && errno != ENOENT)
-                        log_warning_errno(negative_errno(), "Enrolled, but cannot delete the used token %s: %m",
+                        log_warning_errno(negative_errno(),
+                                          "Enrolled, but cannot delete the used token %s: %m",
                                           token_file);
         }
         collector_response_free(&resp);

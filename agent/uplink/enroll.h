@@ -13,10 +13,10 @@
 
 #include "agent/uplink/config.h"
 
-#define ENROLL_KEY_FILE "agent.key"
+#define ENROLL_KEY_FILE  "agent.key"
 #define ENROLL_CERT_FILE "agent.crt"
-#define ENROLL_CA_FILE "ca.crt"
-#define ENROLL_ID_FILE "agent-id"
+#define ENROLL_CA_FILE   "ca.crt"
+#define ENROLL_ID_FILE   "agent-id"
 
 /* true when the state directory holds a key and a certificate. */
 bool uplink_is_enrolled(const struct uplink_config *config);

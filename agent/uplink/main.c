@@ -25,15 +25,18 @@ static void usage(FILE *f)
                    "  --enroll-only  enroll if needed, then exit\n");
 }
 
-static void closep_fd(int *fd) { closep(fd); }
+static void closep_fd(int *fd)
+{
+        closep(fd);
+}
 
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
-                { "help", no_argument, NULL, 'h' },
-                { "enroll-only", no_argument, NULL, 'E' },
-                { "version", no_argument, NULL, 'V' },
-                {},
+            {"help", no_argument, NULL, 'h'},
+            {"enroll-only", no_argument, NULL, 'E'},
+            {"version", no_argument, NULL, 'V'},
+            {},
         };
         const char *config_path = UPLINK_CONFIG_PATH, *token_file = NULL;
         bool foreground = false, check_only = false, enroll_only = false;
@@ -54,12 +57,14 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
-        log_setup("hogo-uplink", foreground || check_only ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL, LOG_INFO);
+        log_setup("hogo-uplink", foreground || check_only ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL,
+                  LOG_INFO);
 
         struct uplink_config config;
         if (uplink_config_load(config_path, &config) < 0)
                 return 1;
-        log_setup("hogo-uplink", foreground || check_only ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL, config.log_level);
+        log_setup("hogo-uplink", foreground || check_only ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL,
+                  config.log_level);
         if (check_only) {
                 printf("configuration OK\n");
                 uplink_config_free(&config);
@@ -68,14 +73,16 @@ int main(int argc, char **argv)
         /* without its pinned CA the uplink could trust nothing; say so now rather than
          * report every collector as unreachable */
         if (access(config.ca, R_OK) < 0) {
-                log_error_errno(negative_errno(), "Cannot read the hogo CA certificate %s: %m. Nothing was started; "
-                                                  "install the CA certificate there or fix \"ca\" in %s.",
+                log_error_errno(negative_errno(),
+                                "Cannot read the hogo CA certificate %s: %m. Nothing was started; "
+                                "install the CA certificate there or fix \"ca\" in %s.",
                                 config.ca, config_path);
                 uplink_config_free(&config);
                 return 1;
         }
         if (geteuid() == 0)
-                log_warning("Running as root; hogo-uplink faces the network and should run as user hogo");
+                log_warning(
+                    "Running as root; hogo-uplink faces the network and should run as user hogo");
 
         int r = 0;
         if (!uplink_is_enrolled(&config))

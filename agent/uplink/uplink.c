@@ -23,12 +23,12 @@
 #include "common/util.h"
 
 #define POSTURE_MAX_BYTES (1u << 20)
-#define ACKED_MAX_BYTES 64
-#define MSEC_PER_SEC 1000ull
+#define ACKED_MAX_BYTES   64
+#define MSEC_PER_SEC      1000ull
 
 /* The result of the last attempt of one kind, as uplink-status.json shows it. */
 struct attempt {
-        uint64_t at_usec; /* wall clock; 0 = never */
+        uint64_t at_usec;   /* wall clock; 0 = never */
         const char *result; /* "ok", "unreachable", or an uplink_outcome name */
         long http_status;
         char error[512];
@@ -47,8 +47,12 @@ struct uplink {
         uint64_t last_seen_seq;
         uint64_t next_upload_ms, next_heartbeat_ms; /* monotonic */
         uint64_t events_sent;
-        int spool_error; /* last error reading the spool, 0 when it reads */
-        bool batch_full; /* the last batch stopped at a limit, not at the spool's end */
+        int spool_error;             /* last error reading the spool, 0 when it reads */
+        bool batch_full;             /* the last batch stopped at a limit, not at the spool's end */
+        struct spool_reader *reader; /* kept open while batches are acknowledged in full */
+        char *carry;                 /* the event read but not fitting the last batch */
+        size_t carry_len;
+        uint64_t carry_seq;
         char *assigned_policy;
         char *dropped_policy;
         struct attempt upload, heartbeat, policy;
@@ -88,8 +92,10 @@ uint64_t uplink_read_acked(const char *spool_dir)
         errno = 0;
         unsigned long long v = strtoull(text, &end, 10);
         if (errno != 0 || end == text || (*end != '\0' && *end != '\n')) {
-                log_warning("%s does not hold a sequence number; uploading from the start (the collector "
-                            "ignores what it already has)", path);
+                log_warning(
+                    "%s does not hold a sequence number; uploading from the start (the collector "
+                    "ignores what it already has)",
+                    path);
                 return 0;
         }
         return v;
@@ -101,13 +107,17 @@ static int write_acked(struct uplink *u, uint64_t acked)
         int n = snprintf(line, sizeof(line), "%" PRIu64 "\n", acked);
         int r = write_file_atomic(u->acked_path, line, (size_t)n, 0644);
         if (r < 0)
-                return log_error_errno(r, "Cannot record the acknowledged seq in %s: %m (the events stay in the "
-                                          "spool and are sent again)", u->acked_path);
+                return log_error_errno(
+                    r,
+                    "Cannot record the acknowledged seq in %s: %m (the events stay in the "
+                    "spool and are sent again)",
+                    u->acked_path);
         u->acked = acked;
         return 0;
 }
 
-static void attempt_record(struct attempt *a, const char *result, long http_status, const char *error)
+static void attempt_record(struct attempt *a, const char *result, long http_status,
+                           const char *error)
 {
         a->at_usec = wall_usec();
         a->result = result;
@@ -143,21 +153,46 @@ static void write_status(struct uplink *u)
         event_format_ts(wall_usec(), ts);
         json_object_object_add(o, "updated", json_object_new_string(ts));
         json_object_object_add(o, "agent_id", string_or_null(u->agent_id));
-        json_object_object_add(o, "collector", string_or_null(u->collector[0] ? u->collector : NULL));
+        json_object_object_add(o, "collector",
+                               string_or_null(u->collector[0] ? u->collector : NULL));
         json_object_object_add(o, "acked_seq", json_object_new_uint64(u->acked));
-        json_object_object_add(o, "last_seq", json_object_new_uint64(MAX(u->last_seen_seq, u->acked)));
-        json_object_object_add(o, "pending_events",
-                               json_object_new_uint64(u->last_seen_seq > u->acked ? u->last_seen_seq - u->acked : 0));
+        json_object_object_add(o, "last_seq",
+                               json_object_new_uint64(MAX(u->last_seen_seq, u->acked)));
+        json_object_object_add(
+            o, "pending_events",
+            json_object_new_uint64(u->last_seen_seq > u->acked ? u->last_seen_seq - u->acked : 0));
         json_object_object_add(o, "events_sent", json_object_new_uint64(u->events_sent));
-        json_object_object_add(o, "connections", json_object_new_uint64(collector_client_connections(u->client)));
+        json_object_object_add(o, "connections",
+                               json_object_new_uint64(collector_client_connections(u->client)));
         json_object_object_add(o, "assigned_policy_version", string_or_null(u->assigned_policy));
         json_object_object_add(o, "upload", attempt_to_json(&u->upload));
         json_object_object_add(o, "heartbeat", attempt_to_json(&u->heartbeat));
         json_object_object_add(o, "policy_fetch", attempt_to_json(&u->policy));
-        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
         int r = write_file_atomic(u->status_path, text, strlen(text), 0644);
         if (r < 0)
-                log_warning_errno(r, "Cannot write %s: %m (hogoctl status will show old figures)", u->status_path);
+                log_warning_errno(r, "Cannot write %s: %m (hogoctl status will show old figures)",
+                                  u->status_path);
+}
+
+static char *memdup_nul(const char *p, size_t len)
+{
+        char *s = malloc(len + 1);
+        if (s) {
+                memcpy(s, p, len);
+                s[len] = '\0';
+        }
+        return s;
+}
+
+/* Forgets the reader's position: the next batch is read again from acked + 1. */
+static void reader_reset(struct uplink *u)
+{
+        spool_reader_close(u->reader);
+        u->reader = NULL;
+        free(u->carry);
+        u->carry = NULL;
 }
 
 static char *read_agent_id(const struct uplink_config *config)
@@ -189,12 +224,12 @@ int uplink_new(const struct uplink_config *config, struct uplink **ret)
         }
         u->agent_id = read_agent_id(config);
         struct collector_client_options o = {
-                .urls = config->collectors,
-                .n_urls = config->n_collectors,
-                .ca_file = config->ca,
-                .cert_file = cert,
-                .key_file = key,
-                .timeout_seconds = config->timeout_seconds,
+            .urls = config->collectors,
+            .n_urls = config->n_collectors,
+            .ca_file = config->ca,
+            .cert_file = cert,
+            .key_file = key,
+            .timeout_seconds = config->timeout_seconds,
         };
         int r = collector_client_new(&o, &u->client);
         if (r < 0) {
@@ -215,6 +250,7 @@ void uplink_free(struct uplink *u)
 {
         if (!u)
                 return;
+        reader_reset(u);
         collector_client_free(u->client);
         event_batch_free(&u->batch);
         free(u->agent_id);
@@ -230,9 +266,11 @@ void uplink_free(struct uplink *u)
 static int spool_failed(struct uplink *u, int r)
 {
         if (r != u->spool_error)
-                log_error_errno(r, "Cannot read the spool %s: %m. Nothing is uploaded until it can be read "
-                                   "(the events stay in the spool); check that the uplink's user may read it.",
-                                u->config->spool_dir);
+                log_error_errno(
+                    r,
+                    "Cannot read the spool %s: %m. Nothing is uploaded until it can be read "
+                    "(the events stay in the spool); check that the uplink's user may read it.",
+                    u->config->spool_dir);
         if (r != u->spool_error || u->upload.at_usec == 0) {
                 char msg[300];
                 snprintf(msg, sizeof(msg), "%s: %s", u->config->spool_dir, strerror(-r));
@@ -242,26 +280,46 @@ static int spool_failed(struct uplink *u, int r)
         return r;
 }
 
-/* Fills the batch from the spool, starting after what is acknowledged. */
+/* Fills the batch from the spool. While a backlog drains and every batch is acknowledged
+ * in full, one reader stays open and continues where the last batch stopped (reopening
+ * would re-read the segment from its start each time); after a failure, a partial ack
+ * or the end of the spool it is reopened at acked + 1. */
 static int fill_batch(struct uplink *u)
 {
         event_batch_reset(&u->batch);
         u->batch.max_events = u->batch_limit;
         u->batch_full = false;
-        struct spool_reader *reader = NULL;
-        int r = spool_reader_open(u->config->spool_dir, u->acked + 1, &reader);
-        if (r == -ENOENT)
-                return 0; /* the agent has not created its spool yet */
-        if (r < 0)
-                return spool_failed(u, r);
-        for (;;) {
+        int r;
+        if (!u->reader) {
+                free(u->carry);
+                u->carry = NULL;
+                r = spool_reader_open(u->config->spool_dir, u->acked + 1, &u->reader);
+                if (r == -ENOENT)
+                        return 0; /* the agent has not created its spool yet */
+                if (r < 0)
+                        return spool_failed(u, r);
+        }
+        r = 0;
+        if (u->carry) { /* the event that did not fit into the previous batch */
+                r = event_batch_add(&u->batch, u->carry, u->carry_len, u->carry_seq);
+                free(u->carry);
+                u->carry = NULL;
+        }
+        while (r >= 0) {
                 const char *json;
                 size_t len;
                 uint64_t seq;
-                r = spool_reader_next(reader, &json, &len, &seq);
-                if (r == -EBADMSG)
-                        continue; /* the agent reports corrupt records itself; the collector sees the gap */
-                if (r <= 0)
+                r = spool_reader_next(u->reader, &json, &len, &seq);
+                if (r == -EBADMSG) {
+                        r = 0;
+                        continue; /* the agent reports corrupt records itself; the collector sees
+                                     the gap */
+                }
+                if (r == 0) {
+                        reader_reset(u); /* at the end: new events need a fresh look */
+                        break;
+                }
+                if (r < 0)
                         break;
                 if (seq <= u->acked)
                         continue;
@@ -269,15 +327,21 @@ static int fill_batch(struct uplink *u)
                 r = event_batch_add(&u->batch, json, len, seq);
                 if (r == -ENOSPC) {
                         u->batch_full = true; /* more is waiting */
+                        u->carry = memdup_nul(json, len);
+                        if (!u->carry) {
+                                reader_reset(u);
+                                return -ENOMEM;
+                        }
+                        u->carry_len = len;
+                        u->carry_seq = seq;
                         r = 0;
                         break;
                 }
-                if (r < 0)
-                        break;
         }
-        spool_reader_close(reader);
-        if (r < 0)
+        if (r < 0) {
+                reader_reset(u);
                 return spool_failed(u, r);
+        }
         if (u->spool_error < 0)
                 log_info("The spool %s is readable again", u->config->spool_dir);
         u->spool_error = 0;
@@ -294,7 +358,8 @@ static void note_collector(struct uplink *u, const char *url)
 /* How long to wait after an answer that was not a success. */
 static uint64_t failure_delay(struct backoff *b, enum uplink_outcome outcome, long retry_after)
 {
-        uint64_t d = outcome == UPLINK_REJECTED ? backoff_max(b, jitter_random()) : backoff_next(b, jitter_random());
+        uint64_t d = outcome == UPLINK_REJECTED ? backoff_max(b, jitter_random())
+                                                : backoff_next(b, jitter_random());
         return MAX(d, (uint64_t)retry_after * MSEC_PER_SEC);
 }
 
@@ -302,8 +367,8 @@ static int parse_acked(const char *body, uint64_t *ret)
 {
         _cleanup_json_ json_object *o = json_tokener_parse(body);
         json_object *v;
-        if (!o || !json_object_object_get_ex(o, "acked_seq", &v) || !json_object_is_type(v, json_type_int) ||
-            json_object_get_int64(v) < 0)
+        if (!o || !json_object_object_get_ex(o, "acked_seq", &v) ||
+            !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
                 return -EBADMSG;
         *ret = json_object_get_uint64(v);
         return 0;
@@ -319,10 +384,12 @@ static int upload_once(struct uplink *u, uint64_t now)
                 return n;
         size_t len;
         const char *body = event_batch_body(&u->batch, &len);
-        struct collector_response resp = { 0 };
+        struct collector_response resp = {0};
         int r = collector_request(u->client, "POST", "/v1/events", body, len, &resp);
         if (r < 0) {
-                attempt_record(&u->upload, "unreachable", 0, collector_client_last_error(u->client));
+                reader_reset(u);
+                attempt_record(&u->upload, "unreachable", 0,
+                               collector_client_last_error(u->client));
                 u->next_upload_ms = now + backoff_next(&u->upload_backoff, jitter_random());
                 return r;
         }
@@ -331,7 +398,8 @@ static int upload_once(struct uplink *u, uint64_t now)
         uint64_t reply = 0;
         if (outcome == UPLINK_DONE && parse_acked(resp.body, &reply) < 0) {
                 outcome = UPLINK_REJECTED;
-                log_error("Collector %s answered the batch without a valid acked_seq: %.200s", resp.url, resp.body);
+                log_error("Collector %s answered the batch without a valid acked_seq: %.200s",
+                          resp.url, resp.body);
         }
         /* one event alone too large: there is nothing smaller to try, so wait as for a
          * refusal rather than hammer the collector */
@@ -341,8 +409,8 @@ static int upload_once(struct uplink *u, uint64_t now)
         case UPLINK_DONE: {
                 uint64_t acked = uplink_acked_after(u->acked, reply, u->batch.last_seq);
                 if (reply < u->batch.last_seq)
-                        log_warning("Collector acknowledged up to seq %" PRIu64 " of a batch ending at %" PRIu64
-                                    "; the rest is sent again",
+                        log_warning("Collector acknowledged up to seq %" PRIu64
+                                    " of a batch ending at %" PRIu64 "; the rest is sent again",
                                     reply, u->batch.last_seq);
                 uint64_t before = u->acked;
                 r = acked > u->acked ? write_acked(u, acked) : 0;
@@ -350,10 +418,11 @@ static int upload_once(struct uplink *u, uint64_t now)
                         u->events_sent += u->acked - before;
                         attempt_record(&u->upload, "ok", resp.status, NULL);
                         if (u->upload_backoff.failures > 0)
-                                log_info("Upload works again; acknowledged up to seq %" PRIu64, u->acked);
+                                log_info("Upload works again; acknowledged up to seq %" PRIu64,
+                                         u->acked);
                         backoff_reset(&u->upload_backoff);
-                        log_debug("Sent seq %" PRIu64 "..%" PRIu64 ", acked %" PRIu64, u->batch.first_seq,
-                                  u->batch.last_seq, u->acked);
+                        log_debug("Sent seq %" PRIu64 "..%" PRIu64 ", acked %" PRIu64,
+                                  u->batch.first_seq, u->batch.last_seq, u->acked);
                         r = u->batch_full && reply >= u->batch.last_seq ? 1 : 0;
                         if (r == 1)
                                 u->next_upload_ms = now;
@@ -363,22 +432,31 @@ static int upload_once(struct uplink *u, uint64_t now)
         }
         case UPLINK_SHRINK:
                 u->batch_limit = MAX(1u, u->batch_limit / 2);
-                log_warning("Collector %s found the batch of %d events too large; sending %u at a time", resp.url, n,
-                            u->batch_limit);
-                attempt_record(&u->upload, uplink_outcome_to_string(outcome), resp.status, resp.body);
+                log_warning(
+                    "Collector %s found the batch of %d events too large; sending %u at a time",
+                    resp.url, n, u->batch_limit);
+                attempt_record(&u->upload, uplink_outcome_to_string(outcome), resp.status,
+                               resp.body);
                 u->next_upload_ms = now;
                 r = -E2BIG;
                 break;
         case UPLINK_TRANSIENT:
         case UPLINK_REJECTED:
-                log_warning("Collector %s answered HTTP %ld to seq %" PRIu64 "..%" PRIu64 ": %.300s; the events stay "
+                log_warning("Collector %s answered HTTP %ld to seq %" PRIu64 "..%" PRIu64
+                            ": %.300s; the events stay "
                             "in the spool and are sent again",
-                            resp.url, resp.status, u->batch.first_seq, u->batch.last_seq, resp.body);
-                attempt_record(&u->upload, uplink_outcome_to_string(outcome), resp.status, resp.body);
-                u->next_upload_ms = now + failure_delay(&u->upload_backoff, outcome, resp.retry_after);
+                            resp.url, resp.status, u->batch.first_seq, u->batch.last_seq,
+                            resp.body);
+                attempt_record(&u->upload, uplink_outcome_to_string(outcome), resp.status,
+                               resp.body);
+                u->next_upload_ms =
+                    now + failure_delay(&u->upload_backoff, outcome, resp.retry_after);
                 r = -EPROTO;
                 break;
         }
+        /* anything but a batch acknowledged in full is sent again from acked + 1 */
+        if (r < 0 || reply < u->batch.last_seq)
+                reader_reset(u);
         collector_response_free(&resp);
         return r;
 }
@@ -398,7 +476,8 @@ static uint64_t spool_segment_bytes(const char *dir)
         struct dirent *de;
         while ((de = readdir(d))) {
                 struct stat st;
-                if (strncmp(de->d_name, "seg-", 4) == 0 && fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+                if (strncmp(de->d_name, "seg-", 4) == 0 &&
+                    fstatat(dirfd(d), de->d_name, &st, 0) == 0)
                         total += (uint64_t)st.st_size;
         }
         return total;
@@ -413,8 +492,8 @@ static json_object *read_posture(struct uplink *u)
         if (o && json_object_is_type(o, json_type_object))
                 return o;
         json_object_put(o);
-        log_debug("No posture in %s yet (%s); the heartbeat carries an empty one", u->config->posture_file,
-                  r < 0 ? strerror(-r) : "not a JSON object");
+        log_debug("No posture in %s yet (%s); the heartbeat carries an empty one",
+                  u->config->posture_file, r < 0 ? strerror(-r) : "not a JSON object");
         return json_object_new_object();
 }
 
@@ -442,15 +521,18 @@ static char *heartbeat_body(struct uplink *u, char **ret_agent_policy)
         gethostname(hostname, sizeof(hostname) - 1);
         _cleanup_json_ json_object *o = json_object_new_object();
         json_object *spool = json_object_new_object();
-        json_object_object_add(spool, "last_seq", json_object_new_uint64(MAX(u->last_seen_seq, u->acked)));
+        json_object_object_add(spool, "last_seq",
+                               json_object_new_uint64(MAX(u->last_seen_seq, u->acked)));
         json_object_object_add(spool, "acked_seq", json_object_new_uint64(u->acked));
-        json_object_object_add(spool, "bytes", json_object_new_uint64(spool_segment_bytes(u->config->spool_dir)));
+        json_object_object_add(spool, "bytes",
+                               json_object_new_uint64(spool_segment_bytes(u->config->spool_dir)));
         json_object_object_add(o, "posture", json_object_get(posture));
         json_object_object_add(o, "policy_version", string_or_null(agent_policy));
         json_object_object_add(o, "agent_version", json_object_new_string(HOGO_VERSION));
         json_object_object_add(o, "hostname", json_object_new_string(hostname));
         json_object_object_add(o, "spool", spool);
-        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
         if (s)
                 *ret_agent_policy = TAKE_PTR(agent_policy);
         return s;
@@ -462,10 +544,11 @@ static int fetch_policy(struct uplink *u, const char *version)
 {
         if (!u->config->policy_drop_dir)
                 return 0;
-        struct collector_response resp = { 0 };
+        struct collector_response resp = {0};
         int r = collector_request(u->client, "GET", "/v1/policy", NULL, 0, &resp);
         if (r < 0) {
-                attempt_record(&u->policy, "unreachable", 0, collector_client_last_error(u->client));
+                attempt_record(&u->policy, "unreachable", 0,
+                               collector_client_last_error(u->client));
                 return r;
         }
         _cleanup_json_ json_object *envelope = NULL;
@@ -473,10 +556,14 @@ static int fetch_policy(struct uplink *u, const char *version)
                 envelope = json_tokener_parse(resp.body);
         if (!envelope || !json_object_is_type(envelope, json_type_object)) {
                 r = resp.status == 404 ? -ENOENT : -EBADMSG;
-                log_warning("Collector %s assigned policy %s but GET /v1/policy answered HTTP %ld: %.200s; the agent "
+                log_warning("Collector %s assigned policy %s but GET /v1/policy answered HTTP %ld: "
+                            "%.200s; the agent "
                             "keeps its current policy",
                             resp.url, version, resp.status, resp.body);
-                attempt_record(&u->policy, resp.status == 200 ? "rejected" : uplink_outcome_to_string(uplink_classify_status(resp.status)),
+                attempt_record(&u->policy,
+                               resp.status == 200
+                                   ? "rejected"
+                                   : uplink_outcome_to_string(uplink_classify_status(resp.status)),
                                resp.status, resp.body);
                 collector_response_free(&resp);
                 return r;
@@ -484,12 +571,16 @@ static int fetch_policy(struct uplink *u, const char *version)
         _cleanup_free_ char *path = NULL;
         r = mkdir_parents(u->config->policy_drop_dir, 0755);
         if (r >= 0)
-                r = asprintf(&path, "%s/%s", u->config->policy_drop_dir, UPLINK_POLICY_DROP_FILE) < 0 ? -ENOMEM : 0;
+                r = asprintf(&path, "%s/%s", u->config->policy_drop_dir, UPLINK_POLICY_DROP_FILE) <
+                            0
+                        ? -ENOMEM
+                        : 0;
         if (r >= 0)
                 r = write_file_atomic(path, resp.body, resp.body_len, 0644);
         if (r < 0) {
-                log_error_errno(r, "Cannot drop policy %s into %s: %m; the agent keeps its current policy",
-                                version, u->config->policy_drop_dir);
+                log_error_errno(
+                    r, "Cannot drop policy %s into %s: %m; the agent keeps its current policy",
+                    version, u->config->policy_drop_dir);
                 attempt_record(&u->policy, "drop_failed", resp.status, strerror(-r));
         } else {
                 log_info("Policy %s dropped into %s for the agent to verify", version, path);
@@ -511,7 +602,8 @@ static void heartbeat_answer(struct uplink *u, const char *body, const char *age
                 free(u->assigned_policy);
                 u->assigned_policy = strdup(assigned);
         }
-        if ((agent_policy && STREQ(agent_policy, assigned)) || (u->dropped_policy && STREQ(u->dropped_policy, assigned)))
+        if ((agent_policy && STREQ(agent_policy, assigned)) ||
+            (u->dropped_policy && STREQ(u->dropped_policy, assigned)))
                 return;
         fetch_policy(u, assigned);
 }
@@ -525,11 +617,13 @@ static void heartbeat_once(struct uplink *u, uint64_t now)
                 u->next_heartbeat_ms = now + interval;
                 return;
         }
-        struct collector_response resp = { 0 };
+        struct collector_response resp = {0};
         int r = collector_request(u->client, "POST", "/v1/heartbeat", body, strlen(body), &resp);
         if (r < 0) {
-                attempt_record(&u->heartbeat, "unreachable", 0, collector_client_last_error(u->client));
-                u->next_heartbeat_ms = now + MIN(interval, backoff_next(&u->heartbeat_backoff, jitter_random()));
+                attempt_record(&u->heartbeat, "unreachable", 0,
+                               collector_client_last_error(u->client));
+                u->next_heartbeat_ms =
+                    now + MIN(interval, backoff_next(&u->heartbeat_backoff, jitter_random()));
                 return;
         }
         note_collector(u, resp.url);
@@ -540,18 +634,22 @@ static void heartbeat_once(struct uplink *u, uint64_t now)
                 u->next_heartbeat_ms = now + interval;
                 heartbeat_answer(u, resp.body, agent_policy);
         } else {
-                log_warning("Collector %s answered HTTP %ld to the heartbeat: %.300s", resp.url, resp.status, resp.body);
-                attempt_record(&u->heartbeat, uplink_outcome_to_string(outcome), resp.status, resp.body);
+                log_warning("Collector %s answered HTTP %ld to the heartbeat: %.300s", resp.url,
+                            resp.status, resp.body);
+                attempt_record(&u->heartbeat, uplink_outcome_to_string(outcome), resp.status,
+                               resp.body);
                 u->next_heartbeat_ms =
-                        now + MIN(interval, failure_delay(&u->heartbeat_backoff, outcome, resp.retry_after));
+                    now +
+                    MIN(interval, failure_delay(&u->heartbeat_backoff, outcome, resp.retry_after));
         }
         collector_response_free(&resp);
 }
 
 int uplink_run(struct uplink *u, int signal_fd)
 {
-        log_info("Uploading %s from seq %" PRIu64 " to %zu collector(s), heartbeat every %us", u->config->spool_dir,
-                 u->acked + 1, u->config->n_collectors, u->config->heartbeat_seconds);
+        log_info("Uploading %s from seq %" PRIu64 " to %zu collector(s), heartbeat every %us",
+                 u->config->spool_dir, u->acked + 1, u->config->n_collectors,
+                 u->config->heartbeat_seconds);
         uint64_t now = now_ms();
         u->next_upload_ms = u->next_heartbeat_ms = now;
         for (;;) {
@@ -575,7 +673,7 @@ int uplink_run(struct uplink *u, int signal_fd)
                 now = now_ms();
                 uint64_t next = MIN(u->next_upload_ms, u->next_heartbeat_ms);
                 int timeout = next > now ? (int)MIN(next - now, (uint64_t)INT32_MAX) : 0;
-                struct pollfd p = { .fd = signal_fd, .events = POLLIN };
+                struct pollfd p = {.fd = signal_fd, .events = POLLIN};
                 int r = poll(&p, 1, timeout);
                 if (r < 0 && errno != EINTR)
                         return log_error_errno(negative_errno(), "poll: %m");
@@ -583,8 +681,8 @@ int uplink_run(struct uplink *u, int signal_fd)
                         struct signalfd_siginfo si;
                         if (read(signal_fd, &si, sizeof(si)) == sizeof(si) &&
                             (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
-                                log_info("Stopping on signal %u; acknowledged up to seq %" PRIu64, si.ssi_signo,
-                                         u->acked);
+                                log_info("Stopping on signal %u; acknowledged up to seq %" PRIu64,
+                                         si.ssi_signo, u->acked);
                                 write_status(u);
                                 return 0;
                         }

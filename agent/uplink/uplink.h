@@ -1,7 +1,8 @@
 /* uplink.h — the uplink's loop: spool → collector, heartbeats, policy drop.
  *
- * Single-threaded. Each turn it reads the spool from the acknowledged seq + 1 (a fresh
- * spool_reader every time, so segments the agent deletes never matter), posts one batch,
+ * Single-threaded. Each turn it reads the spool from the acknowledged seq + 1 (the reader
+ * stays open only while batches are acknowledged in full, so after anything else the
+ * segments the agent has deleted never matter), posts one batch,
  * and on {"acked_seq": N} writes <spool>/acked atomically before reading on. Because the
  * acked file only ever moves forward to what the collector has committed, and the
  * collector ignores events it already holds, a crash of either side at any moment leads to
@@ -19,7 +20,7 @@
 
 #include "agent/uplink/config.h"
 
-#define UPLINK_STATUS_FILE "uplink-status.json"
+#define UPLINK_STATUS_FILE      "uplink-status.json"
 #define UPLINK_POLICY_DROP_FILE "policy.json"
 
 struct uplink;

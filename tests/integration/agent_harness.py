@@ -101,6 +101,27 @@ def start_bus(scratch, name):
     return address
 
 
+def dbusmock(scratch, bus_env, address, template):
+    """A python3-dbusmock template on the bus at address (bus_env says which bus)."""
+    env = dict(os.environ, **{bus_env: address})
+    args = ["/usr/bin/python3", "-m", "dbusmock", "--template", template]
+    if bus_env == "DBUS_SYSTEM_BUS_ADDRESS":
+        args.insert(3, "--system")
+    return scratch.spawn(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def wait_name(address, name):
+    """Waits until name has an owner on the bus at address."""
+    import dbus
+
+    def up():
+        try:
+            return dbus.bus.BusConnection(address).name_has_owner(name)
+        except dbus.DBusException:
+            return False
+    return wait_for(up, 15)
+
+
 def keygen(scratch):
     keys = scratch.join("keys")
     subprocess.run([HOGOCTL, "policy", "keygen", "--out", keys], check=True,

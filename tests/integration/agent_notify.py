@@ -17,8 +17,8 @@ import time
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (Agent, Scratch, check, events_of, finish, keygen, start_bus,
-                           wait_for, write_config)
+from agent_harness import (Agent, Scratch, check, dbusmock, events_of, finish, keygen,
+                           start_bus, wait_for, wait_name, write_config)
 
 USER = "nobody"
 UID = pwd.getpwnam(USER).pw_uid
@@ -36,23 +36,6 @@ def control(cfg, request):
                 break
             data += chunk
     return json.loads(data)
-
-
-def dbusmock(scratch, bus_env, address, template):
-    env = dict(os.environ, **{bus_env: address})
-    args = ["/usr/bin/python3", "-m", "dbusmock", "--template", template]
-    if bus_env == "DBUS_SYSTEM_BUS_ADDRESS":
-        args.insert(3, "--system")
-    return scratch.spawn(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_name(address, name):
-    def up():
-        try:
-            return dbus.bus.BusConnection(address).name_has_owner(name)
-        except dbus.DBusException:
-            return False
-    return wait_for(up, 15)
 
 
 def notify_calls(session_address):

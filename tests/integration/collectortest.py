@@ -33,11 +33,15 @@ COLLECTOR = os.path.join(BUILD, 'hogo-collector')
 CERT_TOOL = os.path.join(BUILD, 'tests', 'tools', 'collector_cert')
 GENESIS = '0' * 64
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import agent_harness as harness  # noqa: E402  (check, finish: the shared TAP lines)
+
 
 class Test:
+    """A scratch directory removed at exit, cleanups, and agent_harness's TAP lines."""
+
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix='hogo-collector-it.')
-        self.failures = 0
         self._cleanups = []
         atexit.register(self._cleanup)
 
@@ -52,16 +56,13 @@ class Test:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def check(self, name, cond, detail=''):
-        if cond:
-            print('ok - %s' % name, flush=True)
-        else:
-            self.failures += 1
-            print('not ok - %s%s' % (name, (': ' + str(detail)) if detail else ''), flush=True)
-        return cond
+    @staticmethod
+    def check(name, cond, detail=''):
+        return harness.check(name, cond, detail)
 
-    def finish(self):
-        sys.exit(1 if self.failures else 0)
+    @staticmethod
+    def finish():
+        harness.finish()
 
 
 def free_port():

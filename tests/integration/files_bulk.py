@@ -188,6 +188,7 @@ def body(s):
     wait_for(lambda: warnings_for(cfg, "yuki"), 10)
     check("block mode: the crossing warns", len(warnings_for(cfg, "yuki")) == 1, warnings_for(cfg, "yuki"))
     wait_for(lambda: files_status(agent)["blocking_active"], 5)
+    # (setpriv opens files as root, then becomes yuki and execs cat: same pid, new uid)
     denied = run_as("yuki", "cat", f"{data}/m30.csv", check_rc=False)
     check("block mode: the next open of a marked file is denied",
           denied.returncode != 0 and "Operation not permitted" in denied.stderr, denied)

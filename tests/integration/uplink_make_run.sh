@@ -14,6 +14,14 @@ export BUILD
 
 usb_defaults() { cat /sys/bus/usb/devices/usb*/authorized_default 2>/dev/null | tr '\n' ' '; }
 usb_before=$(usb_defaults)
+desktop_files() { # what the agent's session source may write under /etc/dconf, as checksums
+    local f
+    for f in /etc/dconf/profile/user /etc/dconf/db/local.d/00-hogo-screenlock \
+             /etc/dconf/db/local.d/locks/00-hogo-screenlock; do
+        if [ -e "$f" ]; then sha256sum "$f"; else echo "absent $f"; fi
+    done
+}
+desktop_before=$(desktop_files)
 
 RUN_PID=
 start_run() { # LOG [ENV=VALUE...]
@@ -43,6 +51,7 @@ check "the pushed policy in audit mode is in force" bash -c \
 check "Ctrl-C stops it" stop_run
 check_fails "nothing it started is left running" leftovers
 check "USB authorized_default values are as before" bash -c "[ '$(usb_defaults)' = '$usb_before' ]"
+check "desktop lock settings under /etc/dconf are as before" test "$(desktop_files)" = "$desktop_before"
 echo "# collector, agent and uplink logs: $(grep -c . "$RS/collector.log") / $(grep -c . "$RS/agent.log") / $(grep -c . "$RS/uplink.log") lines"
 
 check "a second run starts from the same state" start_run "$T/run2.log" 
@@ -54,6 +63,7 @@ check "ENFORCE=1 pushes the example as written" bash -c \
     "jq -e '.removable_media.mode != \"audit\"' '$RS/policy-run.json' >/dev/null && grep -q ENFORCING '$T/run3.log'"
 stop_run
 check_fails "nothing left running after the last stop" leftovers
+check "and /etc/dconf is still as before" test "$(desktop_files)" = "$desktop_before"
 if [ "$_failures" -gt 0 ]; then
     for f in "$T"/run*.log "$RS"/*.log; do echo "# --- $f"; tail -n 15 "$f" | sed 's/^/# /'; done
 fi

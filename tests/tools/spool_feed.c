@@ -31,7 +31,7 @@ int main(int argc, char **argv)
         unsigned long count = strtoul(argv[2], NULL, 10);
         unsigned long rate = argc == 4 ? strtoul(argv[3], NULL, 10) : 0;
         struct spool *spool = NULL;
-        struct spool_options o = { .dir = argv[1] };
+        struct spool_options o = {.dir = argv[1]};
         int r = spool_open(&o, &spool);
         if (r < 0) {
                 log_error_errno(r, "spool_open %s: %m", argv[1]);
@@ -41,7 +41,8 @@ int main(int argc, char **argv)
         for (unsigned long i = 1; i <= count && r >= 0; i++) {
                 json_object *details = json_object_new_object();
                 json_object_object_add(details, "i", json_object_new_int64((int64_t)i));
-                r = spool_append(spool, now_usec(), "test.event", EVENT_SEVERITY_INFO, "tester", details, &seq);
+                r = spool_append(spool, now_usec(), "test.event", EVENT_SEVERITY_INFO, "tester",
+                                 details, &seq);
                 if (r >= 0 && rate > 0 && i % MAX(1ul, rate / 20) == 0) {
                         r = spool_sync(spool);
                         usleep((useconds_t)(1000000ul * MAX(1ul, rate / 20) / rate));

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
         }
         int64_t events = store_event_count(store, argv[2]);
         int64_t breaks = store_alert_count(store, argv[2], "tamper.chain_break");
-        printf("events=%" PRId64 " last_seq=%" PRIu64 " chain_breaks=%" PRId64 "\n", events, t.last_seq, breaks);
+        printf("events=%" PRId64 " last_seq=%" PRIu64 " chain_breaks=%" PRId64 "\n", events,
+               t.last_seq, breaks);
         store_close(store);
         return events < 0 || breaks < 0 ? 1 : 0;
 }

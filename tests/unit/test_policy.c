@@ -358,11 +358,11 @@ static void test_document_checks(void)
         expect_document_error("{\"name\":\"\xc0\xaf\"}", 13, "not UTF-8");         /* overlong '/' */
         expect_document_error("{\"name\":\"\xed\xa0\x80\"}", 14, "not UTF-8");     /* surrogate */
         expect_document_error("{\"version\":1}\0 ", 15, "NUL byte");
-        expect_document_error("version = 1", 11, "not valid JSON at line 1");
+        expect_document_error("version = 1", 11, "not valid JSON: unexpected character at line 1, column 1");
         expect_document_error("{\n\"version\": 1,\n", 16, "ends early");
         expect_document_error("{\"version\":1,\"name\":\"a\",}", 25, "not valid JSON");
-        expect_document_error("{\"version\":1,\"name\":\"a\"} {}", 27, "unexpected text after");
-        expect_document_error("{\"version\":1,\"name\":\"a\"} // note", 32, "unexpected text after");
+        expect_document_error("{\"version\":1,\"name\":\"a\"} {}", 27, "unexpected character at line 1, column 26");
+        expect_document_error("{\"version\":1,\"name\":\"a\"} // note", 32, "unexpected character at line 1, column 26");
 
         size_t big = POLICY_FILE_MAX_SIZE + 1;
         _cleanup_free_ char *data = malloc(big);

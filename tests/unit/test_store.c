@@ -386,7 +386,7 @@ static void *second_collector(void *ud)
 {
         struct locker *l = ud;
         struct store *s = NULL;
-        struct store_terminal t = {};
+        struct store_terminal t = { 0 };
         char h[SHA256_HEX_LEN + 1];
         hash_of("second", h);
 

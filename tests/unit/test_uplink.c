@@ -18,7 +18,7 @@ static void test_backoff_grows_doubles_and_caps(void)
         struct backoff b;
         backoff_init(&b, 1000, 60000);
         /* random = 0 gives the lower edge d/2, random = UINT32_MAX lands inside [d/2, d] */
-        uint32_t expect_d[] = { 1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000 };
+        uint32_t expect_d[] = {1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000, 60000};
         for (size_t i = 0; i < ELEMENTSOF(expect_d); i++) {
                 struct backoff copy = b;
                 uint32_t lo = backoff_next(&b, 0);
@@ -97,11 +97,13 @@ static void test_batch_counts_and_order(void)
         json_object *events = json_object_object_get(o, "events");
         CU_ASSERT_EQUAL_FATAL(json_object_array_length(events), 3);
         for (size_t i = 0; i < 3; i++)
-                CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(json_object_array_get_idx(events, i), "seq")),
+                CU_ASSERT_EQUAL(json_object_get_int(json_object_object_get(
+                                    json_object_array_get_idx(events, i), "seq")),
                                 7 + (int)i);
         event_batch_reset(&b);
         CU_ASSERT_PTR_NULL(event_batch_body(&b, &len));
-        CU_ASSERT_EQUAL(event_batch_add(&b, "{\"seq\":3}", 9, 3), 0); /* a fresh batch may start anywhere */
+        CU_ASSERT_EQUAL(event_batch_add(&b, "{\"seq\":3}", 9, 3),
+                        0); /* a fresh batch may start anywhere */
         CU_ASSERT_STRING_EQUAL(body_of(&b), "{\"events\":[{\"seq\":3}]}");
         event_batch_free(&b);
 }
@@ -146,7 +148,9 @@ static int parse(const char *text, struct uplink_config *c, char *err)
         return uplink_config_parse(text, c, err, 256);
 }
 
-#define MINIMAL "\"collectors\":[\"https://c1:8443\"],\"ca\":\"/e/ca.crt\",\"state_dir\":\"/s\",\"spool_dir\":\"/sp\""
+#define MINIMAL                                                                                    \
+        "\"collectors\":[\"https://c1:8443\"],\"ca\":\"/e/ca.crt\",\"state_dir\":\"/"              \
+        "s\",\"spool_dir\":\"/sp\""
 
 static void test_config_minimal_and_defaults(void)
 {
@@ -167,11 +171,14 @@ static void test_config_full(void)
 {
         struct uplink_config c;
         char err[256];
-        const char *text = "{" MINIMAL ",\"collectors\":[\"https://a:1/\",\"https://b:2\"],"
-                           "\"enroll_urls\":[\"https://a:3\"],\"policy_drop_dir\":\"/p\",\"posture_file\":\"/run/p.json\","
-                           "\"token_file\":\"/t\",\"reporting\":{\"heartbeat_seconds\":5,\"batch_max_events\":1000},"
-                           "\"retry\":{\"min_ms\":50,\"max_ms\":2000},\"poll_ms\":100,\"timeout_seconds\":3,"
-                           "\"log_level\":\"debug\"}";
+        const char *text =
+            "{" MINIMAL ",\"collectors\":[\"https://a:1/\",\"https://b:2\"],"
+            "\"enroll_urls\":[\"https://a:3\"],\"policy_drop_dir\":\"/p\",\"posture_file\":\"/run/"
+            "p.json\","
+            "\"token_file\":\"/"
+            "t\",\"reporting\":{\"heartbeat_seconds\":5,\"batch_max_events\":1000},"
+            "\"retry\":{\"min_ms\":50,\"max_ms\":2000},\"poll_ms\":100,\"timeout_seconds\":3,"
+            "\"log_level\":\"debug\"}";
         CU_ASSERT_EQUAL_FATAL(parse(text, &c, err), 0);
         CU_ASSERT_EQUAL(c.n_collectors, 2); /* a repeated key: the last one counts, no leak */
         CU_ASSERT_STRING_EQUAL(c.collectors[0], "https://a:1"); /* trailing slash dropped */
@@ -191,28 +198,29 @@ static void test_config_errors_name_the_key(void)
         static const struct {
                 const char *text, *mentions;
         } bad[] = {
-                { "{" MINIMAL ",\"colectors\":[]}", "colectors" },
-                { "{" MINIMAL ",\"reporting\":{\"heartbeat\":5}}", "reporting.heartbeat" },
-                { "{" MINIMAL ",\"reporting\":{\"batch_max_events\":1001}}", "batch_max_events" },
-                { "{" MINIMAL ",\"reporting\":{\"heartbeat_seconds\":\"5\"}}", "heartbeat_seconds" },
-                { "{" MINIMAL ",\"collectors\":[\"http://c1:8443\"]}", "collectors" },
-                { "{" MINIMAL ",\"collectors\":[\"https://c1/v1\"]}", "without a path" },
-                { "{" MINIMAL ",\"collectors\":[]}", "collectors" },
-                { "{" MINIMAL ",\"ca\":\"relative.crt\"}", "absolute" },
-                { "{" MINIMAL ",\"retry\":{\"min_ms\":5000,\"max_ms\":100}}", "retry.max_ms" },
-                { "{" MINIMAL ",\"log_level\":\"loud\"}", "log_level" },
-                { "{\"ca\":\"/c\",\"state_dir\":\"/s\",\"spool_dir\":\"/sp\"}", "collectors" },
-                { "{\"collectors\":[\"https://c\"],\"state_dir\":\"/s\",\"spool_dir\":\"/sp\"}", "ca" },
-                { "[1]", "object" },
-                { "{\"collectors\":", "JSON" },
+            {"{" MINIMAL ",\"colectors\":[]}", "colectors"},
+            {"{" MINIMAL ",\"reporting\":{\"heartbeat\":5}}", "reporting.heartbeat"},
+            {"{" MINIMAL ",\"reporting\":{\"batch_max_events\":1001}}", "batch_max_events"},
+            {"{" MINIMAL ",\"reporting\":{\"heartbeat_seconds\":\"5\"}}", "heartbeat_seconds"},
+            {"{" MINIMAL ",\"collectors\":[\"http://c1:8443\"]}", "collectors"},
+            {"{" MINIMAL ",\"collectors\":[\"https://c1/v1\"]}", "without a path"},
+            {"{" MINIMAL ",\"collectors\":[]}", "collectors"},
+            {"{" MINIMAL ",\"ca\":\"relative.crt\"}", "absolute"},
+            {"{" MINIMAL ",\"retry\":{\"min_ms\":5000,\"max_ms\":100}}", "retry.max_ms"},
+            {"{" MINIMAL ",\"log_level\":\"loud\"}", "log_level"},
+            {"{\"ca\":\"/c\",\"state_dir\":\"/s\",\"spool_dir\":\"/sp\"}", "collectors"},
+            {"{\"collectors\":[\"https://c\"],\"state_dir\":\"/s\",\"spool_dir\":\"/sp\"}", "ca"},
+            {"[1]", "object"},
+            {"{\"collectors\":", "JSON"},
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                struct uplink_config c = { .n_collectors = 99 };
+                struct uplink_config c = {.n_collectors = 99};
                 char err[256];
                 CU_ASSERT_EQUAL(parse(bad[i].text, &c, err), -EINVAL);
                 CU_ASSERT_EQUAL(c.n_collectors, 99); /* untouched on failure */
                 if (!strstr(err, bad[i].mentions))
-                        fprintf(stderr, "case %zu: \"%s\" does not mention %s\n", i, err, bad[i].mentions);
+                        fprintf(stderr, "case %zu: \"%s\" does not mention %s\n", i, err,
+                                bad[i].mentions);
                 CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].mentions));
         }
 }
@@ -246,33 +254,33 @@ static void test_key_and_csr(void)
 }
 
 static CU_TestInfo backoff_tests[] = {
-        { "exponential, capped, no overflow, reset", test_backoff_grows_doubles_and_caps },
-        { "jitter spreads within [d/2, d]", test_backoff_jitter_spreads },
-        { "HTTP status classes", test_status_classes },
-        CU_TEST_INFO_NULL,
+    {"exponential, capped, no overflow, reset", test_backoff_grows_doubles_and_caps},
+    {"jitter spreads within [d/2, d]", test_backoff_jitter_spreads},
+    {"HTTP status classes", test_status_classes},
+    CU_TEST_INFO_NULL,
 };
 static CU_TestInfo batch_tests[] = {
-        { "count limit, seq order, body", test_batch_counts_and_order },
-        { "byte limit, oversized single event", test_batch_byte_limit },
-        { "acked seq bookkeeping", test_acked_bookkeeping },
-        CU_TEST_INFO_NULL,
+    {"count limit, seq order, body", test_batch_counts_and_order},
+    {"byte limit, oversized single event", test_batch_byte_limit},
+    {"acked seq bookkeeping", test_acked_bookkeeping},
+    CU_TEST_INFO_NULL,
 };
 static CU_TestInfo config_tests[] = {
-        { "minimal configuration and defaults", test_config_minimal_and_defaults },
-        { "every key", test_config_full },
-        { "errors name the key, unknown keys refused", test_config_errors_name_the_key },
-        CU_TEST_INFO_NULL,
+    {"minimal configuration and defaults", test_config_minimal_and_defaults},
+    {"every key", test_config_full},
+    {"errors name the key, unknown keys refused", test_config_errors_name_the_key},
+    CU_TEST_INFO_NULL,
 };
 static CU_TestInfo enroll_tests[] = {
-        { "P-256 key and a CSR signed by it", test_key_and_csr },
-        CU_TEST_INFO_NULL,
+    {"P-256 key and a CSR signed by it", test_key_and_csr},
+    CU_TEST_INFO_NULL,
 };
 static CU_SuiteInfo suites[] = {
-        { "uplink backoff", NULL, NULL, NULL, NULL, backoff_tests },
-        { "uplink batches", NULL, NULL, NULL, NULL, batch_tests },
-        { "uplink configuration", NULL, NULL, NULL, NULL, config_tests },
-        { "uplink enrollment", NULL, NULL, NULL, NULL, enroll_tests },
-        CU_SUITE_INFO_NULL,
+    {"uplink backoff", NULL, NULL, NULL, NULL, backoff_tests},
+    {"uplink batches", NULL, NULL, NULL, NULL, batch_tests},
+    {"uplink configuration", NULL, NULL, NULL, NULL, config_tests},
+    {"uplink enrollment", NULL, NULL, NULL, NULL, enroll_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 UNIT_MAIN(suites)
