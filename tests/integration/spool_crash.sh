@@ -17,6 +17,9 @@ next=1        # the seq the next writer must start at
 promised=0    # the highest seq any writer called durable
 kills=0
 for ((round = 1; round <= ROUNDS; round++)); do
+    # a kill can land before the shell has even redirected the writer's output: then the
+    # previous writer's lines must not be read as this one's
+    rm -f "$T/out" "$T/err"
     "$W" append "$D" --batch $((RANDOM % 64 + 1)) --security-every 13 --pad $((RANDOM % 200)) \
         --segment 32768 --max 262144 --ack-lag 1500 >"$T/out" 2>"$T/err" &
     pid=$!
@@ -24,12 +27,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
     kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
     wait "$pid" 2>/dev/null
 
-    first=$(awk '$1 == "first" { print $2; exit }' "$T/out")
-    durable=$(awk '$1 == "durable" { v = $2 } END { print v + 0 }' "$T/out")
-    [ "$durable" -gt "$promised" ] && promised=$durable
+    first=$(awk '$1 == "first" { print $2; exit }' "$T/out" 2>/dev/null)
+    durable=$(awk '$1 == "durable" { v = $2 } END { print v + 0 }' "$T/out" 2>/dev/null)
+    [ "${durable:-0}" -gt "$promised" ] && promised=$durable
     if [ -n "$first" ] && [ "$first" -ne "$next" ]; then
         problem "the writer started at seq $first, recovery said $next; its output began:"
-        head -n 5 "$T/out"; head -n 5 "$T/err"; ls -l "$D" | tail -n 4
+        head -n 5 "$T/out" "$T/err"; ls -l "$D" | tail -n 4
     fi
 
     # the restart: recovery as a new agent does it
