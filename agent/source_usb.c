@@ -583,6 +583,8 @@ static void on_usb_event(struct usb_state *u, const struct uevent *ev)
                 struct interface_ctx ic = { .u = u, .d = d };
                 int before = d->error;
                 (void)interface_enforce_cb(u->base, name, NULL, dir, &ic);
+                /* the callback records a failure in d->error through ic.d */
+                // cppcheck-suppress incorrectLogicOperator
                 if (d->error && !before)
                         device_report(u, d); /* allowed, but enforcing it failed */
         }
