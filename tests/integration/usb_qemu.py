@@ -4,9 +4,10 @@
 # initramfs holding the agent. No udevd runs in the guest: the agent works from kernel
 # uevents. Through QMP the test hot-plugs a USB keyboard, an unregistered usb-storage stick
 # and a stick registered read-only, and reads from the guest's serial console that the
-# keyboard binds usbhid, that no block device appears for the unregistered stick, and that
-# the registered one appears with its block device read-only.
-# timeout: 240
+# keyboard binds usbhid, that no block device appears for the unregistered stick, that the
+# registered one appears with its block device read-only, and that a stick registered
+# read-write and mounted is remounted read-only when a new policy makes it read-only.
+# timeout: 420
 import json
 import os
 import re
@@ -21,8 +22,9 @@ import time
 SRC = os.environ.get("HOGO_SRC") or os.path.abspath(os.path.join(os.path.dirname(__file__), "../.."))
 BUILD = os.environ.get("HOGO_BUILD") or os.path.join(SRC, "build")
 CACHE = os.path.join(SRC, "build/qemu")
-MODULES = ["xhci-pci", "usb-storage", "sd_mod", "usbhid", "hid-generic"]
-REGISTERED_SERIAL = "HOGOREG0001"
+MODULES = ["xhci-pci", "usb-storage", "sd_mod", "usbhid", "hid-generic", "crc32c_generic", "ext4"]
+REGISTERED_SERIAL = "HOGOREG0001"  # registered read-only
+REMOUNT_SERIAL = "HOGORW0001"      # registered read-write, then made read-only while mounted
 
 failures = 0
 
@@ -118,7 +120,7 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
-mkdir -p /run /tmp /var/lib/hogo/policy /var/lib/hogo/state
+mkdir -p /run /tmp /mnt /var/lib/hogo/policy /var/lib/hogo/state
 for m in $(cat /modules.order); do insmod /modules/$m 2>/dev/null; done
 /sbin/hogo-agent -c /etc/hogo/agent.json -d >/tmp/agent.log 2>&1 &
 (tail -f /tmp/agent.log | while read -r l; do echo "HOGO-LOG $l"; done) &
@@ -153,6 +155,33 @@ HOGO-IF $(basename $i) auth=$(cat $i/authorized) driver=$drv"
 HOGO-BLK $(basename $b) ro=$(cat $b/ro) path=$(readlink -f $b)"
     done
     if [ "$s" != "$last" ]; then echo "HOGO-STATE$s"; echo HOGO-END; last="$s"; fi
+    # the read-write stick: mount it, write, then drop the policy that makes it read-only
+    if [ ! -e /tmp/mounted ]; then
+        dev=""
+        for d in /sys/bus/usb/devices/*; do
+            [ "$(cat $d/serial 2>/dev/null)" = HOGORW0001 ] || continue
+            dp=$(readlink -f $d)
+            for b in /sys/block/sd*; do
+                case $(readlink -f $b) in "$dp"/*) dev=$(basename $b);; esac
+            done
+        done
+        # the disk's node and partition scan may lag its sysfs entry: retry for a while
+        if [ -n "$dev" ] && ! mount -t ext4 /dev/$dev /mnt 2>/tmp/mount.err; then
+            tries=$((${tries:-0}+1))
+            [ $tries = 25 ] && echo "HOGO-MOUNTERR $dev $(cat /tmp/mount.err) $(dmesg | tail -3)"
+        fi
+        if [ -n "$dev" ] && grep -q ' /mnt ' /proc/mounts; then
+            touch /tmp/mounted
+            echo "HOGO-MOUNT $(grep ' /mnt ' /proc/mounts)"
+            echo before >/mnt/before && echo "HOGO-WRITE before ok"
+            cp /policy-v3.json /var/lib/hogo/policy/.policy.tmp
+            mv /var/lib/hogo/policy/.policy.tmp /var/lib/hogo/policy/policy.json
+        fi
+    elif [ ! -e /tmp/checked ] && grep -q ' /mnt [^ ]* ro[, ]' /proc/mounts; then
+        touch /tmp/checked
+        echo "HOGO-MOUNT $(grep ' /mnt ' /proc/mounts)"
+        if echo after >/mnt/after 2>/dev/null; then echo "HOGO-WRITE after ok"; else echo "HOGO-WRITE after refused"; fi
+    fi
     sleep 0.2
 done
 """
@@ -164,20 +193,27 @@ def build_initramfs(work, moddir):
     subprocess.run([hogoctl, "policy", "keygen", "--out", keys], check=True, stdout=subprocess.DEVNULL)
     with open(os.path.join(SRC, "policy/examples/strict-default.json")) as f:
         pol = json.load(f)
-    pol["version"] = 2
     pol["name"] = "qemu-usb"
-    pol["removable_media"]["allow"] = [{
-        "vendor": "46f4", "product": "0001", "serial": REGISTERED_SERIAL, "access": "read_only",
-        "registration_no": "総務-2026-099", "holder": "総務課", "valid_until": "2099-03-31"}]
-    src = os.path.join(work, "policy-src.json")
-    with open(src, "w") as f:
-        json.dump(pol, f, ensure_ascii=False)
-    signed = os.path.join(work, "policy.json")
-    subprocess.run([hogoctl, "policy", "sign", "--key", os.path.join(keys, "policy-signing.key"),
-                    "--out", signed, src], check=True, stdout=subprocess.DEVNULL)
+    def entry(serial, access, no):
+        return {"vendor": "46f4", "product": "0001", "serial": serial, "access": access,
+                "registration_no": no, "holder": "総務課", "valid_until": "2099-03-31"}
+
+    def sign(version, rw_access):
+        pol["version"] = version
+        pol["removable_media"]["allow"] = [entry(REGISTERED_SERIAL, "read_only", "総務-2026-099"),
+                                           entry(REMOUNT_SERIAL, rw_access, "総務-2026-100")]
+        src = os.path.join(work, f"policy-v{version}-src.json")
+        with open(src, "w") as f:
+            json.dump(pol, f, ensure_ascii=False)
+        signed = os.path.join(work, f"policy-v{version}.json")
+        subprocess.run([hogoctl, "policy", "sign", "--key", os.path.join(keys, "policy-signing.key"),
+                        "--out", signed, src], check=True, stdout=subprocess.DEVNULL)
+        return signed
+    signed = sign(2, "read_write")
+    signed_v3 = sign(3, "read_only")
 
     c = Cpio()
-    for d in ("bin", "sbin", "etc", "etc/hogo", "proc", "sys", "dev", "run", "tmp", "var", "var/lib",
+    for d in ("bin", "sbin", "etc", "etc/hogo", "proc", "sys", "dev", "run", "tmp", "mnt", "var", "var/lib",
               "var/lib/hogo", "var/lib/hogo/policy", "modules", "lib", "lib64", "usr", "usr/lib"):
         c.dir(d)
     c.file("bin/busybox", "/bin/busybox")
@@ -212,6 +248,7 @@ def build_initramfs(work, moddir):
         "log_level": "info"}).encode(), mode=0o644)
     c.file("etc/hogo/policy.pub", os.path.join(keys, "policy-signing.pub"), mode=0o644)
     c.file("var/lib/hogo/policy/policy.json", signed, mode=0o644)
+    c.file("policy-v3.json", signed_v3, mode=0o644)
     out = os.path.join(work, "initrd.cpio")
     with open(out, "wb") as f:
         f.write(c.finish())
@@ -222,9 +259,10 @@ class Guest:
     def __init__(self, work, vmlinuz, initrd):
         self.console = os.path.join(work, "console.log")
         self.qmp_path = os.path.join(work, "qmp.sock")
-        for n in ("unreg", "reg"):
+        for n in ("unreg", "reg", "rw"):
             with open(os.path.join(work, n + ".img"), "wb") as f:
                 f.truncate(8 << 20)
+        subprocess.run(["mke2fs", "-q", "-F", "-t", "ext2", os.path.join(work, "rw.img")], check=True)
         accel = "tcg"
         args = ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-m", "512", "-nographic",
                 "-no-reboot", "-kernel", vmlinuz, "-initrd", initrd,
@@ -232,6 +270,7 @@ class Guest:
                 "-device", "qemu-xhci,id=xhci",
                 "-drive", f"if=none,id=unreg,format=raw,file={work}/unreg.img",
                 "-drive", f"if=none,id=reg,format=raw,file={work}/reg.img",
+                "-drive", f"if=none,id=rw,format=raw,file={work}/rw.img",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
                 "-serial", f"file:{self.console}", "-monitor", "none", "-display", "none"]
         args.remove("-nographic")
@@ -339,6 +378,16 @@ def main():
               log[-2000:])
         check("unregistered stick still unauthorized",
               re.search(r"HOGO-DEV \S+ auth=0 id=46f4:0001 serial=UNREGISTERED1", guest.state()), guest.state())
+
+        r = guest.command("device_add", driver="usb-storage", bus="xhci.0", drive="rw", id="rw",
+                          serial=REMOUNT_SERIAL)
+        check("QMP: read-write registered stick plugged", "return" in r, r)
+        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] rw", t) and "HOGO-WRITE before ok" in t, 40)
+        check("read-write stick: mounted read-write and written", ok, guest.text()[-2000:])
+        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] ro", t), 40)
+        check("new policy makes it read-only: remounted read-only while mounted", ok, guest.text()[-2500:])
+        ok = guest.wait_for(lambda t: "HOGO-WRITE after refused" in t, 10)
+        check("after the remount: writing to the stick is refused", ok, guest.text()[-1500:])
         print(f"# whole run {time.monotonic() - t0:.1f} s", flush=True)
     except Exception as e:  # noqa: BLE001 — reported as a failed check with its reason
         check("qemu USB test ran", False, repr(e))
