@@ -28,7 +28,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
     durable=$(awk '$1 == "durable" { v = $2 } END { print v + 0 }' "$T/out")
     [ "$durable" -gt "$promised" ] && promised=$durable
     if [ -n "$first" ] && [ "$first" -ne "$next" ]; then
-        problem "the writer started at seq $first, recovery said $next"
+        problem "the writer started at seq $first, recovery said $next; its output began:"
+        head -n 5 "$T/out"; head -n 5 "$T/err"; ls -l "$D" | tail -n 4
     fi
 
     # the restart: recovery as a new agent does it
