@@ -222,8 +222,6 @@ int usb_sysfs_resolve_devpath(const char *link, char **ret)
         target[n] = '\0';
         /* "../../../devices/pci0000:00/..." → "/devices/pci0000:00/..." */
         const char *p = strstr(target, "/devices/");
-        if (!p && strncmp(target, "devices/", 8) == 0)
-                p = target - 1;
         if (!p || strstr(p, "/../"))
                 return -EINVAL;
         char *s = strdup(p);
