@@ -1,7 +1,8 @@
 /* agent_status.c — what the agent says about itself: the answer to `hogoctl status` on
  * the control socket, and the posture file the uplink sends with its heartbeat.
  *
- * Posture file: <state_dir>/posture.json, written atomically (readers see the old or the
+ * Posture file: <spool_dir>/posture.json (spool.h: the spool is the agent's channel to the
+ * uplink, readable by its group), written atomically (readers see the old or the
  * new file) whenever a check changes and at least every minute, so its "generated" time
  * also tells the uplink the agent is alive:
  *   {"generated": "<RFC 3339>", "agent_version": "...",
@@ -23,9 +24,7 @@
 #include "common/util.h"
 #include "policy/policy.h"
 
-#define UPLINK_STATUS_NAME "uplink-status.json"
 #define UPLINK_STATUS_MAX_SIZE (64u * 1024)
-#define POSTURE_NAME "posture.json"
 
 static json_object *json_ts(uint64_t usec)
 {
@@ -142,7 +141,7 @@ int agent_posture_write(struct agent *agent, bool force)
         json_object_object_add(state, "generated", json_ts(agent_now_usec()));
         _cleanup_free_ char *text = NULL, *path = NULL;
         r = json_canonical(state, NULL, &text, NULL);
-        if (r < 0 || asprintf(&path, "%s/%s", agent->config->state_dir, POSTURE_NAME) < 0)
+        if (r < 0 || asprintf(&path, "%s/%s", agent->config->spool_dir, SPOOL_POSTURE_FILE) < 0)
                 return log_error_errno(r < 0 ? r : -ENOMEM, "Cannot build the posture: %m");
         r = write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
@@ -158,7 +157,7 @@ int agent_posture_write(struct agent *agent, bool force)
 static json_object *uplink_status(struct agent *agent)
 {
         _cleanup_free_ char *path = NULL, *data = NULL;
-        if (asprintf(&path, "%s/%s", agent->config->spool_dir, UPLINK_STATUS_NAME) < 0)
+        if (asprintf(&path, "%s/%s", agent->config->spool_dir, SPOOL_UPLINK_STATUS_FILE) < 0)
                 return NULL;
         int r = read_file_bounded(path, UPLINK_STATUS_MAX_SIZE, &data, NULL);
         if (r == -ENOENT)

@@ -5,7 +5,7 @@
  *     "spool_max_bytes": 268435456,                 size cap of the spool (optional)
  *     "policy_dir": "/var/lib/hogo/policy",        signed policy drop (policy.json)
  *     "policy_pubkey": "/etc/hogo/policy.pub",      Ed25519 key the policy must verify with
- *     "state_dir": "/var/lib/hogo/agent",          last good policy, posture.json
+ *     "state_dir": "/var/lib/hogo/agent",          last good policy
  *     "control_socket": "/run/hogo/agent.sock",
  *     "control_group": "hogo-admin",                optional: may also use the socket
  *     "notify": {

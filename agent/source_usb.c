@@ -221,7 +221,8 @@ struct interface_ctx {
         bool revoke_read_only; /* take read-only interfaces away (BLKROSET failed) */
 };
 
-/* Brings one interface's `authorized` in line with the decision. */
+/* Brings one interface's `authorized` in line with the decision. Returns 1 when a sysfs
+ * write failed (recorded), else 0; never stops a walk over the interfaces. */
 static int interface_enforce_cb(const char *base, const char *name, const char *devpath,
                                 const char *dir, void *userdata)
 {
@@ -244,7 +245,7 @@ static int interface_enforce_cb(const char *base, const char *name, const char *
                 if (r < 0)
                         record_error(c->u, c->d, r, "deauthorize interface");
         }
-        return 0;
+        return r < 0 ? 1 : 0;
 }
 
 struct block_ctx {
@@ -581,9 +582,8 @@ static void on_usb_event(struct usb_state *u, const struct uevent *ev)
                 if (!d)
                         return; /* a root hub's own interface, or a device not yet decided */
                 struct interface_ctx ic = { .u = u, .d = d };
-                int before = d->error;
-                (void)interface_enforce_cb(u->base, name, NULL, dir, &ic);
-                if (d->error && !before)
+                bool first_error = d->error == 0;
+                if (interface_enforce_cb(u->base, name, NULL, dir, &ic) > 0 && first_error)
                         device_report(u, d); /* allowed, but enforcing it failed */
         }
 }

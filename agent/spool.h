@@ -20,8 +20,12 @@
  * say disk_full, and every later spool_sync() retries; nothing already durable is touched.
  *
  * Readers (hogo-uplink, hogoctl spool verify) open the directory read-only and never
- * change it. The uplink records the highest acknowledged seq in `<dir>/acked` (written
- * atomically, by the uplink, which owns only that file); the writer deletes segments that
+ * change it. The spool is also the agent's only channel to the uplink: the agent writes
+ * `<dir>/posture.json` for the heartbeat, and the uplink writes only inside
+ * `<dir>/uplink/` (owned by user hogo; the rest of the spool is root's and group-readable):
+ * `uplink/acked`, the highest acknowledged seq (written atomically), and
+ * `uplink/status.json`, the last upload result for `hogoctl status`. The writer deletes
+ * segments that
  * are wholly at or below it (spool_collect()). A size cap makes the writer drop the oldest
  * low-severity events first — never security events — and record exactly what it dropped
  * in an `agent.spool_overflow` event; the segment keeps a tombstone per dropped run, so the
@@ -38,7 +42,12 @@
 #include "common/event.h"
 
 #define SPOOL_DEFAULT_MAX_BYTES (256ull << 20)
-#define SPOOL_ACKED_FILE "acked"
+/* The one subdirectory of the spool the uplink may write, and what it writes there. */
+#define SPOOL_UPLINK_DIR "uplink"
+#define SPOOL_ACKED_FILE SPOOL_UPLINK_DIR "/acked"
+#define SPOOL_UPLINK_STATUS_FILE SPOOL_UPLINK_DIR "/status.json"
+/* The agent's posture for the uplink's heartbeat. */
+#define SPOOL_POSTURE_FILE "posture.json"
 #define SPOOL_DURABLE_FILE "durable"
 #define SPOOL_DEFAULT_SEGMENT_BYTES (4ull << 20)
 /* Events held in memory while the disk is full (or fsync fails), at most this many bytes. */
@@ -68,14 +77,14 @@ int spool_append(struct spool *spool, uint64_t ts_usec, const char *type,
 /* Makes every appended event durable (group commit): 0, or -errno with the events kept in
  * memory for the next try. Also applies the size cap. */
 int spool_sync(struct spool *spool);
-/* Reads <dir>/acked and deletes segments wholly at or below it; returns the acked seq. */
+/* Reads <dir>/uplink/acked and deletes segments wholly at or below it; returns the acked seq. */
 int spool_collect(struct spool *spool, uint64_t *ret_acked);
 
 struct spool_stats {
         uint64_t first_seq;      /* oldest event still in the spool (0 if none) */
         uint64_t last_seq;       /* newest event appended */
         uint64_t durable_seq;    /* newest event known durable */
-        uint64_t acked_seq;      /* as last read from <dir>/acked */
+        uint64_t acked_seq;      /* as last read from <dir>/uplink/acked */
         uint64_t bytes;          /* size of all segments */
         uint64_t oldest_unacked_ts_usec;
         bool disk_full;          /* the last write failed with ENOSPC/EDQUOT */

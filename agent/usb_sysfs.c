@@ -220,16 +220,22 @@ int usb_sysfs_resolve_devpath(const char *link, char **ret)
         if (n < 0)
                 return negative_errno();
         target[n] = '\0';
-        /* "../../../devices/pci0000:00/..." → "/devices/pci0000:00/..." */
+        /* "../../../devices/pci0000:00/..." → "/devices/pci0000:00/..."; "devices/..." gets
+         * its leading slash added (not by pointing before the buffer) */
         const char *p = strstr(target, "/devices/");
-        if (!p && strncmp(target, "devices/", 8) == 0)
-                p = target - 1;
-        if (!p || strstr(p, "/../"))
+        _cleanup_free_ char *s = NULL;
+        if (p)
+                s = strdup(p);
+        else if (strncmp(target, "devices/", 8) == 0) {
+                if (asprintf(&s, "/%s", target) < 0)
+                        s = NULL;
+        } else
                 return -EINVAL;
-        char *s = strdup(p);
         if (!s)
                 return -ENOMEM;
-        *ret = s;
+        if (strstr(s, "/../"))
+                return -EINVAL;
+        *ret = TAKE_PTR(s);
         return 0;
 }
 

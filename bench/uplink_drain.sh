@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # uplink_drain — how fast hogo-uplink empties a backlog: N events already in the spool
 # (as after an outage), a real collector with SQLite on loopback over mTLS, timed from the
-# uplink's start until <spool>/acked says N. Prints events/s, the CPU time of each side
+# uplink's start until <spool>/uplink/acked says N. Prints events/s, the CPU time of each side
 # and the number of TLS connections the uplink opened (keep-alive: 1).
 #   UPLINK_DRAIN_EVENTS (default 50000), UPLINK_DRAIN_BATCH (default 1000)
 set -uo pipefail
@@ -29,12 +29,12 @@ start=$(date +%s%N)
 "$BUILD/hogo-uplink" -d -c "$T/uplink.json" 2>/dev/null &
 uplink=$!
 at_exit "kill $uplink 2>/dev/null"
-until [ "$(cat "$T/spool/acked" 2>/dev/null)" = "$N" ]; do
+until [ "$(cat "$T/spool/uplink/acked" 2>/dev/null)" = "$N" ]; do
     kill -0 $uplink 2>/dev/null || { echo "the uplink exited"; exit 1; }
     sleep 0.01
 done
 ms=$((($(date +%s%N) - start) / 1000000))
 echo "drained $N events in batches of $BATCH: $ms ms, $((N * 1000 / (ms > 0 ? ms : 1))) events/s"
 echo "CPU: uplink $(cpu_ms $uplink) ms, collector $(($(cpu_ms "$DEV_COLLECTOR_PID") - collector_cpu_before)) ms"
-echo "TLS connections opened by the uplink: $(jq .connections "$T/spool/uplink-status.json")"
+echo "TLS connections opened by the uplink: $(jq .connections "$T/spool/uplink/status.json")"
 echo "load average during the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -217,10 +217,22 @@ int uplink_new(const struct uplink_config *config, struct uplink **ret)
                 return -ENOMEM;
         u->config = config;
         if (asprintf(&u->acked_path, "%s/%s", config->spool_dir, SPOOL_ACKED_FILE) < 0 ||
-            asprintf(&u->status_path, "%s/%s", config->spool_dir, UPLINK_STATUS_FILE) < 0) {
+            asprintf(&u->status_path, "%s/%s", config->spool_dir, SPOOL_UPLINK_STATUS_FILE) < 0) {
                 u->acked_path = u->status_path = NULL;
                 uplink_free(u);
                 return -ENOMEM;
+        }
+        /* the one directory of the spool the uplink writes (spool.h); packaging creates it
+         * owned by the uplink's user, a development set-up may not have it yet */
+        _cleanup_free_ char *own_dir = NULL;
+        if (asprintf(&own_dir, "%s/%s", config->spool_dir, SPOOL_UPLINK_DIR) < 0) {
+                uplink_free(u);
+                return -ENOMEM;
+        }
+        if (mkdir(own_dir, 0750) < 0 && errno != EEXIST) {
+                int r = log_error_errno(negative_errno(), "Cannot create %s: %m", own_dir);
+                uplink_free(u);
+                return r;
         }
         u->agent_id = read_agent_id(config);
         struct collector_client_options o = {

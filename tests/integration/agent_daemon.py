@@ -44,7 +44,7 @@ def tamper(envelope_text):
 
 
 def posture(cfg):
-    with open(os.path.join(cfg["state_dir"], "posture.json")) as f:
+    with open(os.path.join(cfg["spool_dir"], "posture.json")) as f:
         return json.load(f)
 
 
@@ -158,7 +158,8 @@ with Scratch() as s:
           and p["policy_version"] == "1", p)
 
     # the uplink's report shows up in status as it wrote it
-    with open(os.path.join(cfg["spool_dir"], "uplink-status.json"), "w") as f:
+    os.makedirs(os.path.join(cfg["spool_dir"], "uplink"), exist_ok=True)
+    with open(os.path.join(cfg["spool_dir"], "uplink", "status.json"), "w") as f:
         json.dump({"updated": "2026-11-27T05:00:00.000Z", "acked_seq": 0,
                    "upload": {"at": "2026-11-27T05:00:00.000Z", "result": "unreachable",
                               "error": "connection refused"}}, f)

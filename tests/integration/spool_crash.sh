@@ -60,7 +60,7 @@ echo "# $kills kills, $((round - 1)) rounds, last seq $((next - 1)), highest dur
 check "at least $ROUNDS SIGKILLs" test "$kills" -ge "$ROUNDS"
 check "after every restart the spool verifies, keeps every durable event, has no gap" \
     test "$problems" -eq 0
-acked=$(cat "$D/acked" 2>/dev/null || echo 0)
+acked=$(cat "$D/uplink/acked" 2>/dev/null || echo 0)
 check "collection kept the spool small (acked $acked)" test "$(du -sk "$D" | cut -f1)" -lt 2048
 check "size cap dropped events under the kills" \
     bash -c "cat '$D'/seg-*.log | grep -aq '\"dropped\":{'"

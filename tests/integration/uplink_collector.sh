@@ -42,7 +42,7 @@ make_uplink() {
     dev_uplink_config "$T/$name/uplink.json" "$CA/ca.crt" "$T/$name/state" "$T/$name/spool" \
         "$T/$name/policy" "$T/$name/posture.json" "$T/$name/token" "https://localhost:$ENROLL_PORT" "$@"
 }
-acked() { cat "$T/$1/spool/acked" 2>/dev/null || echo 0; }
+acked() { cat "$T/$1/spool/uplink/acked" 2>/dev/null || echo 0; }
 acked_is() { [ "$(acked "$1")" = "$2" ]; }
 stored() { "$TOOLS/store_check" "sqlite:$DB" "$(cat "$T/$1/state/agent-id")"; }
 # stored_exactly NAME N: seq 1..N in the store, each once, no chain break
@@ -78,9 +78,9 @@ start_uplink "$T/a/uplink.json"
 check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
 check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
 check "uplink-status.json reports the upload" bash -c \
-    "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+    "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink/status.json' >/dev/null"
 check "batches and heartbeats share one kept-alive connection" bash -c \
-    "jq -e '.connections == 1' '$T/a/spool/uplink-status.json' >/dev/null"
+    "jq -e '.connections == 1' '$T/a/spool/uplink/status.json' >/dev/null"
 
 # --- policy: the assigned version is fetched and dropped, untouched, for the agent --------
 "$HOGOCTL" policy push -c "$T/collector.json" --department 総務課 "$SRC/policy/examples/department-somu.json" >/dev/null
@@ -89,7 +89,7 @@ check "a pushed policy is dropped into the agent's directory at the next heartbe
 check "the dropped envelope verifies with the policy key (as the agent will check it)" \
     "$HOGOCTL" policy verify --pubkey "$CA/policy-signing.pub" "$T/a/policy/policy.json"
 check "the heartbeat answer's version is recorded" bash -c \
-    "jq -e '.assigned_policy_version == \"7\" and .policy_fetch.result == \"ok\"' '$T/a/spool/uplink-status.json' >/dev/null"
+    "jq -e '.assigned_policy_version == \"7\" and .policy_fetch.result == \"ok\"' '$T/a/spool/uplink/status.json' >/dev/null"
 
 # --- outage: collector down, events pile up, all arrive later in order -------------------
 stop_collector TERM
@@ -97,7 +97,7 @@ stop_collector TERM
 sleep 2
 check "while the collector is down nothing is acknowledged" acked_is a 1500
 check "status says the collector is unreachable" bash -c \
-    "jq -e '.upload.result == \"unreachable\"' '$T/a/spool/uplink-status.json' >/dev/null"
+    "jq -e '.upload.result == \"unreachable\"' '$T/a/spool/uplink/status.json' >/dev/null"
 start_collector
 check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
@@ -159,8 +159,8 @@ start_uplink "$T/c/uplink.json"
 sleep 2
 check "a collector presenting the wrong name is refused (nothing sent)" acked_is c 0
 check "the refusal is explained in uplink-status.json" bash -c \
-    "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink-status.json' >/dev/null"
-echo "# uplink-status.json says: $(jq -r .upload.error "$T/c/spool/uplink-status.json")"
+    "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink/status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/c/spool/uplink/status.json")"
 stop_uplink
 
 # --- a collector whose certificate comes from another CA --------------------------------
@@ -176,7 +176,7 @@ cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/d/state/"
 start_uplink "$T/d/uplink.json"
 sleep 2
 check "a collector with a certificate from another CA is refused (nothing sent)" acked_is d 0
-echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink-status.json")"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink/status.json")"
 stop_uplink
 
 # --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
@@ -187,8 +187,8 @@ start_uplink "$T/a/uplink.json"
 sleep 2
 check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
 check "uplink-status.json shows the refusal" bash -c \
-    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink-status.json' >/dev/null"
-echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink-status.json")"
+    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink/status.json' >/dev/null"
+echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink/status.json")"
 stop_uplink
 
 # under HOGO_BUILD=build/asan the uplink's exits are leak-checked too

@@ -42,12 +42,12 @@ check "it says where the collector listens" grep -q "agent API https://localhost
 check "it says it runs in audit mode and blocks nothing" grep -q "AUDIT mode: nothing is blocked" "$T/run1.log"
 check "it prints hogoctl status" grep -qE "^uplink: " "$T/run1.log"
 check "the uplink runs without privilege" bash -c "[ \"\$(ps -o user= -p \$(pgrep -f -- 'hogo-uplink -d -c $RS/'))\" != root ]"
-check "the agent's events reach the collector" wait_for 20 bash -c "[ \"\$(cat '$RS/spool/acked' 2>/dev/null || echo 0)\" -gt 0 ]"
+check "the agent's events reach the collector" wait_for 20 bash -c "[ \"\$(cat '$RS/spool/uplink/acked' 2>/dev/null || echo 0)\" -gt 0 ]"
 agent_id=$(cat "$RS/uplink/agent-id")
 check "the pushed policy in audit mode is in force" bash -c \
     "jq -e '.removable_media.mode == \"audit\"' '$RS/policy-run.json' >/dev/null &&
      wait_for() { for _ in \$(seq 100); do \"\$@\" && return 0; sleep 0.1; done; return 1; }
-     wait_for grep -q \"\$(jq -r .version '$RS/policy-run.json')\" '$RS/agent/posture.json'"
+     wait_for grep -q \"\$(jq -r .version '$RS/policy-run.json')\" '$RS/spool/posture.json'"
 check "Ctrl-C stops it" stop_run
 check_fails "nothing it started is left running" leftovers
 check "USB authorized_default values are as before" bash -c "[ '$(usb_defaults)' = '$usb_before' ]"

@@ -127,7 +127,7 @@ for m in $(cat /modules.order); do insmod /modules/$m 2>/dev/null; done
 i=0
 until [ "$(cat /sys/bus/usb/devices/usb1/authorized_default 2>/dev/null)" = 0 ] &&
       [ "$(cat /sys/bus/usb/devices/usb1/interface_authorized_default 2>/dev/null)" = 0 ]; do
-    i=$((i+1)); [ $i -gt 200 ] && { echo HOGO-FAIL agent did not close usb1; cat /tmp/agent.log; break; }
+    i=$((i+1)); [ $i -gt 1200 ] && { echo HOGO-FAIL agent did not close usb1 within 60 s; cat /tmp/agent.log; break; }
     sleep 0.05
 done
 for h in /sys/bus/usb/devices/usb*; do
@@ -341,7 +341,8 @@ def main():
         t0 = time.monotonic()
         guest = Guest(work, vmlinuz, initrd)
         guest.connect()
-        ready = guest.wait_for(lambda t: "HOGO-READY" in t or "HOGO-FAIL" in t, 90)
+        # generous waits: TCG on a busy 2-core machine boots in 4 s or in 60
+        ready = guest.wait_for(lambda t: "HOGO-READY" in t or "HOGO-FAIL" in t, 180)
         check(f"guest booted Debian's kernel and the agent closed the root hubs ({time.monotonic() - t0:.1f} s)",
               ready and "HOGO-READY" in guest.text() and "HOGO-FAIL" not in guest.text(), guest.text()[-3000:])
         hubs = re.findall(r"HOGO-HUB (\S+) default=(\S+) iface_default=(\S+)", guest.text())
@@ -350,14 +351,14 @@ def main():
 
         r = guest.command("device_add", driver="usb-kbd", bus="xhci.0", id="kbd")
         check("QMP: keyboard plugged", "return" in r, r)
-        ok = guest.wait_for(lambda t: re.search(r"HOGO-IF \S+:1\.0 auth=1 driver=usbhid", guest.state()), 30)
+        ok = guest.wait_for(lambda t: re.search(r"HOGO-IF \S+:1\.0 auth=1 driver=usbhid", guest.state()), 90)
         check("keyboard: authorized and bound to usbhid", ok, guest.state())
 
         r = guest.command("device_add", driver="usb-storage", bus="xhci.0", drive="unreg", id="unreg",
                           serial="UNREGISTERED1")
         check("QMP: unregistered stick plugged", "return" in r, r)
         ok = guest.wait_for(lambda t: re.search(r"HOGO-DEV \S+ auth=0 id=46f4:0001 serial=UNREGISTERED1",
-                                                guest.state()), 30)
+                                                guest.state()), 90)
         check("unregistered stick: present and unauthorized", ok, guest.state())
         time.sleep(2.0)
         check("unregistered stick: no block device appeared", "HOGO-BLK" not in guest.state(), guest.state())
@@ -365,10 +366,10 @@ def main():
         r = guest.command("device_add", driver="usb-storage", bus="xhci.0", drive="reg", id="reg",
                           serial=REGISTERED_SERIAL)
         check("QMP: registered stick plugged", "return" in r, r)
-        blk = guest.wait_for(lambda t: re.search(r"HOGO-BLK (sd\w+) ro=(\d) path=(\S+)", guest.state()), 40)
+        blk = guest.wait_for(lambda t: re.search(r"HOGO-BLK (sd\w+) ro=(\d) path=(\S+)", guest.state()), 90)
         check("registered stick: its block device appeared", blk, guest.state())
         if blk:
-            ok = guest.wait_for(lambda t: re.search(r"HOGO-BLK sd\w+ ro=1", guest.state()), 10)
+            ok = guest.wait_for(lambda t: re.search(r"HOGO-BLK sd\w+ ro=1", guest.state()), 30)
             check("registered stick: block device read-only (BLKROSET)", ok, guest.state())
         log = "\n".join(l for l in guest.text().splitlines() if l.startswith("HOGO-LOG"))
         check("agent events: usb.read_only for the registered stick (its registration_no)",
@@ -382,11 +383,11 @@ def main():
         r = guest.command("device_add", driver="usb-storage", bus="xhci.0", drive="rw", id="rw",
                           serial=REMOUNT_SERIAL)
         check("QMP: read-write registered stick plugged", "return" in r, r)
-        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] rw", t) and "HOGO-WRITE before ok" in t, 40)
+        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] rw", t) and "HOGO-WRITE before ok" in t, 90)
         check("read-write stick: mounted read-write and written", ok, guest.text()[-2000:])
-        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] ro", t), 40)
+        ok = guest.wait_for(lambda t: re.search(r"HOGO-MOUNT \S+ /mnt ext[24] ro", t), 90)
         check("new policy makes it read-only: remounted read-only while mounted", ok, guest.text()[-2500:])
-        ok = guest.wait_for(lambda t: "HOGO-WRITE after refused" in t, 10)
+        ok = guest.wait_for(lambda t: "HOGO-WRITE after refused" in t, 30)
         check("after the remount: writing to the stick is refused", ok, guest.text()[-1500:])
         print(f"# whole run {time.monotonic() - t0:.1f} s", flush=True)
     except Exception as e:  # noqa: BLE001 — reported as a failed check with its reason

@@ -14,6 +14,7 @@
  * Every run starts by printing "first SEQ", the seq its first event gets.
  */
 #include <getopt.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <time.h>
 
@@ -58,6 +59,9 @@ static void commit(struct spool *spool, const char *dir, uint64_t ack_lag)
         printf("durable %" PRIu64 "\n", st.durable_seq);
         if (ack_lag > 0 && st.durable_seq > ack_lag) {
                 char path[4096], text[32];
+                /* as the uplink does: its own directory of the spool */
+                snprintf(path, sizeof path, "%s/" SPOOL_UPLINK_DIR, dir);
+                (void)mkdir(path, 0750);
                 snprintf(path, sizeof path, "%s/" SPOOL_ACKED_FILE, dir);
                 int n = snprintf(text, sizeof text, "%" PRIu64 "\n", st.durable_seq - ack_lag);
                 if (write_file_atomic(path, text, (size_t)n, 0644) == 0)

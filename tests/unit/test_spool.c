@@ -156,7 +156,9 @@ static off_t file_size(const char *path)
 static void write_acked(const char *dir, uint64_t seq)
 {
         char path[4096], text[32];
-        snprintf(path, sizeof path, "%s/acked", dir);
+        snprintf(path, sizeof path, "%s/" SPOOL_UPLINK_DIR, dir);
+        CU_ASSERT_FATAL(mkdir(path, 0750) == 0 || errno == EEXIST);
+        snprintf(path, sizeof path, "%s/" SPOOL_ACKED_FILE, dir);
         int n = snprintf(text, sizeof text, "%" PRIu64 "\n", seq);
         CU_ASSERT_EQUAL_FATAL(write_file_atomic(path, text, (size_t)n, 0644), 0);
 }

@@ -647,7 +647,34 @@ static void test_sysfs_names(void)
         CU_ASSERT_STRING_EQUAL(d, "/tmp/tb/sys");
 }
 
+static void test_sysfs_resolve_devpath(void)
+{
+        const char *dir = unit_tmpdir();
+        const struct {
+                const char *target, *want;
+        } cases[] = {
+                { "../../../devices/pci0000:00/0000:00:14.0/usb1/1-2", "/devices/pci0000:00/0000:00:14.0/usb1/1-2" },
+                { "devices/pci0000:00/usb2", "/devices/pci0000:00/usb2" }, /* read before the buffer once */
+                { "../../bus/usb/1-2", NULL },
+                { "../../devices/../etc", NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char link[512];
+                snprintf(link, sizeof link, "%s/link%zu", dir, i);
+                CU_ASSERT_EQUAL_FATAL(symlink(cases[i].target, link), 0);
+                _cleanup_free_ char *devpath = NULL;
+                int r = usb_sysfs_resolve_devpath(link, &devpath);
+                if (cases[i].want) {
+                        CU_ASSERT_EQUAL(r, 0);
+                        CU_ASSERT_PTR_NOT_NULL_FATAL(devpath);
+                        CU_ASSERT_STRING_EQUAL(devpath, cases[i].want);
+                } else
+                        CU_ASSERT_EQUAL(r, -EINVAL);
+        }
+}
+
 static CU_TestInfo plumbing_tests[] = {
+        { "sysfs devpath from a link", test_sysfs_resolve_devpath },
         { "uevent, kernel format", test_uevent_kernel_format },
         { "uevent, libudev format", test_uevent_libudev_format },
         { "sysfs names", test_sysfs_names },
