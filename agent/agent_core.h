@@ -92,7 +92,7 @@ int agent_policy_check(const struct agent_config *config, FILE *f);
 /* agent_status.c */
 json_object *agent_status_json(struct agent *agent);
 json_object *agent_posture_checks(struct agent *agent);
-/* Writes <spool_dir>/posture.json atomically; force: even when nothing changed. */
+/* Writes the configured posture_file atomically; force: even when nothing changed. */
 int agent_posture_write(struct agent *agent, bool force);
 json_object *agent_control_request(void *userdata, json_object *request);
 

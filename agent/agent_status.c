@@ -1,8 +1,9 @@
 /* agent_status.c — what the agent says about itself: the answer to `hogoctl status` on
  * the control socket, and the posture file the uplink sends with its heartbeat.
  *
- * Posture file: <spool_dir>/posture.json (spool.h: the spool is the agent's channel to the
- * uplink, readable by its group), written atomically (readers see the old or the
+ * Posture file: the configured posture_file (/run/hogo/posture.json, readable by the
+ * uplink's group; on tmpfs, so it still says "spool unhealthy" when /var is full), written
+ * atomically (readers see the old or the
  * new file) whenever a check changes and at least every minute, so its "generated" time
  * also tells the uplink the agent is alive:
  *   {"generated": "<RFC 3339>", "agent_version": "...",
@@ -139,15 +140,15 @@ int agent_posture_write(struct agent *agent, bool force)
                 return 0;
 
         json_object_object_add(state, "generated", json_ts(agent_now_usec()));
-        _cleanup_free_ char *text = NULL, *path = NULL;
+        _cleanup_free_ char *text = NULL;
         r = json_canonical(state, NULL, &text, NULL);
-        if (r < 0 || asprintf(&path, "%s/%s", agent->config->spool_dir, SPOOL_POSTURE_FILE) < 0)
-                return log_error_errno(r < 0 ? r : -ENOMEM, "Cannot build the posture: %m");
-        r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot build the posture: %m");
+        r = write_file_atomic(agent->config->posture_file, text, strlen(text), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write the posture file %s; the uplink reports "
                                           "stale posture until it is written: %m",
-                                       path);
+                                       agent->config->posture_file);
         free(agent->posture_written);
         agent->posture_written = TAKE_PTR(canonical);
         return 0;

@@ -123,6 +123,7 @@ static int config_set_defaults(struct agent_config *c)
                 { offsetof(struct agent_config, policy_pubkey), "/etc/hogo/policy.pub" },
                 { offsetof(struct agent_config, state_dir), "/var/lib/hogo/agent" },
                 { offsetof(struct agent_config, control_socket), "/run/hogo/agent.sock" },
+                { offsetof(struct agent_config, posture_file), AGENT_POSTURE_DEFAULT_PATH },
                 { offsetof(struct agent_config, notify.contact),
                   "情報システム担当 (Information Systems)" },
                 { offsetof(struct agent_config, notify.session_bus_address),
@@ -152,6 +153,7 @@ static void config_members(struct config_errors *e, json_object *root, struct ag
                 { "policy_pubkey", offsetof(struct agent_config, policy_pubkey) },
                 { "state_dir", offsetof(struct agent_config, state_dir) },
                 { "control_socket", offsetof(struct agent_config, control_socket) },
+                { "posture_file", offsetof(struct agent_config, posture_file) },
                 { "sysfs_root", offsetof(struct agent_config, sysfs_root) },
         };
 
@@ -275,6 +277,7 @@ void agent_config_free(struct agent_config *c)
         free(c->policy_pubkey);
         free(c->state_dir);
         free(c->control_socket);
+        free(c->posture_file);
         free(c->control_group);
         free(c->notify.contact);
         free(c->notify.session_bus_address);

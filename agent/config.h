@@ -7,6 +7,8 @@
  *     "policy_pubkey": "/etc/hogo/policy.pub",      Ed25519 key the policy must verify with
  *     "state_dir": "/var/lib/hogo/agent",          last good policy
  *     "control_socket": "/run/hogo/agent.sock",
+ *     "posture_file": "/run/hogo/posture.json",     for the uplink's heartbeat; on tmpfs so
+ *                                                   it is written even when /var is full
  *     "control_group": "hogo-admin",                optional: may also use the socket
  *     "notify": {
  *       "contact": "情報政策課 (内線 1234)",           whom staff should ask
@@ -29,6 +31,8 @@
 #include <stdint.h>
 
 #define AGENT_CONFIG_DEFAULT_PATH "/etc/hogo/agent.json"
+/* Where the posture the uplink sends lives by default (the uplink reads the same path). */
+#define AGENT_POSTURE_DEFAULT_PATH "/run/hogo/posture.json"
 #define AGENT_CONFIG_MAX_SIZE (64u * 1024)
 
 enum notify_fallback {
@@ -43,6 +47,7 @@ struct agent_config {
         char *policy_pubkey;
         char *state_dir;
         char *control_socket;
+        char *posture_file;
         char *control_group; /* NULL: root only */
         struct {
                 char *contact;

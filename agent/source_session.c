@@ -419,7 +419,8 @@ static int on_list_sessions(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 src->logind_present = false;
                 snprintf(src->reason, sizeof src->reason, "logind does not answer: %s",
                          sd_bus_message_get_error(m)->message);
-                log_warning("Session control unavailable: %s", src->reason);
+                log_full_errno(src->list_attempts == 0 ? LOG_WARNING : LOG_DEBUG, 0,
+                               "Session control unavailable: %s", src->reason);
                 /* logind may have taken its name before exporting its objects (a restart):
                  * ask again a few times before waiting for the next NameOwnerChanged */
                 if (++src->list_attempts <= LIST_RETRIES) {

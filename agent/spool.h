@@ -20,9 +20,8 @@
  * say disk_full, and every later spool_sync() retries; nothing already durable is touched.
  *
  * Readers (hogo-uplink, hogoctl spool verify) open the directory read-only and never
- * change it. The spool is also the agent's only channel to the uplink: the agent writes
- * `<dir>/posture.json` for the heartbeat, and the uplink writes only inside
- * `<dir>/uplink/` (owned by user hogo; the rest of the spool is root's and group-readable):
+ * change it. The uplink writes only inside `<dir>/uplink/` (owned by user hogo; the rest of
+ * the spool is root's and group-readable):
  * `uplink/acked`, the highest acknowledged seq (written atomically), and
  * `uplink/status.json`, the last upload result for `hogoctl status`. The writer deletes
  * segments that
@@ -46,8 +45,6 @@
 #define SPOOL_UPLINK_DIR "uplink"
 #define SPOOL_ACKED_FILE SPOOL_UPLINK_DIR "/acked"
 #define SPOOL_UPLINK_STATUS_FILE SPOOL_UPLINK_DIR "/status.json"
-/* The agent's posture for the uplink's heartbeat. */
-#define SPOOL_POSTURE_FILE "posture.json"
 #define SPOOL_DURABLE_FILE "durable"
 #define SPOOL_DEFAULT_SEGMENT_BYTES (4ull << 20)
 /* Events held in memory while the disk is full (or fsync fails), at most this many bytes. */

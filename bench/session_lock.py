@@ -13,7 +13,6 @@ import time
 
 import dbus
 import dbus.mainloop.glib
-import dbusmock
 from gi.repository import GLib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests',

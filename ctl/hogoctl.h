@@ -9,6 +9,7 @@
 #ifndef HOGO_CTL_H
 #define HOGO_CTL_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 
 #define CTL_EXIT_OK 0
@@ -27,6 +28,13 @@ struct ctl_command {
 
 /* true when argv holds -h or --help (commands print their own help then). */
 bool ctl_wants_help(int argc, char **argv);
+
+/* The string member key of o, or NULL (ctl/status.c). */
+const char *ctl_json_str(json_object *o, const char *key);
+/* Asks the agent at socket_path for its status (ctl/status.c). On failure prints why,
+ * prefixed with who and followed by hint (what to do), and returns -errno. */
+int ctl_agent_status(const char *socket_path, const char *who, const char *hint,
+                     json_object **ret_status);
 
 /* ctl/policy.c: validate, keygen, sign, verify, show. */
 int ctl_policy_main(int argc, char **argv);

@@ -15,48 +15,43 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/control.h"
 #include "agent/usb_descriptors.h"
 #include "agent/usb_sysfs.h"
 #include "common/canon_json.h"
 #include "common/util.h"
 #include "ctl/hogoctl.h"
 
-static const char *str(json_object *o, const char *key)
-{
-        json_object *v = NULL;
-        return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
-}
-
 static void print_device(json_object *d)
 {
-        printf("%-8s %s:%s  %-9s %-26s %s%s%s\n", str(d, "port") ?: "?", str(d, "vendor") ?: "????",
-               str(d, "product") ?: "????", str(d, "outcome") ?: "?", str(d, "rule") ?: "",
-               str(d, "manufacturer") ?: "", str(d, "manufacturer") ? " " : "",
-               str(d, "product_name") ?: "");
-        if (str(d, "serial"))
-                printf("         serial %s%s%s\n", str(d, "serial"),
-                       str(d, "registration_no") ? "  registration " : "",
-                       str(d, "registration_no") ?: "");
+        printf("%-8s %s:%s  %-9s %-26s %s%s%s\n", ctl_json_str(d, "port") ?: "?",
+               ctl_json_str(d, "vendor") ?: "????", ctl_json_str(d, "product") ?: "????",
+               ctl_json_str(d, "outcome") ?: "?", ctl_json_str(d, "rule") ?: "",
+               ctl_json_str(d, "manufacturer") ?: "", ctl_json_str(d, "manufacturer") ? " " : "",
+               ctl_json_str(d, "product_name") ?: "");
+        if (ctl_json_str(d, "serial"))
+                printf("         serial %s%s%s\n", ctl_json_str(d, "serial"),
+                       ctl_json_str(d, "registration_no") ? "  registration " : "",
+                       ctl_json_str(d, "registration_no") ?: "");
         json_object *ifs = json_object_object_get(d, "interfaces");
         for (size_t i = 0; i < json_object_array_length(ifs); i++) {
                 json_object *f = json_object_array_get_idx(ifs, i);
                 bool auth = json_object_get_boolean(json_object_object_get(f, "authorized"));
                 bool ro = json_object_get_boolean(json_object_object_get(f, "read_only"));
-                printf("         %-5s %s %-13s %s\n", str(f, "interface"), str(f, "class"),
-                       str(f, "function"), auth ? (ro ? "authorized, read-only" : "authorized") : "blocked");
+                printf("         %-5s %s %-13s %s\n", ctl_json_str(f, "interface"),
+                       ctl_json_str(f, "class"), ctl_json_str(f, "function"),
+                       auth ? (ro ? "authorized, read-only" : "authorized") : "blocked");
         }
-        if (str(d, "enforcement_error"))
-                printf("         error: %s\n", str(d, "enforcement_error"));
+        if (ctl_json_str(d, "enforcement_error"))
+                printf("         error: %s\n", ctl_json_str(d, "enforcement_error"));
 }
 
 static int media_list(int argc, char **argv)
 {
         static const struct option options[] = {
-                { "json", no_argument, NULL, 'j' },
-                { "socket", required_argument, NULL, 's' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+            {"json", no_argument, NULL, 'j'},
+            {"socket", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *socket_path = CTL_DEFAULT_SOCKET;
         bool json = false;
@@ -67,9 +62,11 @@ static int media_list(int argc, char **argv)
                 case 'j': json = true; break;
                 case 's': socket_path = optarg; break;
                 case 'h':
-                        printf("Usage: hogoctl media list [--json] [--socket PATH]\n\n"
-                               "Shows the connected USB devices with the agent's decision for each\n"
-                               "(allowed, read_only, blocked), the rule that decided and every interface.\n");
+                        printf(
+                            "Usage: hogoctl media list [--json] [--socket PATH]\n\n"
+                            "Shows the connected USB devices with the agent's decision for each\n"
+                            "(allowed, read_only, blocked), the rule that decided and every "
+                            "interface.\n");
                         return CTL_EXIT_OK;
                 default: return CTL_EXIT_USAGE;
                 }
@@ -78,31 +75,24 @@ static int media_list(int argc, char **argv)
                 fprintf(stderr, "hogoctl media list: unexpected argument '%s'\n", argv[optind]);
                 return CTL_EXIT_USAGE;
         }
-        _cleanup_json_ json_object *request = json_object_new_object();
-        json_object_object_add(request, "command", json_object_new_string("status"));
-        _cleanup_json_ json_object *answer = NULL;
-        int r = control_call(socket_path, request, &answer);
-        if (r < 0) {
-                errno = -r;
-                fprintf(stderr,
-                        "hogoctl media list: cannot ask the agent at %s: %m\n"
-                        "New USB devices stay unauthorized while the agent is not running "
-                        "(authorized_default=0). Start it with: systemctl start hogo-agent\n",
-                        socket_path);
+        _cleanup_json_ json_object *status = NULL;
+        if (ctl_agent_status(socket_path, "hogoctl media list",
+                             "New USB devices stay unauthorized while the agent is not running "
+                             "(authorized_default=0). Start it with: systemctl start hogo-agent",
+                             &status) < 0)
                 return CTL_EXIT_ERROR;
-        }
-        json_object *status = json_object_object_get(answer, "status");
         json_object *sources = json_object_object_get(status, "sources");
         json_object *usb = json_object_object_get(sources, "usb");
         json_object *devices = json_object_object_get(usb, "devices");
         if (!devices) {
                 fprintf(stderr, "hogoctl media list: the agent reports no usb source (%s)\n",
-                        str(usb, "reason") ?: "not running");
+                        ctl_json_str(usb, "reason") ?: "not running");
                 return CTL_EXIT_ERROR;
         }
         if (json) {
-                printf("%s\n", json_object_to_json_string_ext(
-                                       devices, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+                printf("%s\n",
+                       json_object_to_json_string_ext(devices, JSON_C_TO_STRING_PRETTY |
+                                                                   JSON_C_TO_STRING_NOSLASHESCAPE));
                 return CTL_EXIT_OK;
         }
         printf("%-8s %-9s  %-9s %-26s %s\n", "PORT", "ID", "DECISION", "RULE", "DEVICE");
@@ -162,14 +152,14 @@ static void fiscal_year_end(char buf[static 16])
 static int media_register(int argc, char **argv)
 {
         static const struct option options[] = {
-                { "department", required_argument, NULL, 'd' },
-                { "port", required_argument, NULL, 'p' },
-                { "access", required_argument, NULL, 'a' },
-                { "registration-no", required_argument, NULL, 'r' },
-                { "valid-until", required_argument, NULL, 'v' },
-                { "sysfs-root", required_argument, NULL, 'S' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+            {"department", required_argument, NULL, 'd'},
+            {"port", required_argument, NULL, 'p'},
+            {"access", required_argument, NULL, 'a'},
+            {"registration-no", required_argument, NULL, 'r'},
+            {"valid-until", required_argument, NULL, 'v'},
+            {"sysfs-root", required_argument, NULL, 'S'},
+            {"help", no_argument, NULL, 'h'},
+            {},
         };
         const char *department = NULL, *access = "read_write", *reg_no = NULL, *valid = NULL,
                    *root = "/";
@@ -188,20 +178,26 @@ static int media_register(int argc, char **argv)
                         printf("Usage: hogoctl media register --department 課名 [--port PORT]\n"
                                "         [--access read_write|read_only] [--registration-no NO]\n"
                                "         [--valid-until YYYY-MM-DD] [--sysfs-root DIR]\n\n"
-                               "Prints the removable_media.allow[] entry for the USB stick plugged into\n"
-                               "this terminal (it may be blocked: its ids and serial are still readable).\n"
-                               "The entry is valid until the end of the fiscal year unless --valid-until\n"
-                               "says otherwise. With several sticks plugged in, name one with --port.\n");
+                               "Prints the removable_media.allow[] entry for the USB stick plugged "
+                               "into\n"
+                               "this terminal (it may be blocked: its ids and serial are still "
+                               "readable).\n"
+                               "The entry is valid until the end of the fiscal year unless "
+                               "--valid-until\n"
+                               "says otherwise. With several sticks plugged in, name one with "
+                               "--port.\n");
                         return CTL_EXIT_OK;
                 default: return CTL_EXIT_USAGE;
                 }
         }
         if (!department || !*department || optind < argc) {
-                fprintf(stderr, "hogoctl media register: --department 課名 is required; see --help\n");
+                fprintf(stderr,
+                        "hogoctl media register: --department 課名 is required; see --help\n");
                 return CTL_EXIT_USAGE;
         }
         if (STRNEQ(access, "read_write") && STRNEQ(access, "read_only")) {
-                fprintf(stderr, "hogoctl media register: --access must be read_write or read_only\n");
+                fprintf(stderr,
+                        "hogoctl media register: --access must be read_write or read_only\n");
                 return CTL_EXIT_USAGE;
         }
 
@@ -211,26 +207,32 @@ static int media_register(int argc, char **argv)
         int r = usb_sysfs_foreach(base, USB_NODE_DEVICE, scan_cb, &s);
         if (r < 0) {
                 errno = -r;
-                fprintf(stderr, "hogoctl media register: cannot read %s/bus/usb/devices: %m\n", base);
+                fprintf(stderr, "hogoctl media register: cannot read %s/bus/usb/devices: %m\n",
+                        base);
                 return CTL_EXIT_ERROR;
         }
         int ret = CTL_EXIT_ERROR;
         if (s.n == 0)
-                fprintf(stderr, "hogoctl media register: no USB storage device %s%s is plugged in.\n"
-                                "Plug in the stick to register (it stays blocked) and run this again.\n",
+                fprintf(stderr,
+                        "hogoctl media register: no USB storage device %s%s is plugged in.\n"
+                        "Plug in the stick to register (it stays blocked) and run this again.\n",
                         s.port ? "at port " : "", s.port ? s.port : "");
         else if (s.n > 1) {
-                fprintf(stderr, "hogoctl media register: %zu USB storage devices are plugged in; "
-                                "name one with --port:\n", s.n);
+                fprintf(stderr,
+                        "hogoctl media register: %zu USB storage devices are plugged in; "
+                        "name one with --port:\n",
+                        s.n);
                 for (size_t i = 0; i < s.n; i++)
                         fprintf(stderr, "  --port %-8s %04x:%04x %s %s\n", s.items[i].port,
                                 s.items[i].facts.vendor_id, s.items[i].facts.product_id,
-                                s.items[i].facts.product ?: "", s.items[i].facts.serial ?: "(no serial)");
+                                s.items[i].facts.product ?: "",
+                                s.items[i].facts.serial ?: "(no serial)");
                 ret = CTL_EXIT_USAGE;
         } else if (!s.items[0].facts.serial || !*s.items[0].facts.serial)
-                fprintf(stderr, "hogoctl media register: the device at port %s (%04x:%04x) has no serial "
-                                "number, so it cannot be told apart from others of its model and "
-                                "cannot be registered. Use a stick with a serial number.\n",
+                fprintf(stderr,
+                        "hogoctl media register: the device at port %s (%04x:%04x) has no serial "
+                        "number, so it cannot be told apart from others of its model and "
+                        "cannot be registered. Use a stick with a serial number.\n",
                         s.items[0].port, s.items[0].facts.vendor_id, s.items[0].facts.product_id);
         else {
                 const struct candidate *k = &s.items[0];
@@ -244,14 +246,17 @@ static int media_register(int argc, char **argv)
                 json_object_object_add(e, "serial", json_object_new_string(k->facts.serial));
                 json_object_object_add(e, "access", json_object_new_string(access));
                 if (reg_no)
-                        json_object_object_add(e, "registration_no", json_object_new_string(reg_no));
+                        json_object_object_add(e, "registration_no",
+                                               json_object_new_string(reg_no));
                 json_object_object_add(e, "holder", json_object_new_string(department));
-                json_object_object_add(e, "valid_until", json_object_new_string(valid ? valid : fy));
-                fprintf(stderr, "# %s %s at port %s: add this entry to removable_media.allow of the "
-                                "policy, then sign and push it (hogoctl policy sign/push).\n",
+                json_object_object_add(e, "valid_until",
+                                       json_object_new_string(valid ? valid : fy));
+                fprintf(stderr,
+                        "# %s %s at port %s: add this entry to removable_media.allow of the "
+                        "policy, then sign and push it (hogoctl policy sign/push).\n",
                         k->facts.manufacturer ?: "", k->facts.product ?: "", k->port);
-                printf("%s\n", json_object_to_json_string_ext(e, JSON_C_TO_STRING_PRETTY |
-                                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+                printf("%s\n", json_object_to_json_string_ext(
+                                   e, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
                 ret = CTL_EXIT_OK;
         }
         for (size_t i = 0; i < s.n; i++) {
@@ -275,6 +280,7 @@ int ctl_media_main(int argc, char **argv)
                 return media_list(argc - 1, argv + 1);
         if (STREQ(argv[1], "register"))
                 return media_register(argc - 1, argv + 1);
-        fprintf(stderr, "hogoctl media: unknown subcommand '%s'; see 'hogoctl media --help'\n", argv[1]);
+        fprintf(stderr, "hogoctl media: unknown subcommand '%s'; see 'hogoctl media --help'\n",
+                argv[1]);
         return CTL_EXIT_USAGE;
 }

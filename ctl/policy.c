@@ -17,10 +17,6 @@
 #define PUBLIC_KEY_NAME "policy-signing.pub"
 #define MAX_PUBKEYS 16
 
-/* `policy push` lives in ctl/policy_push.c, written with the collector; until that file
- * is linked in, the weak reference stays NULL and push says it is not built. */
-#pragma weak ctl_policy_push
-
 static void usage(FILE *f)
 {
         fprintf(f, "Usage: hogoctl policy COMMAND [OPTIONS] [FILE]\n\n"
@@ -557,16 +553,6 @@ static int cmd_show(int argc, char **argv)
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
-static int cmd_push(int argc, char **argv)
-{
-        if (!ctl_policy_push) {
-                fprintf(stderr, "hogoctl policy push: not built yet in this version of hogoctl; "
-                                "copy the signed envelope to the collector by hand\n");
-                return CTL_EXIT_ERROR;
-        }
-        return ctl_policy_push(argc, argv);
-}
-
 int ctl_policy_main(int argc, char **argv)
 {
         static const struct {
@@ -574,7 +560,7 @@ int ctl_policy_main(int argc, char **argv)
                 int (*run)(int argc, char **argv);
         } cmds[] = {
                 { "validate", cmd_validate }, { "keygen", cmd_keygen }, { "sign", cmd_sign },
-                { "verify", cmd_verify },     { "show", cmd_show },     { "push", cmd_push },
+                { "verify", cmd_verify },     { "show", cmd_show },     { "push", ctl_policy_push },
         };
         if (argc < 2) {
                 usage(stderr);

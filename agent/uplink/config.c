@@ -5,7 +5,7 @@
 #include <stdarg.h>
 #include <syslog.h>
 
-#include "agent/spool.h"
+#include "agent/config.h"
 #include "common/canon_json.h"
 #include "common/fileio.h"
 #include "common/log.h"
@@ -218,7 +218,7 @@ int uplink_config_parse(const char *text, struct uplink_config *ret, char *err, 
                                          "\"retry.max_ms\" is smaller than \"retry.min_ms\"");
         }
         if (r == 0 && !c.posture_file &&
-            asprintf(&c.posture_file, "%s/%s", c.spool_dir, SPOOL_POSTURE_FILE) < 0) {
+            !(c.posture_file = strdup(AGENT_POSTURE_DEFAULT_PATH))) {
                 c.posture_file = NULL;
                 r = -ENOMEM;
         }

@@ -6,7 +6,7 @@
  * anchor "state_dir": "/var/lib/hogo/uplink",                   key, certificate, agent id
  *    "spool_dir": "/var/lib/hogo/spool",
  *    "policy_drop_dir": "/var/lib/hogo/policy.d",
- *    "posture_file": "/var/lib/hogo/spool/posture.json",
+ *    "posture_file": "/run/hogo/posture.json",
  *    "token_file": "/etc/hogo/enroll-token",
  *    "reporting": {"heartbeat_seconds": 300, "batch_max_events": 500},
  *    "retry": {"min_ms": 1000, "max_ms": 300000},
@@ -34,7 +34,7 @@ struct uplink_config {
         char *state_dir;
         char *spool_dir;
         char *policy_drop_dir; /* NULL: policy is not fetched */
-        char *posture_file;    /* NULL: <spool_dir>/posture.json */
+        char *posture_file;    /* default: the agent's default, /run/hogo/posture.json */
         char *token_file;      /* NULL: enrollment needs -t */
         unsigned heartbeat_seconds;
         unsigned batch_max_events;

@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agent_harness import (AGENT, HOGOCTL, Agent, Scratch, check, drop_policy, events_of,
-                           example_policy, fail, finish, keygen, ok, sign, spool_events,
+                           example_policy, finish, keygen, sign, spool_events,
                            start_bus, wait_for, write_config)
 
 
@@ -44,7 +44,7 @@ def tamper(envelope_text):
 
 
 def posture(cfg):
-    with open(os.path.join(cfg["spool_dir"], "posture.json")) as f:
+    with open(cfg["posture_file"]) as f:
         return json.load(f)
 
 

@@ -22,7 +22,7 @@ from agent_harness import (HOGOCTL, Agent, Scratch, check, drop_policy, events_o
 
 
 def posture(cfg):
-    with open(os.path.join(cfg["state_dir"], "posture.json")) as f:
+    with open(cfg["posture_file"]) as f:
         return json.load(f)
 
 
@@ -61,7 +61,7 @@ with Scratch() as s:
               st is not None and st["spool"]["state"] == "disk_full", st and st["spool"])
         check("disk full: posture spool_healthy fails",
               wait_for(lambda: posture(cfg)["checks"]["spool_healthy"]["result"] == "fail", 5)
-              if os.path.exists(os.path.join(cfg["state_dir"], "posture.json")) else False,
+              if os.path.exists(cfg["posture_file"]) else False,
               posture(cfg)["checks"]["spool_healthy"])
 
         os.unlink(filler)

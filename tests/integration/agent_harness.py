@@ -165,6 +165,7 @@ def write_config(scratch, pubkey, **extra):
         "policy_pubkey": pubkey,
         "state_dir": scratch.join("state"),
         "control_socket": scratch.join("agent.sock"),
+        "posture_file": scratch.join("posture.json"),
         "notify": {"contact": "情報政策課 (内線 1234)",
                    "session_bus_address": "unix:path=" + scratch.join("session.sock"),
                    "locale_dir": os.path.join(BUILD, "locale")},

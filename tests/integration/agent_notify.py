@@ -10,7 +10,6 @@ import os
 import pwd
 import signal
 import socket
-import subprocess
 import sys
 import time
 

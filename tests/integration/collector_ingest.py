@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collectortest import GENESIS, HOGOCTL, Collector, Test, event_hash, make_event, make_events  # noqa: E402
+from collectortest import HOGOCTL, Collector, Test, event_hash, make_event, make_events  # noqa: E402
 
 t = Test()
 c = Collector(t)

@@ -120,7 +120,7 @@ def body(s):
     # ---- 30 marked files: one warning ----------------------------------------------------------
     user_dir(f"{usb}/taro")
     run_as("taro", "cp", *[f"{data}/m{i}.csv" for i in range(30)], f"{usb}/taro")
-    got = wait_for(lambda: warnings_for(cfg, "taro"), 10)
+    wait_for(lambda: warnings_for(cfg, "taro"), 10)
     time.sleep(1)
     w = warnings_for(cfg, "taro")
     check("30 marked files copied: exactly one warning", len(w) == 1, w)
@@ -168,7 +168,7 @@ def body(s):
     run_as("sachiko", "sh", "-c", script)
     run_as("jiro", "sh", "-c", f"for i in $(seq 1 25); do echo plain > {home}/jiro/Downloads/p$i.csv; done",
            check_rc=False)
-    got = wait_for(lambda: warnings_for(cfg, "sachiko"), 10)
+    wait_for(lambda: warnings_for(cfg, "sachiko"), 10)
     w = warnings_for(cfg, "sachiko")
     check("25 downloaded CSVs with 個人番号: one warning", len(w) == 1, w)
     if w:
@@ -213,7 +213,7 @@ def body(s):
     st = files_status(agent)
     check("no queue overflow, no decision allowed on error",
           st["queue_overflows"] == 0 and st["allowed_on_error"] == 0, st)
-    with open(os.path.join(cfg["state_dir"], "posture.json")) as f:
+    with open(cfg["posture_file"]) as f:
         fm = json.load(f)["checks"].get("file_monitoring", {})
     check("posture: file monitoring passes", fm.get("result") == "pass", fm)
 

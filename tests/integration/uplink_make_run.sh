@@ -47,7 +47,7 @@ agent_id=$(cat "$RS/uplink/agent-id")
 check "the pushed policy in audit mode is in force" bash -c \
     "jq -e '.removable_media.mode == \"audit\"' '$RS/policy-run.json' >/dev/null &&
      wait_for() { for _ in \$(seq 100); do \"\$@\" && return 0; sleep 0.1; done; return 1; }
-     wait_for grep -q \"\$(jq -r .version '$RS/policy-run.json')\" '$RS/spool/posture.json'"
+     wait_for grep -q \"\$(jq -r .version '$RS/policy-run.json')\" '$RS/posture.json'"
 check "Ctrl-C stops it" stop_run
 check_fails "nothing it started is left running" leftovers
 check "USB authorized_default values are as before" bash -c "[ '$(usb_defaults)' = '$usb_before' ]"

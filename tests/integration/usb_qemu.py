@@ -244,7 +244,7 @@ def build_initramfs(work, moddir):
     c.file("etc/hogo/agent.json", body=json.dumps({
         "spool_dir": "/var/lib/hogo/spool", "policy_dir": "/var/lib/hogo/policy",
         "policy_pubkey": "/etc/hogo/policy.pub", "state_dir": "/var/lib/hogo/state",
-        "control_socket": "/run/agent.sock", "notify": {"fallback": "none"},
+        "control_socket": "/run/agent.sock", "posture_file": "/run/posture.json", "notify": {"fallback": "none"},
         "log_level": "info"}).encode(), mode=0o644)
     c.file("etc/hogo/policy.pub", os.path.join(keys, "policy-signing.pub"), mode=0o644)
     c.file("var/lib/hogo/policy/policy.json", signed, mode=0o644)

@@ -13,11 +13,9 @@
 #     (a driver would bind to it).
 # Devices come from tests/usb/<name>.umockdev: a device block, then its interfaces.
 import glob
-import json
 import os
 import shutil
 import socket
-import struct
 import time
 
 import gi
@@ -251,19 +249,3 @@ class FakeUsbKernel:
             time.sleep(0.005)
         self.pump(0)
         return pred()
-
-
-def read_spool(spool_dir):
-    """Every event in the agent's spool, in order (agent/spool.h record format)."""
-    events = []
-    for seg in sorted(glob.glob(os.path.join(spool_dir, "seg-*.log"))):
-        with open(seg, "rb") as f:
-            data = f.read()
-        off = 0
-        while off + 8 <= len(data):
-            (n, _crc) = struct.unpack_from("<II", data, off)
-            if off + 8 + n > len(data):
-                break
-            events.append(json.loads(data[off + 8:off + 8 + n]))
-            off += 8 + n
-    return events

@@ -14,13 +14,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 if "umockdev" not in os.environ.get("LD_PRELOAD", ""):
     os.execvp("umockdev-wrapper", ["umockdev-wrapper", sys.executable] + sys.argv)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from usb_testbed import SRC, FakeUsbKernel, read, read_spool  # noqa: E402
+from agent_harness import spool_events as read_spool  # noqa: E402
+from usb_testbed import SRC, FakeUsbKernel  # noqa: E402
 
 BUILD = os.environ.get("HOGO_BUILD") or os.path.join(SRC, "build")
 AGENT = os.path.join(BUILD, "hogo-agent")
@@ -59,6 +59,7 @@ class Agent:
                 "policy_pubkey": os.path.join(self.keys, "policy-signing.pub"),
                 "state_dir": os.path.join(work, "state"),
                 "control_socket": os.path.join(work, "agent.sock"),
+                "posture_file": os.path.join(work, "posture.json"),
                 "notify": {"contact": "情報政策課 (内線 1234)", "fallback": "none"},
                 "log_level": "debug",
                 "sysfs_root": "/",

@@ -161,8 +161,8 @@ static void test_config_minimal_and_defaults(void)
         CU_ASSERT_STRING_EQUAL(c.collectors[0], "https://c1:8443");
         CU_ASSERT_EQUAL(c.heartbeat_seconds, 300);
         CU_ASSERT_EQUAL(c.batch_max_events, 500);
-        /* the agent writes its posture into the spool, the channel between the two */
-        CU_ASSERT_STRING_EQUAL(c.posture_file, "/sp/posture.json");
+        /* where the agent writes it by default (tmpfs: still written when /var is full) */
+        CU_ASSERT_STRING_EQUAL(c.posture_file, "/run/hogo/posture.json");
         CU_ASSERT_PTR_NULL(c.policy_drop_dir);
         CU_ASSERT_PTR_NULL(c.token_file);
         uplink_config_free(&c);
