@@ -120,7 +120,15 @@ static int sqlite_open(const char *target, void **ret_conn)
         /* Switching to WAL is the first read of the file: a file that is not a database
          * fails here, with SQLite's own words. */
         struct pragma_text mode = {};
-        rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", pragma_text_row, &mode, NULL);
+        /* While another connection is switching the same new file to WAL, SQLite may answer
+         * SQLITE_BUSY without calling the busy handler (to avoid a deadlock): wait here as
+         * the busy timeout would. */
+        for (int waited_ms = 0;; waited_ms += 10) {
+                rc = sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", pragma_text_row, &mode, NULL);
+                if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= SQLITE_BUSY_TIMEOUT_MS)
+                        break;
+                (void)usleep(10 * 1000);
+        }
         if (rc != SQLITE_OK) {
                 int r = log_error_errno(sqlite_errno(rc) ?: -EIO,
                                         "Store: %s is not a usable SQLite database (%s); it was "
