@@ -394,6 +394,7 @@ def expiry(k, a, reg, stick):
     ev = a.next_event(reg, timeout=4)
     check("timed registration: usb.read_only before valid_until",
           ev and ev["type"] == "usb.read_only" and ev["details"].get("rule") == "removable_media.allow[0]"
+          and ev["details"].get("media_rule") == "allow"
           and ev["details"].get("valid_until") == until and time.time() < until, ev)
     check("timed registration: authorized before valid_until",
           k.wait(lambda: k.attr(reg, "authorized") == "1" and k.attr(f"{reg}:1.0", "authorized") == "1",
@@ -412,6 +413,7 @@ def expiry(k, a, reg, stick):
     ev = a.next_event(reg, timeout=3)
     check("registration expired: usb.blocked naming the expired entry",
           ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == "removable_media.allow[0]"
+          and ev["details"].get("media_rule") == "allow_expired"
           and ev["details"].get("valid_until") == until and ev["details"].get("outcome") == "blocked"
           and ev["details"].get("registration_no") == KINGSTON["registration_no"], ev)
     check("registration expired: a blocked notice to staff was attempted",
@@ -428,6 +430,7 @@ def expiry(k, a, reg, stick):
     ev = a.next_event(stick, timeout=4)
     check("exception: usb.allowed before it lapses",
           ev and ev["type"] == "usb.allowed" and ev["details"].get("rule") == "removable_media.exceptions[0]"
+          and ev["details"].get("media_rule") == "exception"
           and ev["details"].get("approver") == sandisk["approver"] and time.time() < lapse, ev)
     check("exception: storage interface authorized before it lapses",
           k.wait(lambda: k.attr(f"{stick}:1.0", "authorized") == "1", lapse - time.time() - 1.5))
@@ -442,19 +445,22 @@ def expiry(k, a, reg, stick):
     ev = a.next_event(stick, timeout=3)
     check("exception lapsed: usb.blocked naming the lapsed exception",
           ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == "removable_media.exceptions[0]"
+          and ev["details"].get("media_rule") == "exception_lapsed"
           and ev["details"].get("valid_until") == lapse, ev)
     check("exception lapsed: a blocked notice to staff was attempted",
           k.wait(lambda: notice_after(a, ev, "usb_blocked")))
 
     # plugged again after the end: blocked, the ended approval named
-    for port, what, rule, end in ((reg, "expired registration", "removable_media.allow[0]", until),
-                                  (stick, "lapsed exception", "removable_media.exceptions[0]", lapse)):
+    for port, what, rule, why, end in (
+            (reg, "expired registration", "removable_media.allow[0]", "allow_expired", until),
+            (stick, "lapsed exception", "removable_media.exceptions[0]", "exception_lapsed", lapse)):
         k.unplug(port)
         a.next_event(port)
         again = k.plug("registered-stick" if port == reg else "stick")
         ev = a.next_event(again)
         check(f"plugged after its {what}: usb.blocked naming it",
               ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == rule and
+              ev["details"].get("media_rule") == why and
               ev["details"].get("valid_until") == end, ev)
         k.pump(0.2)
         check(f"plugged after its {what}: stays unauthorized", k.attr(again, "authorized") == "0")
