@@ -38,6 +38,7 @@ uint64_t agent_now_usec(void)
 sd_event *agent_event_loop(struct agent *agent) { return agent->event; }
 sd_bus *agent_system_bus(struct agent *agent) { return agent->system_bus; }
 const char *agent_sysfs_root(struct agent *agent) { return agent->config->sysfs_root; }
+const char *agent_desktop_root(struct agent *agent) { return agent->config->desktop_root; }
 
 static int log_level_for(enum event_severity severity)
 {

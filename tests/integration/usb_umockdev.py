@@ -68,6 +68,7 @@ class Agent:
                 "notify": {"contact": "情報政策課 (内線 1234)", "fallback": "none"},
                 "log_level": "debug",
                 "sysfs_root": "/",
+                "desktop_root": work,
             }, f)
         self.proc = None
         self.seen = 0
