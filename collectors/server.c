@@ -225,28 +225,24 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                 connection_arm(c);
                 return;
         }
-        char peer[96];
-        if (!SSL_is_init_finished(c->ssl)) {
-                if (now < c->handshake_deadline_us) {
-                        connection_arm(c);
-                        return;
-                }
-                log_notice("%s: TLS handshake not finished within %us (limits.handshake_seconds); "
-                           "connection closed, nothing was stored",
-                           connection_peer(c, peer, sizeof peer), lim->handshake_seconds);
-                metrics_count_reject(REJECT_HANDSHAKE_TIMEOUT);
-                connection_cut(c, false);
-                return;
-        }
-        if (now < c->request_deadline_us) {
+        bool handshaking = !SSL_is_init_finished(c->ssl);
+        if (now < (handshaking ? c->handshake_deadline_us : c->request_deadline_us)) {
                 connection_arm(c);
                 return;
         }
-        log_notice("%s: request not complete within %us (limits.request_seconds; slow client); "
-                   "answered 408 and closed, nothing was stored",
-                   connection_peer(c, peer, sizeof peer), lim->request_seconds);
-        metrics_count_reject(REJECT_REQUEST_TIMEOUT);
-        connection_cut(c, true);
+        char peer[96];
+        connection_peer(c, peer, sizeof peer);
+        if (handshaking)
+                log_notice("%s: TLS handshake not finished within %us (limits.handshake_seconds); "
+                           "connection closed, nothing was stored",
+                           peer, lim->handshake_seconds);
+        else
+                log_notice("%s: request not complete within %us (limits.request_seconds; slow "
+                           "client); answered 408 and closed, nothing was stored",
+                           peer, lim->request_seconds);
+        metrics_count_reject(handshaking ? REJECT_HANDSHAKE_TIMEOUT : REJECT_REQUEST_TIMEOUT);
+        /* a client still in the handshake could not read an HTTP answer */
+        connection_cut(c, !handshaking);
 }
 
 /* Output buffer hook: bytes queued while we are not replying are evhttp's own error page
