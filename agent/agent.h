@@ -30,9 +30,12 @@ void agent_free(struct agent *agent);
 sd_event *agent_event_loop(struct agent *agent);
 /* The system bus, or NULL when there is none (a container, a test without a bus). */
 sd_bus *agent_system_bus(struct agent *agent);
-/* Root of sysfs / of the file system as the agent sees it ("/" normally; tests point it
- * elsewhere through the configuration). */
+/* Root under which sysfs and the mount table's block devices are found ("/" normally;
+ * tests point it elsewhere through the configuration). */
 const char *agent_sysfs_root(struct agent *agent);
+/* Root under which the desktop's system settings (/etc/dconf) and GNOME's schemas are
+ * found ("/" normally; tests point it at a scratch tree so the host is never touched). */
+const char *agent_desktop_root(struct agent *agent);
 
 /* Records one decision. Takes ownership of details (may be NULL). Security severities
  * (warning and above) are durable in the spool when this returns; others are durable at

@@ -130,6 +130,7 @@ static int config_set_defaults(struct agent_config *c)
                   "unix:path=/run/user/%U/bus" },
                 { offsetof(struct agent_config, notify.locale_dir), HOGO_LOCALEDIR },
                 { offsetof(struct agent_config, sysfs_root), "/" },
+                { offsetof(struct agent_config, desktop_root), "/" },
         };
         for (size_t i = 0; i < ELEMENTSOF(defaults); i++) {
                 char **slot = (char **)((char *)c + defaults[i].offset);
@@ -155,6 +156,7 @@ static void config_members(struct config_errors *e, json_object *root, struct ag
                 { "control_socket", offsetof(struct agent_config, control_socket) },
                 { "posture_file", offsetof(struct agent_config, posture_file) },
                 { "sysfs_root", offsetof(struct agent_config, sysfs_root) },
+                { "desktop_root", offsetof(struct agent_config, desktop_root) },
         };
 
         json_object_object_foreach(root, key, v)
@@ -283,5 +285,6 @@ void agent_config_free(struct agent_config *c)
         free(c->notify.session_bus_address);
         free(c->notify.locale_dir);
         free(c->sysfs_root);
+        free(c->desktop_root);
         free(c);
 }

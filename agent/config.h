@@ -17,7 +17,9 @@
  *       "locale_dir": "/usr/share/locale"           where hogo-agent.mo catalogues live
  *     },
  *     "log_level": "info",
- *     "sysfs_root": "/"                             tests point the sources elsewhere
+ *     "sysfs_root": "/",                            tests point the sources elsewhere
+ *     "desktop_root": "/"                           where /etc/dconf and the GNOME schemas
+ *                                                   are (tests: never the host's)
  *   }
  *
  * Every key is optional (the defaults above apply); an unknown key, a wrong type or a
@@ -57,6 +59,7 @@ struct agent_config {
         } notify;
         int log_level; /* syslog level */
         char *sysfs_root;
+        char *desktop_root;
 };
 
 /* Builds a configuration from parsed JSON. On failure returns -EINVAL and ret_errors

@@ -525,7 +525,7 @@ static int on_name_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error
 
 static void apply_dconf(struct session_source *src)
 {
-        src->dconf_state = dconf_lock_install(agent_sysfs_root(src->agent),
+        src->dconf_state = dconf_lock_install(agent_desktop_root(src->agent),
                                               &src->policy->screen_lock);
         if (src->dconf_state < 0 && src->dconf_state != -ENOENT)
                 log_warning_errno(src->dconf_state,
@@ -698,7 +698,7 @@ static void session_posture(void *self, json_object *checks)
         }
 
         char dreason[512];
-        int d = dconf_lock_check(agent_sysfs_root(src->agent), &src->policy->screen_lock,
+        int d = dconf_lock_check(agent_desktop_root(src->agent), &src->policy->screen_lock,
                                  dreason, sizeof dreason);
         add_check(checks, "desktop_lock_settings", d > 0 ? "pass" : d == 0 ? "fail" : "unknown",
                   dreason);

@@ -194,19 +194,30 @@ static int parse_store(json_object *o, struct collector_config *c, char *err, si
 static int parse_limits(json_object *o, struct collector_config *c, char *err, size_t errlen)
 {
         static const char *const known[] = { "max_body_bytes", "max_batch_events",
-                                             "timeout_seconds", "revocation_refresh_ms" };
+                                             "timeout_seconds", "handshake_seconds",
+                                             "request_seconds", "max_connections",
+                                             "revocation_refresh_ms" };
         int r = check_members(o, "limits", known, ELEMENTSOF(known), err, errlen);
         if (r < 0)
                 return r;
         uint64_t body = c->limits.max_body_bytes, events = c->limits.max_batch_events,
-                 timeout = c->limits.timeout_seconds, refresh = c->limits.revocation_refresh_ms;
+                 timeout = c->limits.timeout_seconds, refresh = c->limits.revocation_refresh_ms,
+                 handshake = c->limits.handshake_seconds, request = c->limits.request_seconds,
+                 connections = c->limits.max_connections;
         /* The contract caps a batch at 1,000 events / 1 MiB; a site may only lower it. */
         if ((r = get_uint(o, "limits", "max_body_bytes", 1024, 1024 * 1024, &body, err, errlen)) < 0 ||
             (r = get_uint(o, "limits", "max_batch_events", 1, 1000, &events, err, errlen)) < 0 ||
             (r = get_uint(o, "limits", "timeout_seconds", 1, 3600, &timeout, err, errlen)) < 0 ||
+            (r = get_uint(o, "limits", "handshake_seconds", 1, 3600, &handshake, err, errlen)) < 0 ||
+            (r = get_uint(o, "limits", "request_seconds", 1, 3600, &request, err, errlen)) < 0 ||
+            (r = get_uint(o, "limits", "max_connections", 1, 1000000, &connections, err,
+                          errlen)) < 0 ||
             (r = get_uint(o, "limits", "revocation_refresh_ms", 10, 60000, &refresh, err,
                           errlen)) < 0)
                 return r;
+        c->limits.handshake_seconds = (unsigned)handshake;
+        c->limits.request_seconds = (unsigned)request;
+        c->limits.max_connections = (unsigned)connections;
         c->limits.max_body_bytes = body;
         c->limits.max_batch_events = (unsigned)events;
         c->limits.timeout_seconds = (unsigned)timeout;
@@ -234,6 +245,9 @@ int config_parse(const char *text, size_t len, struct collector_config **ret, ch
                 .max_body_bytes = 1024 * 1024,
                 .max_batch_events = 1000,
                 .timeout_seconds = 10,
+                .handshake_seconds = 10,
+                .request_seconds = 30,
+                .max_connections = 4096,
                 .revocation_refresh_ms = 250,
         };
         c->log_level = LOG_INFO;

@@ -12,7 +12,8 @@
  *              "ca_key":      "/etc/hogo/collector/ca.key" },
  *     "store": { "sqlite": "/var/lib/hogo/collector.db" },   or { "postgres": "conninfo" }
  *     "limits": { "max_body_bytes": 1048576, "max_batch_events": 1000,
- *                 "timeout_seconds": 10, "revocation_refresh_ms": 250 },
+ *                 "timeout_seconds": 10, "handshake_seconds": 10, "request_seconds": 30,
+ *                 "max_connections": 4096, "revocation_refresh_ms": 250 },
  *     "threads": 0,                                 0 = one worker per CPU
  *     "log_level": "info"
  *   }
@@ -48,6 +49,9 @@ struct collector_limits {
         size_t max_body_bytes;      /* largest request body on any route (413 above) */
         unsigned max_batch_events;  /* events per POST /v1/events (413 above) */
         unsigned timeout_seconds;   /* idle read/write timeout per connection */
+        unsigned handshake_seconds; /* the TLS handshake must finish within this after accept */
+        unsigned request_seconds;   /* headers + body must arrive within this (408 after) */
+        unsigned max_connections;   /* open connections per collector; more are closed at once */
         unsigned revocation_refresh_ms;
 };
 

@@ -30,6 +30,10 @@ static const char *const reject_names[_REJECT_MAX] = {
         [REJECT_TOKEN_USED_UP] = "token_used_up",
         [REJECT_CSR_INVALID] = "csr_invalid",
         [REJECT_STORE_UNAVAILABLE] = "store_unavailable",
+        [REJECT_REQUEST_TIMEOUT] = "request_timeout",
+        [REJECT_HANDSHAKE_TIMEOUT] = "handshake_timeout",
+        [REJECT_CONNECTION_LIMIT] = "connection_limit",
+        [REJECT_HTTP_LAYER] = "http_layer",
 };
 
 static const char *const handshake_names[_HANDSHAKE_FAILURE_MAX] = {

@@ -46,6 +46,10 @@ enum reject_reason {
         REJECT_TOKEN_USED_UP,
         REJECT_CSR_INVALID,
         REJECT_STORE_UNAVAILABLE,
+        REJECT_REQUEST_TIMEOUT,   /* headers + body not in within limits.request_seconds */
+        REJECT_HANDSHAKE_TIMEOUT, /* TLS handshake not done within limits.handshake_seconds */
+        REJECT_CONNECTION_LIMIT,  /* over limits.max_connections */
+        REJECT_HTTP_LAYER,        /* refused by the HTTP parser (e.g. body over twice the limit) */
         _REJECT_MAX,
 };
 

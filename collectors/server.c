@@ -9,10 +9,13 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/thread.h>
 #include <netdb.h>
+#include <openssl/err.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "collectors/tls.h"
 #include "collectors/writer.h"
@@ -47,6 +50,9 @@ struct worker {
 
 struct server {
         const struct collector_config *config;
+        atomic_uint connections;       /* open connections over all workers */
+        atomic_uint limit_refused;     /* refused since the last "connection limit" log line */
+        atomic_llong limit_logged_sec; /* when that line was last written (monotonic s) */
         struct store *store;
         struct api_context api;
         SSL_CTX *ssl_ctx[_LISTENER_KIND_MAX];
@@ -71,6 +77,232 @@ static const char *method_name(enum evhttp_cmd_type t)
         return "UNKNOWN";
 }
 
+/* ---- per-connection deadlines and the connection cap ----------------------------------
+ * evhttp only has an idle timeout (reset by every byte), so a client trickling one byte
+ * every few seconds would hold its connection forever. Each connection therefore carries
+ * absolute deadlines: the TLS handshake must finish within limits.handshake_seconds of the
+ * accept, and a request's headers and body within limits.request_seconds of the accept or
+ * of the previous answer. The bookkeeping hangs on the SSL object (ex_data), which
+ * bufferevent_openssl frees exactly when the connection is gone. */
+
+struct connection {
+        struct worker *worker;
+        struct bufferevent *bev;
+        SSL *ssl;
+        struct event *deadline_ev;
+        int64_t handshake_deadline_us, request_deadline_us;
+        bool busy;          /* a complete request is being handled; its answer is pending */
+        bool replying;      /* our own reply is being written (not an evhttp error page) */
+        bool over_limit;    /* accepted over limits.max_connections: closed at once */
+};
+
+/* "host:port" of the client; the socket is only attached after the accept callback. */
+static const char *connection_peer(const struct connection *c, char *buf, size_t len)
+{
+        struct sockaddr_storage sa;
+        socklen_t salen = sizeof sa;
+        char host[NI_MAXHOST], port[NI_MAXSERV];
+        int fd = SSL_get_fd(c->ssl);
+        snprintf(buf, len, "unknown peer");
+        if (fd >= 0 && getpeername(fd, (struct sockaddr *)&sa, &salen) == 0 &&
+            getnameinfo((struct sockaddr *)&sa, salen, host, sizeof host, port, sizeof port,
+                        NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+                snprintf(buf, len, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
+        return buf;
+}
+
+static int connection_index = -1;
+static pthread_once_t connection_index_once = PTHREAD_ONCE_INIT;
+
+static int64_t now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void connection_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+                            void *argp)
+{
+        struct connection *c = ptr;
+        if (!c)
+                return;
+        if (c->deadline_ev)
+                event_free(c->deadline_ev);
+        atomic_fetch_sub(&c->worker->server->connections, 1);
+        free(c);
+}
+
+static void connection_index_init(void)
+{
+        connection_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, connection_free);
+}
+
+static struct connection *connection_of_bev(struct bufferevent *bev)
+{
+        SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+        return ssl && connection_index >= 0 ? SSL_get_ex_data(ssl, connection_index) : NULL;
+}
+
+static struct connection *connection_of_request(struct evhttp_request *req)
+{
+        struct evhttp_connection *evcon = req ? evhttp_request_get_connection(req) : NULL;
+        return evcon ? connection_of_bev(evhttp_connection_get_bufferevent(evcon)) : NULL;
+}
+
+static void connection_arm(struct connection *c)
+{
+        int64_t deadline = SSL_is_init_finished(c->ssl) ? c->request_deadline_us
+                                                         : c->handshake_deadline_us;
+        int64_t left = deadline - now_us();
+        if (left < 0)
+                left = 0;
+        struct timeval tv = { .tv_sec = left / 1000000, .tv_usec = left % 1000000 };
+        event_add(c->deadline_ev, &tv);
+}
+
+/* A new request may start now: it has limits.request_seconds from here. */
+static void connection_restart_request(struct connection *c)
+{
+        c->busy = false;
+        c->request_deadline_us =
+                now_us() + (int64_t)c->worker->server->config->limits.request_seconds * 1000000;
+        connection_arm(c);
+}
+
+/* Closes the connection through evhttp's own timeout path (which frees the connection
+ * and its pending request), after a 408 written straight to the TLS session when the
+ * client is between requests' bytes and can still read one. c is freed on return. */
+static void connection_cut(struct connection *c, bool answer_408)
+{
+#define BODY_408 "{\"error\":\"request_timeout\",\"message\":\"the request did not arrive in time\"}\n"
+        static const char reply_408[] =
+                "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+                "Connection: close\r\nContent-Length: 75\r\n\r\n" BODY_408;
+        _Static_assert(sizeof BODY_408 - 1 == 75, "Content-Length of the 408 body");
+#undef BODY_408
+        tls_connection_logged(c->ssl);
+        if (answer_408 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+                ERR_clear_error();
+                (void)SSL_write(c->ssl, reply_408, (int)sizeof reply_408 - 1);
+                ERR_clear_error();
+        }
+        bufferevent_data_cb readcb, writecb;
+        bufferevent_event_cb eventcb;
+        void *arg;
+        bufferevent_getcb(c->bev, &readcb, &writecb, &eventcb, &arg);
+        if (eventcb)
+                eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, arg);
+}
+
+static void connection_log_limit(struct server *s)
+{
+        /* One line per second at most: a flood must not become a flood of log lines. */
+        atomic_fetch_add(&s->limit_refused, 1);
+        long long sec = now_us() / 1000000, last = atomic_load(&s->limit_logged_sec);
+        if (sec <= last || !atomic_compare_exchange_strong(&s->limit_logged_sec, &last, sec))
+                return;
+        unsigned n = atomic_exchange(&s->limit_refused, 0);
+        log_warning("%u connection(s) closed at once: %u are open, limits.max_connections; "
+                    "the open ones are served, raise the limit if clients are legitimate",
+                    n, s->config->limits.max_connections);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+        struct connection *c = arg;
+        const struct collector_limits *lim = &c->worker->server->config->limits;
+        if (c->over_limit) {
+                metrics_count_reject(REJECT_CONNECTION_LIMIT);
+                connection_log_limit(c->worker->server);
+                connection_cut(c, false);
+                return;
+        }
+        int64_t now = now_us();
+        if (c->busy) {
+                /* the answer waits for the store, not for the client */
+                c->request_deadline_us = now + (int64_t)lim->request_seconds * 1000000;
+                connection_arm(c);
+                return;
+        }
+        bool handshaking = !SSL_is_init_finished(c->ssl);
+        if (now < (handshaking ? c->handshake_deadline_us : c->request_deadline_us)) {
+                connection_arm(c);
+                return;
+        }
+        char peer[96];
+        connection_peer(c, peer, sizeof peer);
+        if (handshaking)
+                log_notice("%s: TLS handshake not finished within %us (limits.handshake_seconds); "
+                           "connection closed, nothing was stored",
+                           peer, lim->handshake_seconds);
+        else
+                log_notice("%s: request not complete within %us (limits.request_seconds; slow "
+                           "client); answered 408 and closed, nothing was stored",
+                           peer, lim->request_seconds);
+        metrics_count_reject(handshaking ? REJECT_HANDSHAKE_TIMEOUT : REJECT_REQUEST_TIMEOUT);
+        /* a client still in the handshake could not read an HTTP answer */
+        connection_cut(c, !handshaking);
+}
+
+/* Output buffer hook: bytes queued while we are not replying are evhttp's own error page
+ * (413 for a body over twice the route limit, 400 for broken headers); say why. */
+static void on_output_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+        struct connection *c = arg;
+        if (c->replying || info->n_added == 0 || info->orig_size != 0)
+                return;
+        char head[13] = "";
+        evbuffer_copyout(buf, head, sizeof head - 1);
+        if (strncmp(head, "HTTP/1.", 7) != 0)
+                return;
+        int status = atoi(head + 9);
+        char peer[96];
+        connection_peer(c, peer, sizeof peer);
+        if (status == 413) {
+                log_notice("%s: 413 too_large: the announced or received body is over twice "
+                           "the route's limit; refused before reading it, nothing was stored",
+                           peer);
+                metrics_count_reject(REJECT_TOO_LARGE);
+        } else {
+                log_notice("%s: %d http_layer: the HTTP request could not be parsed "
+                           "(request line, headers or body framing); nothing was stored",
+                           peer, status);
+                metrics_count_reject(REJECT_HTTP_LAYER);
+        }
+        tls_connection_logged(c->ssl);
+}
+
+static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl)
+{
+        struct server *s = w->server;
+        struct connection *c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->worker = w;
+        c->bev = bev;
+        c->ssl = ssl;
+        c->deadline_ev = evtimer_new(w->base, on_deadline, c);
+        if (!c->deadline_ev || SSL_set_ex_data(ssl, connection_index, c) != 1) {
+                if (c->deadline_ev)
+                        event_free(c->deadline_ev);
+                free(c);
+                return -ENOMEM;
+        }
+        /* From here connection_free() undoes the count. */
+        unsigned open = atomic_fetch_add(&s->connections, 1);
+        int64_t now = now_us();
+        c->handshake_deadline_us = now + (int64_t)s->config->limits.handshake_seconds * 1000000;
+        c->request_deadline_us = now + (int64_t)s->config->limits.request_seconds * 1000000;
+        evbuffer_add_cb(bufferevent_get_output(bev), on_output_added, c);
+        if (open >= s->config->limits.max_connections) {
+                c->over_limit = true;
+                event_active(c->deadline_ev, EV_TIMEOUT, 0);
+        } else
+                connection_arm(c);
+        return 0;
+}
+
 static void send_reply(struct evhttp_request *req, struct api_reply *reply)
 {
         metrics_count_request(reply->endpoint, reply->status);
@@ -83,7 +315,16 @@ static void send_reply(struct evhttp_request *req, struct api_reply *reply)
                 evhttp_add_header(h, "Retry-After", "5");
         if (reply->body && reply->body_len)
                 evbuffer_add(out, reply->body, reply->body_len);
+        /* Looked up before: without a connection evhttp_send_reply() frees req. The
+         * connection itself is only freed once the reply was written, later. */
+        struct connection *c = connection_of_request(req);
+        if (c)
+                c->replying = true;
         evhttp_send_reply(req, reply->status, NULL, NULL);
+        if (c) {
+                c->replying = false;
+                connection_restart_request(c);
+        }
 }
 
 static void item_free(struct writer_item *it)
@@ -203,6 +444,11 @@ static void on_request(struct evhttp_request *req, void *arg)
         it->owner = l->worker;
         it->done = api_job_detached(job) ? on_detached_done : on_job_done;
         it->lazy = api_job_detached(job);
+        if (!api_job_detached(job)) {
+                struct connection *c = connection_of_bev(bev);
+                if (c)
+                        c->busy = true;
+        }
         writer_submit(s->writer, it);
 }
 
@@ -220,6 +466,10 @@ static struct bufferevent *make_bufferevent(struct event_base *base, void *arg)
         }
         /* Many clients close without close_notify; that is not an error after a reply. */
         bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        if (connection_attach(l->worker, bev, ssl) < 0) {
+                bufferevent_free(bev);
+                return NULL;
+        }
         return bev;
 }
 
@@ -310,6 +560,7 @@ int server_new(const struct collector_config *config, struct store *store, struc
 {
         static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
         pthread_once(&threads_once, (void (*)(void))evthread_use_pthreads);
+        pthread_once(&connection_index_once, connection_index_init);
 
         struct server *s = calloc(1, sizeof *s);
         if (!s)

@@ -135,6 +135,13 @@ void tls_connection_served(SSL *ssl)
                 n->served = true;
 }
 
+void tls_connection_logged(SSL *ssl)
+{
+        struct conn_note *n = conn_note_get(ssl);
+        if (n)
+                n->failed_logged = true;
+}
+
 /* ---- handshake --------------------------------------------------------------------- */
 
 static void handshake_failed(SSL *ssl, enum handshake_failure why, const char *detail)

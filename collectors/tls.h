@@ -45,5 +45,8 @@ void revoked_set_clear(void);
  * request arrived (a slow or idle client cut off by the timeout) is logged when its SSL
  * object is freed. tls_connection_served() marks that a request was answered. */
 void tls_connection_served(SSL *ssl);
+/* The connection's end was already logged with its reason (deadline, connection limit):
+ * no second, vaguer line when it is freed. */
+void tls_connection_logged(SSL *ssl);
 
 #endif

@@ -31,6 +31,11 @@ bool ctl_wants_help(int argc, char **argv);
 
 /* The string member key of o, or NULL (ctl/status.c). */
 const char *ctl_json_str(json_object *o, const char *key);
+/* Parses [--json] [--socket PATH] [--help] of a command that asks the agent
+ * (ctl/status.c): 1 to go on, 0 when --help printed usage, -EINVAL on a usage error
+ * (said on stderr, prefixed with who). */
+int ctl_parse_agent_options(int argc, char **argv, const char *who, const char *usage,
+                            const char **ret_socket, bool *ret_json);
 /* Asks the agent at socket_path for its status (ctl/status.c). On failure prints why,
  * prefixed with who and followed by hint (what to do), and returns -errno. */
 int ctl_agent_status(const char *socket_path, const char *who, const char *hint,

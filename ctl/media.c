@@ -47,34 +47,16 @@ static void print_device(json_object *d)
 
 static int media_list(int argc, char **argv)
 {
-        static const struct option options[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"socket", required_argument, NULL, 's'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *socket_path = CTL_DEFAULT_SOCKET;
-        bool json = false;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                switch (c) {
-                case 'j': json = true; break;
-                case 's': socket_path = optarg; break;
-                case 'h':
-                        printf(
-                            "Usage: hogoctl media list [--json] [--socket PATH]\n\n"
-                            "Shows the connected USB devices with the agent's decision for each\n"
-                            "(allowed, read_only, blocked), the rule that decided and every "
-                            "interface.\n");
-                        return CTL_EXIT_OK;
-                default: return CTL_EXIT_USAGE;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "hogoctl media list: unexpected argument '%s'\n", argv[optind]);
-                return CTL_EXIT_USAGE;
-        }
+        const char *socket_path;
+        bool json;
+        int r = ctl_parse_agent_options(
+                argc, argv, "hogoctl media list",
+                "Usage: hogoctl media list [--json] [--socket PATH]\n\n"
+                "Shows the connected USB devices with the agent's decision for each\n"
+                "(allowed, read_only, blocked), the rule that decided and every interface.\n",
+                &socket_path, &json);
+        if (r <= 0)
+                return r == 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
         _cleanup_json_ json_object *status = NULL;
         if (ctl_agent_status(socket_path, "hogoctl media list",
                              "New USB devices stay unauthorized while the agent is not running "

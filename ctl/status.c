@@ -15,6 +15,36 @@ const char *ctl_json_str(json_object *o, const char *key)
         return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
 }
 
+int ctl_parse_agent_options(int argc, char **argv, const char *who, const char *usage,
+                            const char **ret_socket, bool *ret_json)
+{
+        static const struct option options[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "socket", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        const char *socket_path = CTL_DEFAULT_SOCKET;
+        bool json = false;
+        int c;
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case 'j': json = true; break;
+                case 's': socket_path = optarg; break;
+                case 'h': fputs(usage, stdout); return 0;
+                default: return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "%s: unexpected argument '%s'\n", who, argv[optind]);
+                return -EINVAL;
+        }
+        *ret_socket = socket_path;
+        *ret_json = json;
+        return 1;
+}
+
 int ctl_agent_status(const char *socket_path, const char *who, const char *hint,
                      json_object **ret_status)
 {
@@ -120,35 +150,18 @@ static void print_status(json_object *s)
 
 int ctl_status_main(int argc, char **argv)
 {
-        static const struct option options[] = {
-            {"json", no_argument, NULL, 'j'},
-            {"socket", required_argument, NULL, 's'},
-            {"help", no_argument, NULL, 'h'},
-            {},
-        };
-        const char *socket_path = CTL_DEFAULT_SOCKET;
-        bool json = false;
-        int c;
-        optind = 1;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-                switch (c) {
-                case 'j': json = true; break;
-                case 's': socket_path = optarg; break;
-                case 'h':
-                        printf("Usage: hogoctl status [--json] [--socket PATH]\n\n"
-                               "Asks the running hogo-agent (root or the control group only) "
-                               "for its version, policy,\nsources, spool and last upload.\n"
-                               "  --json         print the agent's answer as JSON\n"
-                               "  --socket PATH  control socket (default " CTL_DEFAULT_SOCKET
-                               ")\n");
-                        return CTL_EXIT_OK;
-                default: return CTL_EXIT_USAGE;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "hogoctl status: unexpected argument '%s'\n", argv[optind]);
-                return CTL_EXIT_USAGE;
-        }
+        const char *socket_path;
+        bool json;
+        int r = ctl_parse_agent_options(
+                argc, argv, "hogoctl status",
+                "Usage: hogoctl status [--json] [--socket PATH]\n\n"
+                "Asks the running hogo-agent (root or the control group only) for its version,\n"
+                "policy, sources, spool and last upload.\n"
+                "  --json         print the agent's answer as JSON\n"
+                "  --socket PATH  control socket (default " CTL_DEFAULT_SOCKET ")\n",
+                &socket_path, &json);
+        if (r <= 0)
+                return r == 0 ? CTL_EXIT_OK : CTL_EXIT_USAGE;
 
         _cleanup_json_ json_object *status = NULL;
         if (ctl_agent_status(socket_path, "hogoctl status",

@@ -166,6 +166,8 @@ def write_config(scratch, pubkey, **extra):
         "state_dir": scratch.join("state"),
         "control_socket": scratch.join("agent.sock"),
         "posture_file": scratch.join("posture.json"),
+        # the desktop settings the session source writes (/etc/dconf): never the host's
+        "desktop_root": scratch.path,
         "notify": {"contact": "情報政策課 (内線 1234)",
                    "session_bus_address": "unix:path=" + scratch.join("session.sock"),
                    "locale_dir": os.path.join(BUILD, "locale")},

@@ -5,6 +5,7 @@
 # timeout: 120
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -15,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from collectortest import COLLECTOR, Collector, Test, make_events  # noqa: E402
 
 t = Test()
-c = Collector(t, timeout_seconds=2)
+c = Collector(t, timeout_seconds=2,
+              extra_limits={'handshake_seconds': 2, 'request_seconds': 3})
 c.start()
 a = c.enroll()
 
@@ -131,9 +133,54 @@ slow.close()
 t.check('client stalling in the body: closed after the timeout', took is not None and took <= 5, took)
 t.check('the half-sent batch stored nothing', events_stored() == 3, events_stored())
 
+
+def trickle_until_closed(sock, data, every, limit):
+    """Sends data one byte per `every` seconds (each under the idle timeout); returns
+    (seconds until the collector closed, what it answered) or (None, b'') after limit."""
+    start = time.time()
+    sock.settimeout(every)
+    got = b''
+    for byte in data:
+        if time.time() - start > limit:
+            return None, got
+        try:
+            sock.sendall(bytes([byte]))
+            chunk = sock.recv(4096)
+            if not chunk:
+                return time.time() - start, got
+            got += chunk
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
+            return time.time() - start, got
+    return None, got
+
+
+# Each byte comes before the 2 s idle timeout: only the absolute deadline can cut it.
+slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
+took, got = trickle_until_closed(slow, b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\n' + b'X' * 100,
+                                 every=0.7, limit=10)
+slow.close()
+t.check('client trickling its headers (a byte every 0.7 s): answered 408 and closed by the 3 s deadline',
+        took is not None and took <= 3 + 1.5 and got.startswith(b'HTTP/1.1 408'), (took, got[:100]))
+t.check('the trickling client is logged with its peer and counted',
+        re.search(r'127\.0\.0\.1:\d+: request not complete within 3s', c.log_text()) is not None and
+        (c.metric('hogo_collector_rejects_total{reason="request_timeout"}') or 0) >= 1)
+
+raw = socket.create_connection(('127.0.0.1', c.agent_port))
+# a TLS record header announcing a ClientHello that never completes, a byte at a time
+took, _ = trickle_until_closed(raw, b'\x16\x03\x01\x02\x00' + b'\x01' * 64, every=0.7, limit=10)
+raw.close()
+t.check('client that never finishes the TLS handshake: closed by the 2 s handshake deadline',
+        took is not None and took <= 2 + 1.5, took)
+t.check('the unfinished handshake is logged with its peer and counted',
+        re.search(r'127\.0\.0\.1:\d+: TLS handshake not finished within 2s', c.log_text()) is not None and
+        (c.metric('hogo_collector_rejects_total{reason="handshake_timeout"}') or 0) >= 1)
+
 log = c.log_text()
 for needle in ('400 malformed_json', '415 content_type', '413 too_large', '413 too_many_events',
-               '404 unknown_path', '405 method_not_allowed', 'without a complete request'):
+               '404 unknown_path', '405 method_not_allowed', 'without a complete request',
+               '413 too_large: the announced or received body is over twice'):
     t.check('logged: %s' % needle, needle in log)
 for reason in ('malformed_json', 'content_type', 'too_large', 'too_many_events', 'unknown_path',
                'method_not_allowed', 'invalid_request'):
@@ -141,4 +188,36 @@ for reason in ('malformed_json', 'content_type', 'too_large', 'too_many_events',
     t.check('counted: rejects{reason=%s}' % reason, v is not None and v >= 1, v)
 t.check('collector alive and serving', c.alive() and c.request('GET', '/healthz', agent=a)[0] == 200)
 t.check('collector stops cleanly', c.stop() == 0)
+
+# --- the connection cap ---------------------------------------------------------------------
+with open(c.config) as f:
+    cfg = json.load(f)
+cfg['limits']['max_connections'] = 3
+with open(c.config, 'w') as f:
+    json.dump(cfg, f)
+c.start()
+time.sleep(0.3)  # the start-up probe's connection is gone
+held = [c.connection(a) for _ in range(3)]
+first = [c.request('GET', '/healthz', conn=h, agent=a)[0] for h in held]
+t.check('max_connections=3: three connections served', first == [200, 200, 200], first)
+try:
+    extra = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
+    extra.sendall(b'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    extra.settimeout(3)
+    fourth = extra.recv(100)
+    extra.close()
+except (OSError, ssl.SSLError) as e:
+    fourth = repr(e).encode()
+t.check('max_connections=3: the fourth connection is closed at once', not fourth.startswith(b'HTTP'), fourth)
+again = [c.request('GET', '/healthz', conn=h, agent=a)[0] for h in held]
+t.check('max_connections=3: the first three still work', again == [200, 200, 200], again)
+for h in held:
+    h.close()
+time.sleep(0.3)
+t.check('max_connections=3: closed connections free their places',
+        c.request('GET', '/healthz', agent=a)[0] == 200)
+t.check('the refused connection is logged and counted',
+        'limits.max_connections' in c.log_text() and
+        (c.metric('hogo_collector_rejects_total{reason="connection_limit"}') or 0) >= 1)
+t.check('collector stops cleanly (connection cap)', c.stop() == 0)
 t.finish()

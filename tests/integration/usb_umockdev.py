@@ -8,12 +8,17 @@
 # events in the agent's spool. Then: a new policy registering a stick read-only, a policy
 # taking a present device away, garbage descriptors, a vanished device, a sysfs write that
 # fails, devices present before the agent starts, and the defaults surviving the agent.
+# Last, with the agent started again: a registration and an exception whose valid_until
+# (a UTC instant) passes a few seconds after the policy is applied take their sticks away at
+# that instant, with no new policy or plug, and a stick plugged afterwards stays blocked.
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 if "umockdev" not in os.environ.get("LD_PRELOAD", ""):
     os.execvp("umockdev-wrapper", ["umockdev-wrapper", sys.executable] + sys.argv)
@@ -63,6 +68,7 @@ class Agent:
                 "notify": {"contact": "情報政策課 (内線 1234)", "fallback": "none"},
                 "log_level": "debug",
                 "sysfs_root": "/",
+                "desktop_root": work,
             }, f)
         self.proc = None
         self.seen = 0
@@ -358,6 +364,110 @@ def run(k, a):
     late = k.plug("phone-mtp", hub="usb2")
     k.pump(0.2)
     check("plugged while the agent is down: stays unauthorized", k.attr(late, "authorized") == "0")
+
+    expiry(k, a, reg, stick)
+
+
+def utc_text(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def notice_after(a, event, kind):
+    """Whether a notice of kind was attempted after event (a fallback record: no session)."""
+    return any(e["type"] == "agent.notice_fallback" and e["details"].get("notice_kind") == kind and
+               event and e["seq"] > event["seq"] for e in read_spool(a.spool))
+
+
+def expiry(k, a, reg, stick):
+    """Approvals that end while their stick is plugged in: the agent takes it away at the
+    instant written in valid_until, with no new policy and no plug, and says why."""
+    # a fresh agent: its notice rate limit (3 a minute per stick) starts empty
+    mark = len(a.events())
+    started = len([e for e in read_spool(a.spool) if e["type"] == "agent.started"])
+    a.start()
+    # the policy directory is watched only once the sources have started
+    k.wait(lambda: len([e for e in read_spool(a.spool) if e["type"] == "agent.started"]) > started, 10)
+    blocked_at_start = lambda: {e["details"].get("port") for e in a.events()[mark:] if e["type"] == "usb.blocked"}
+    check("restart: both present sticks re-evaluated, blocked",
+          k.wait(lambda: {reg, stick} <= blocked_at_start(), 10), blocked_at_start())
+    a.seen = len(a.events())
+
+    # the Kingston stick registered read-only until a few seconds from now
+    until = int(time.time()) + 5
+    a.push_policy(policy(6, allow=[dict(KINGSTON, access="read_only", valid_until=utc_text(until))]))
+    ev = a.next_event(reg, timeout=4)
+    check("timed registration: usb.read_only before valid_until",
+          ev and ev["type"] == "usb.read_only" and ev["details"].get("rule") == "removable_media.allow[0]"
+          and ev["details"].get("media_rule") == "allow"
+          and ev["details"].get("valid_until") == until and time.time() < until, ev)
+    check("timed registration: authorized before valid_until",
+          k.wait(lambda: k.attr(reg, "authorized") == "1" and k.attr(f"{reg}:1.0", "authorized") == "1",
+                 until - time.time() - 1.5))
+    k.pump(max(0.0, until - 1 - time.time()))
+    check("timed registration: still authorized 1 s before valid_until",
+          time.time() < until and k.attr(reg, "authorized") == "1")
+    k.wait(lambda: k.attr(reg, "authorized") == "0", until + 5 - time.time())
+    gone = time.time()
+    print(f"# deauthorized {gone - until:+.3f} s after valid_until", flush=True)
+    check("registration expired: deauthorized at valid_until without a new policy or plug",
+          k.attr(reg, "authorized") == "0" and until - 0.05 <= gone <= until + 2.0,
+          f"valid_until {until}, deauthorized at {gone:.3f}")
+    check("registration expired: storage interface removed",
+          k.wait(lambda: not os.path.exists(k.path(k.devices[reg].devpath + f"/{reg}:1.0"))))
+    ev = a.next_event(reg, timeout=3)
+    check("registration expired: usb.blocked naming the expired entry",
+          ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == "removable_media.allow[0]"
+          and ev["details"].get("media_rule") == "allow_expired"
+          and ev["details"].get("valid_until") == until and ev["details"].get("outcome") == "blocked"
+          and ev["details"].get("registration_no") == KINGSTON["registration_no"], ev)
+    check("registration expired: a blocked notice to staff was attempted",
+          k.wait(lambda: notice_after(a, ev, "usb_blocked")))
+
+    # a manager's exception for the SanDisk stick on this terminal, lapsing shortly; the
+    # Kingston entry stays in the policy, its valid_until already past
+    lapse = int(time.time()) + 5
+    sandisk = {"vendor": "0781", "product": "5581", "serial": "4C530001230915104273",
+               "access": "read_write", "terminals": [socket.gethostname()],
+               "reason": "監査資料の受け渡し", "approver": "情報政策課 山田", "valid_until": utc_text(lapse)}
+    a.push_policy(policy(7, allow=[dict(KINGSTON, access="read_only", valid_until=utc_text(until))],
+                         exceptions=[sandisk]))
+    ev = a.next_event(stick, timeout=4)
+    check("exception: usb.allowed before it lapses",
+          ev and ev["type"] == "usb.allowed" and ev["details"].get("rule") == "removable_media.exceptions[0]"
+          and ev["details"].get("media_rule") == "exception"
+          and ev["details"].get("approver") == sandisk["approver"] and time.time() < lapse, ev)
+    check("exception: storage interface authorized before it lapses",
+          k.wait(lambda: k.attr(f"{stick}:1.0", "authorized") == "1", lapse - time.time() - 1.5))
+    k.pump(0.3)
+    check("exception: the expired Kingston entry still allows nothing", k.attr(reg, "authorized") == "0")
+    k.wait(lambda: k.attr(stick, "authorized") == "0", lapse + 5 - time.time())
+    gone = time.time()
+    print(f"# deauthorized {gone - lapse:+.3f} s after valid_until", flush=True)
+    check("exception lapsed: deauthorized at valid_until without a new policy or plug",
+          k.attr(stick, "authorized") == "0" and lapse - 0.05 <= gone <= lapse + 2.0,
+          f"valid_until {lapse}, deauthorized at {gone:.3f}")
+    ev = a.next_event(stick, timeout=3)
+    check("exception lapsed: usb.blocked naming the lapsed exception",
+          ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == "removable_media.exceptions[0]"
+          and ev["details"].get("media_rule") == "exception_lapsed"
+          and ev["details"].get("valid_until") == lapse, ev)
+    check("exception lapsed: a blocked notice to staff was attempted",
+          k.wait(lambda: notice_after(a, ev, "usb_blocked")))
+
+    # plugged again after the end: blocked, the ended approval named
+    for port, what, rule, why, end in (
+            (reg, "expired registration", "removable_media.allow[0]", "allow_expired", until),
+            (stick, "lapsed exception", "removable_media.exceptions[0]", "exception_lapsed", lapse)):
+        k.unplug(port)
+        a.next_event(port)
+        again = k.plug("registered-stick" if port == reg else "stick")
+        ev = a.next_event(again)
+        check(f"plugged after its {what}: usb.blocked naming it",
+              ev and ev["type"] == "usb.blocked" and ev["details"].get("rule") == rule and
+              ev["details"].get("media_rule") == why and
+              ev["details"].get("valid_until") == end, ev)
+        k.pump(0.2)
+        check(f"plugged after its {what}: stays unauthorized", k.attr(again, "authorized") == "0")
 
 
 if __name__ == "__main__":

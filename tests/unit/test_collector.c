@@ -94,7 +94,8 @@ static const char good_config[] =
         "{\"listen\": {\"agent\": [\"127.0.0.1:8443\", \"[::1]:8443\"], \"enroll\": \":8442\"},"
         " \"tls\": {\"certificate\": \"s.crt\", \"key\": \"s.key\", \"ca\": \"ca.crt\", \"ca_key\": \"ca.key\"},"
         " \"store\": {\"postgres\": \"dbname=hogo\"},"
-        " \"limits\": {\"max_batch_events\": 500, \"timeout_seconds\": 5}, \"threads\": 2,"
+        " \"limits\": {\"max_batch_events\": 500, \"timeout_seconds\": 5, \"handshake_seconds\": 4,"
+        " \"request_seconds\": 20, \"max_connections\": 100}, \"threads\": 2,"
         " \"log_level\": \"debug\"}";
 
 static void test_config_parses_every_key(void)
@@ -110,6 +111,9 @@ static void test_config_parses_every_key(void)
         CU_ASSERT_STRING_EQUAL(c->store_target, "dbname=hogo");
         CU_ASSERT_EQUAL(c->limits.max_batch_events, 500);
         CU_ASSERT_EQUAL(c->limits.max_body_bytes, 1024 * 1024);
+        CU_ASSERT_EQUAL(c->limits.handshake_seconds, 4);
+        CU_ASSERT_EQUAL(c->limits.request_seconds, 20);
+        CU_ASSERT_EQUAL(c->limits.max_connections, 100);
         CU_ASSERT_EQUAL(c->threads, 2);
         config_free(c);
 }
@@ -129,6 +133,12 @@ static void test_config_refuses_with_the_path(void)
                 { "{\"listen\": {\"agent\": \"x:1\"}, \"tls\": {\"certificate\": \"a\", \"key\": \"b\", "
                   "\"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}, \"limits\": {\"max_batch_events\": 1001}}",
                   "limits.max_batch_events" },
+                { "{\"listen\": {\"agent\": \"x:1\"}, \"tls\": {\"certificate\": \"a\", \"key\": \"b\", "
+                  "\"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}, \"limits\": {\"max_connections\": 0}}",
+                  "limits.max_connections: expected an integer from 1" },
+                { "{\"listen\": {\"agent\": \"x:1\"}, \"tls\": {\"certificate\": \"a\", \"key\": \"b\", "
+                  "\"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}, \"limits\": {\"request_seconds\": \"30\"}}",
+                  "limits.request_seconds: expected an integer" },
                 { "{\"listen\": {\"agent\": \"x:1\", \"enroll\": \"x:2\"}, \"tls\": {\"certificate\": \"a\", "
                   "\"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}",
                   "tls.ca_key: missing" },
