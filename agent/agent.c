@@ -477,14 +477,16 @@ int agent_new(const char *config_path, struct agent_config *config, enum log_tar
         if (r >= 0) {
                 open_spool(agent); /* failure is reported and retried; enforcement goes on */
                 open_system_bus(agent);
-                r = agent_policy_start(agent);
+                /* watch before the first read: a policy dropped while the agent starts is
+                 * then seen by the loop instead of falling between the read and the watch */
+                r = agent_policy_watch(agent);
         }
+        if (r >= 0)
+                r = agent_policy_start(agent);
         if (r >= 0)
                 r = notifier_new(agent, &agent->notifier);
         if (r >= 0)
                 r = start_sources(agent);
-        if (r >= 0)
-                r = agent_policy_watch(agent);
         if (r >= 0)
                 r = control_open(agent->event, config->control_socket, config->control_group,
                                  agent_control_request, agent, &agent->control);

@@ -192,6 +192,10 @@ int usb_decision_to_json(const struct usb_decision *d, const struct policy *p,
         json_object_object_add(details, "rule", json_object_new_string(d->rule));
         json_object_object_add(details, "mode",
                                json_object_new_string(policy_media_mode_to_string(p->removable_media.mode)));
+        /* the rule path alone reads the same for a grant and for the entry that ended */
+        if (d->media_consulted && d->media.rule != MEDIA_RULE_MODE)
+                json_object_object_add(details, "media_rule",
+                                       json_object_new_string(media_rule_to_string(d->media.rule)));
         if (d->registration_no)
                 json_object_object_add(details, "registration_no",
                                        json_object_new_string(d->registration_no));

@@ -102,7 +102,7 @@ start_agent() {
     cat > "$A/run/agent.json" <<EOF
 {"spool_dir": "$A/run/spool", "policy_dir": "$A/run/policy",
  "policy_pubkey": "$A/keys/policy-signing.pub", "state_dir": "$A/run/state",
- "control_socket": "$A/run/agent.sock", "sysfs_root": "$A/sys", "log_level": "warning",
+ "control_socket": "$A/run/agent.sock", "posture_file": "$A/run/posture.json", "sysfs_root": "$A/sys", "log_level": "warning",
  "notify": {"fallback": "none"}}
 EOF
     DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent "$BUILD/hogo-agent" -d -c "$A/run/agent.json" \

@@ -383,7 +383,10 @@ def expiry(k, a, reg, stick):
     instant written in valid_until, with no new policy and no plug, and says why."""
     # a fresh agent: its notice rate limit (3 a minute per stick) starts empty
     mark = len(a.events())
+    started = len([e for e in read_spool(a.spool) if e["type"] == "agent.started"])
     a.start()
+    # the policy directory is watched only once the sources have started
+    k.wait(lambda: len([e for e in read_spool(a.spool) if e["type"] == "agent.started"]) > started, 10)
     blocked_at_start = lambda: {e["details"].get("port") for e in a.events()[mark:] if e["type"] == "usb.blocked"}
     check("restart: both present sticks re-evaluated, blocked",
           k.wait(lambda: {reg, stick} <= blocked_at_start(), 10), blocked_at_start())

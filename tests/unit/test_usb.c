@@ -447,6 +447,12 @@ static void test_registered_stick(void)
         CU_ASSERT_FALSE(decision.authorize_device);
         CU_ASSERT_EQUAL(decision.media.rule, MEDIA_RULE_ALLOW_EXPIRED);
         CU_ASSERT_STRING_EQUAL(decision.rule, "removable_media.allow[0]");
+        /* the path reads as for a grant: the event says the entry ended */
+        _cleanup_json_ json_object *details = json_object_new_object();
+        CU_ASSERT_EQUAL(usb_decision_to_json(&decision, p, details), 0);
+        json_object *why = NULL;
+        CU_ASSERT_TRUE(json_object_object_get_ex(details, "media_rule", &why));
+        CU_ASSERT_STRING_EQUAL(json_object_get_string(why), "allow_expired");
 }
 
 static void test_exception_for_this_terminal(void)
@@ -486,6 +492,11 @@ static void test_exception_for_this_terminal(void)
         decide(p, "stick", "4C530001230915104273");
         usb_decide(p, parse_recording("stick"), "4C530001230915104273", TERMINAL, NOW + 7200, &decision);
         CU_ASSERT_FALSE(decision.authorize_device);
+        _cleanup_json_ json_object *lapsed = json_object_new_object();
+        CU_ASSERT_EQUAL(usb_decision_to_json(&decision, p, lapsed), 0);
+        json_object *why = NULL;
+        CU_ASSERT_TRUE(json_object_object_get_ex(lapsed, "media_rule", &why));
+        CU_ASSERT_STRING_EQUAL(json_object_get_string(why), "exception_lapsed");
 }
 
 static void test_mode_read_only(void)
