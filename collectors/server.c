@@ -203,8 +203,8 @@ static void connection_log_limit(struct server *s)
         if (sec <= last || !atomic_compare_exchange_strong(&s->limit_logged_sec, &last, sec))
                 return;
         unsigned n = atomic_exchange(&s->limit_refused, 0);
-        log_warning("%u connection(s) closed at once: %u are open, limits.max_connections; "
-                    "the open ones are served, raise the limit if clients are legitimate",
+        log_warning("%u new connection(s) closed at once: limits.max_connections (%u) are "
+                    "open; those are still served. Raise the limit if the clients are legitimate",
                     n, s->config->limits.max_connections);
 }
 
