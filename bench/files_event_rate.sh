@@ -13,32 +13,14 @@
 # offer). Prints the highest rate without overflow and the rate where overflow starts.
 #   env: WORK=/tmp/hogo-rate-bench NPROC=4 NMARKED=50000 RATE0=4000 MAXRATE=512000 STEP_SECS=3
 set -euo pipefail
-SRC=${HOGO_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
-BUILD=${HOGO_BUILD:-$SRC/build}
-PEERS=${PEERS:-$SRC/../../shared/bench-peers}
-[ -d "$PEERS" ] || PEERS=/work/shared/bench-peers
 WORK=${WORK:-/tmp/hogo-rate-bench}; NPROC=${NPROC:-4}; NMARKED=${NMARKED:-50000}
 RATE0=${RATE0:-4000}; MAXRATE=${MAXRATE:-512000}; STEP_SECS=${STEP_SECS:-3}
-export SRC BUILD PEERS WORK NPROC NMARKED RATE0 MAXRATE STEP_SECS
-
-if [ "$(id -u)" -ne 0 ]; then echo "files_event_rate: run as root (fanotify, mounts)" >&2; exit 1; fi
-if [ "${1:-}" != "--inner" ]; then
-    mkdir -p "$WORK"
-    gcc -O2 -Wall -o "$WORK/fan_listener" "$PEERS/fan_listener.c"
-    exec unshare -m --propagation private "$0" --inner
-fi
-
-MNT=$WORK/mnt; DEST=$WORK/dest; APID=; LPIDS=()
-mkdir -p "$MNT" "$DEST"
-mount -t tmpfs -o size=256M tmpfs "$MNT"
-mount -t tmpfs -o size=64M tmpfs "$DEST"
-cleanup() {
-    for p in "${LPIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-    [ -n "$APID" ] && { kill -TERM "$APID" 2>/dev/null; wait "$APID" 2>/dev/null; }
-    umount "$DEST" 2>/dev/null || umount -l "$DEST" || true
-    umount "$MNT" 2>/dev/null || umount -l "$MNT" || true
-}
-trap cleanup EXIT
+export WORK NPROC NMARKED RATE0 MAXRATE STEP_SECS
+. "$(dirname "$0")/files_lib.sh"
+files_bench_enter files_event_rate "$@"
+MNT=$WORK/mnt; DEST=$WORK/dest
+files_bench_tmpfs "$MNT" 256M
+files_bench_tmpfs "$DEST" 64M
 
 # load generator: paced in 1 ms slices; prints "<operations> <seconds>" for all processes
 cat > "$WORK/gen.py" <<'EOF'
@@ -90,28 +72,17 @@ for i in range(int(sys.argv[2])):
         f.write("name,number\nrow %d,123\n" % i)
 EOF
 
-A=$WORK/agent; rm -rf "$A"; mkdir -p "$A/sys"
-"$BUILD/hogoctl" policy keygen --out "$A/keys" >/dev/null
-cat > "$A/p.json" <<EOF
+files_bench_policy p <<EOF
 {"version": 1, "name": "bench-rate",
  "marked_files": {"xattr": "user.hogo.label", "paths": ["$MNT/jumin/**"],
                   "content": {"my_number": true, "my_number_min_matches": 1, "scan_max_bytes": 1048576, "patterns": []}},
  "bulk_transfer": {"window_seconds": 3600, "max_files": 100000, "max_bytes": 1099511627776,
                    "destinations": ["$DEST"], "action": "warn", "cooldown_seconds": 3600}}
 EOF
-"$BUILD/hogoctl" policy sign --key "$A/keys/policy-signing.key" "$A/p.json" > "$A/p.signed"
-rm -rf "$A/run"; mkdir -p "$A/run/policy"
-cp "$A/p.signed" "$A/run/policy/policy.json"
-cat > "$A/run/agent.json" <<EOF
-{"spool_dir": "$A/run/spool", "policy_dir": "$A/run/policy",
- "policy_pubkey": "$A/keys/policy-signing.pub", "state_dir": "$A/run/state",
- "control_socket": "$A/run/agent.sock", "posture_file": "$A/run/posture.json", "sysfs_root": "$A/sys", "log_level": "warning",
- "notify": {"fallback": "none"}}
-EOF
 
 # counters of the agent's files source: "<handled events> <queue overflows>"
 agent_counters() {
-    "$BUILD/hogoctl" status --json --socket "$A/run/agent.sock" | python3 -c '
+    agent_status | python3 -c '
 import json, sys
 f = json.load(sys.stdin)["sources"]["files"]
 print(f["marked_opens"] + f["unmarked_opens"] + f["destination_writes_counted"]
@@ -122,19 +93,14 @@ gen() { python3 "$WORK/gen.py" "$1" "$STEP_SECS" "$NPROC" "$MNT/jumin" "$NMARKED
 
 RES=$WORK/rate_results.txt; : > "$RES"
 step_floor() { # $1 offered rate → "achieved handled overflows"
-    LPIDS=(); : > "$WORK/l.err"
-    for m in "$MNT" "$DEST"; do
-        : > "$WORK/l.out"
-        timeout 300 "$WORK/fan_listener" notify "$m" > "$WORK/l.out" 2>> "$WORK/l.err" &
-        LPIDS+=($!)
-        for _ in $(seq 500); do grep -q ready "$WORK/l.out" && break; sleep 0.01; done
-        grep -q ready "$WORK/l.out" || { echo "floor listener did not start" >&2; exit 1; }
-    done
+    : > "$WORK/listener.err"
+    listener_start notify "$MNT"
+    listener_start notify "$DEST"
     read -r ops el < <(gen "$1")
     sleep 1
-    for p in "${LPIDS[@]}"; do kill -TERM "$p"; wait "$p" || true; done; LPIDS=()
+    listener_stop
     awk -v el="$el" -v ops="$ops" '{split($3, e, "="); split($4, o, "="); ev += e[2]; ov += o[2]}
-        END {printf "%.0f %.0f %d\n", ops / el, ev / el, ov}' "$WORK/l.err"
+        END {printf "%.0f %.0f %d\n", ops / el, ev / el, ov}' "$WORK/listener.err"
 }
 step_agent() {
     read -r c0 o0 < <(agent_counters)
@@ -153,14 +119,7 @@ step_agent() {
 
 echo "# $NMARKED marked files, $NPROC processes ($((NPROC - 1)) opening marked files, 1 writing to the destination), ${STEP_SECS}s steps"
 for who in floor agent; do
-    if [ "$who" = agent ]; then
-        DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent "$BUILD/hogo-agent" -d -c "$A/run/agent.json" \
-            >> "$A/agent.log" 2>&1 &
-        APID=$!
-        for _ in $(seq 500); do [ -S "$A/run/agent.sock" ] && break; sleep 0.01; done
-        [ -S "$A/run/agent.sock" ] || { echo "agent did not start; see $A/agent.log" >&2; exit 1; }
-        sleep 0.5
-    fi
+    if [ "$who" = agent ]; then agent_start p; fi
     rate=$RATE0; ok=0; over=; mid=
     while [ "$rate" -le "$MAXRATE" ]; do
         read -r got handled ovf < <(step_$who "$rate")
@@ -180,7 +139,7 @@ for who in floor agent; do
     done
     echo "$who $ok ${over:--}" >> "$RES"
 done
-kill -TERM "$APID"; wait "$APID" || true; APID=
+agent_stop
 echo "# agent files.queue_overflow events raised (at most one a minute):" \
     "$(grep -c '\[files.queue_overflow' "$A/agent.log" || true)"
 echo "# summary (opens + close-writes per second offered by the generator)"
