@@ -289,24 +289,32 @@ static void device_enforce_read_only(struct usb_state *u, struct usb_device_stat
         (void)usb_sysfs_foreach_interface(d->dir, d->name, interface_enforce_cb, u->base, &ic);
 }
 
+
+/* vendor, product, serial, names and port of a device, as events and status show them */
+static void device_identity_to_json(const struct usb_device_state *d, json_object *o)
+{
+        char id[8];
+        snprintf(id, sizeof id, "%04x", d->facts.vendor_id);
+        json_object_object_add(o, "vendor", json_object_new_string(id));
+        snprintf(id, sizeof id, "%04x", d->facts.product_id);
+        json_object_object_add(o, "product", json_object_new_string(id));
+        if (d->facts.serial)
+                json_object_object_add(o, "serial", json_object_new_string(d->facts.serial));
+        if (d->facts.manufacturer)
+                json_object_object_add(o, "manufacturer",
+                                       json_object_new_string(d->facts.manufacturer));
+        if (d->facts.product)
+                json_object_object_add(o, "product_name", json_object_new_string(d->facts.product));
+        json_object_object_add(o, "port", json_object_new_string(d->name));
+}
+
 static void report(struct usb_state *u, struct usb_device_state *d, const char *type,
                    enum event_severity severity)
 {
         json_object *details = json_object_new_object();
         if (!details)
                 return;
-        char id[8];
-        snprintf(id, sizeof id, "%04x", d->facts.vendor_id);
-        json_object_object_add(details, "vendor", json_object_new_string(id));
-        snprintf(id, sizeof id, "%04x", d->facts.product_id);
-        json_object_object_add(details, "product", json_object_new_string(id));
-        if (d->facts.serial)
-                json_object_object_add(details, "serial", json_object_new_string(d->facts.serial));
-        if (d->facts.manufacturer)
-                json_object_object_add(details, "manufacturer", json_object_new_string(d->facts.manufacturer));
-        if (d->facts.product)
-                json_object_object_add(details, "product_name", json_object_new_string(d->facts.product));
-        json_object_object_add(details, "port", json_object_new_string(d->name));
+        device_identity_to_json(d, details);
         json_object_object_add(details, "devpath", json_object_new_string(d->devpath));
         if (d->decision && u->policy)
                 (void)usb_decision_to_json(d->decision, u->policy, details);
@@ -725,18 +733,7 @@ static json_object *device_status(const struct usb_state *u, const struct usb_de
         json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
-        char id[8];
-        snprintf(id, sizeof id, "%04x", d->facts.vendor_id);
-        json_object_object_add(o, "vendor", json_object_new_string(id));
-        snprintf(id, sizeof id, "%04x", d->facts.product_id);
-        json_object_object_add(o, "product", json_object_new_string(id));
-        if (d->facts.serial)
-                json_object_object_add(o, "serial", json_object_new_string(d->facts.serial));
-        if (d->facts.manufacturer)
-                json_object_object_add(o, "manufacturer", json_object_new_string(d->facts.manufacturer));
-        if (d->facts.product)
-                json_object_object_add(o, "product_name", json_object_new_string(d->facts.product));
-        json_object_object_add(o, "port", json_object_new_string(d->name));
+        device_identity_to_json(d, o);
         int a = usb_sysfs_read_bool(d->dir, "authorized");
         json_object_object_add(o, "authorized", a >= 0 ? json_object_new_boolean(a) : NULL);
         if (d->decision && u->policy)
