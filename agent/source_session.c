@@ -135,13 +135,21 @@ static json_object *session_details(const struct tracked_session *s, uint64_t no
         return d;
 }
 
+static int on_manager_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        if (e)
+                log_warning("logind refused %s: %s", (const char *)userdata, e->message);
+        return 0;
+}
+
 static void call_manager(struct session_source *src, const char *method, const char *id)
 {
-        /* Fire and forget: logind answers asynchronously; a failure is logged by the reply
-         * handler-less call (sd-bus drops the reply) and shows up as LockedHint not
-         * following, which the rules report as lock_ignored. */
+        /* Asynchronous: the loop never waits for logind. A refused Lock also shows up as
+         * LockedHint not following (lock_ignored); the refusal itself is logged here. */
         int r = sd_bus_call_method_async(src->bus, NULL, LOGIND_SERVICE, LOGIND_PATH,
-                                         LOGIND_MANAGER, method, NULL, NULL, "s", id);
+                                         LOGIND_MANAGER, method, on_manager_reply,
+                                         (void *)method, "s", id);
         if (r < 0)
                 log_warning_errno(r, "Cannot call logind %s for session %s: %m", method, id);
 }
