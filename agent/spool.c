@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "agent/spool_record.h"
+#include "common/atomic_tmp.h"
 #include "common/canon_json.h"
 #include "common/chain_drop.h"
 #include "common/fileio.h"
@@ -436,6 +437,16 @@ int spool_open(const struct spool_options *options, struct spool **ret)
                           "until the uplink rewrites it",
                           spool->dir, strerror(-r));
                 spool->acked_seq = 0;
+        }
+
+        /* what an uplink killed mid-write left in its directory (it cleans up too, when it
+         * starts again) */
+        static const char *const uplink_files[] = { SPOOL_ACKED_FILE, SPOOL_UPLINK_STATUS_FILE };
+        for (size_t i = 0; i < ELEMENTSOF(uplink_files); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", spool->dir, uplink_files[i]) < 0)
+                        return -ENOMEM;
+                (void)atomic_tmp_remove_stale(path);
         }
 
         _cleanup_free_ uint64_t *firsts = NULL;
