@@ -37,7 +37,7 @@ attach() { # attach and mount the image $1 (ext4 replays its journal here)
 # completed writes and writes in flight of the loop device (its /sys/block stat)
 io_state() { awk '{ print $5, $9 }' "/sys/block/${LOOP#/dev/}/stat"; }
 
-truncate -s 48M "$DISK"
+truncate -s 16M "$DISK"
 if ! mkfs.ext4 -q -F "$DISK" || ! attach "$DISK"; then
     fail "cannot build an ext4 file system on a loop device here"; finish
 fi
@@ -83,7 +83,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         --pad $((RANDOM % 200)) --segment 32768 --max 262144 --ack-lag 1500 \
         >>"$T/out" 2>"$T/err" &
     pid=$!
-    sleep "$(printf '0.%03d' $((RANDOM % 80 + 5)))"
+    sleep "$(printf '0.%03d' $((RANDOM % 50 + 2)))"
 
     # the power cut: the process stops and the disk keeps only what reached it
     kill -9 "$pid" 2>/dev/null && kills=$((kills + 1))
