@@ -44,6 +44,18 @@ hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 # agent's own memory is its private dirty pages
 priv=$(awk '/^Private_Dirty:/ {print $2}' "/proc/$PID/smaps_rollup")
 
+# where the resident memory is: per mapping (a library, the heap, anonymous memory)
+smaps_breakdown() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { n = NF >= 6 ? $6 : "[anonymous]"; sub(".*/", "", n); next }
+         /^Rss:/ { rss[n] += $2 } /^Private_Dirty:/ { pd[n] += $2 }
+         END { for (n in rss) if (rss[n] > 0) printf "%d %d %s\n", rss[n], pd[n], n }' "/proc/$PID/smaps" |
+        sort -rn | head -n "${SMAPS_TOP:-12}" |
+        awk '{ printf "agent_idle:   %7.2f MiB RSS %7.2f MiB private dirty  %s\n", $1 / 1024, $2 / 1024, $3 }'
+}
+echo "agent_idle: resident memory by mapping (largest first):"
+smaps_breakdown
+echo "agent_idle: threads $(awk '/^Threads:/ {print $2}' "/proc/$PID/status")"
+
 awk -v t="$((t1 - t0))" -v hz="$hz" -v ns="$((s1 - s0))" -v rss="$rss" -v hwm="$hwm" -v priv="$priv" -v w="$((w1 - w0))" 'BEGIN {
     secs = ns / 1e9; cpu = 100 * (t / hz) / secs
     printf "agent_idle: RSS %.2f MiB (peak %.2f MiB, private dirty %.2f MiB; target <= 8 MiB)\n", rss / 1024, hwm / 1024, priv / 1024
