@@ -8,21 +8,14 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HOGO_BUILD:-$SRC/build}
+. "$SRC/bench/agent_lib.sh"
 SECONDS_IDLE=${IDLE_SECONDS:-60}
 T=$(mktemp -d "${TMPDIR:-/tmp}/hogo-bench-idle.XXXXXX")
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-"$BUILD/hogoctl" policy keygen --out "$T/keys" >/dev/null
-"$BUILD/hogoctl" policy sign --key "$T/keys/policy-signing.key" \
-    "$SRC/policy/examples/strict-default.json" >"$T/policy.json.tmp"
-mkdir -p "$T/policy" && mv "$T/policy.json.tmp" "$T/policy/policy.json"
-cat >"$T/agent.json" <<JSON
-{"spool_dir": "$T/spool", "policy_dir": "$T/policy", "policy_pubkey": "$T/keys/policy-signing.pub",
- "state_dir": "$T/state", "control_socket": "$T/agent.sock", "log_level": "warning",
- "notify": {"locale_dir": "$BUILD/locale"}}
-JSON
+agent_bench_config "$T" "$T/spool"
 
 # the system bus of the machine when there is one: the agent idles as it would in service
 "$BUILD/hogo-agent" -d -c "$T/agent.json" 2>"$T/agent.log" &

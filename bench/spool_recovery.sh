@@ -10,6 +10,7 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HOGO_BUILD:-$SRC/build}
+. "$SRC/bench/agent_lib.sh"
 MIB=${SPOOL_RECOVERY_MIB:-256}
 # a real disk: /tmp may be tmpfs
 T=$(mktemp -d "${HOGO_BENCH_DIR:-/var/tmp}/hogo-bench-recovery.XXXXXX")
@@ -19,15 +20,7 @@ trap cleanup EXIT
 W=$BUILD/tests/tools/spool_writer
 D=$T/spool
 
-"$BUILD/hogoctl" policy keygen --out "$T/keys" >/dev/null
-"$BUILD/hogoctl" policy sign --key "$T/keys/policy-signing.key" \
-    "$SRC/policy/examples/strict-default.json" >"$T/policy.json.tmp"
-mkdir -p "$T/policy" && mv "$T/policy.json.tmp" "$T/policy/policy.json"
-cat >"$T/agent.json" <<JSON
-{"spool_dir": "$D", "policy_dir": "$T/policy", "policy_pubkey": "$T/keys/policy-signing.pub",
- "state_dir": "$T/state", "posture_file": "$T/posture.json", "control_socket": "$T/agent.sock", "log_level": "warning",
- "notify": {"locale_dir": "$BUILD/locale"}}
-JSON
+agent_bench_config "$T" "$D"
 
 # Events of the size the agent writes: a files event with its path, rule and classification
 # is 500-700 bytes as stored. Filled to just under the cap, so the cap drops nothing.

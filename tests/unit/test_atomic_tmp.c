@@ -57,12 +57,12 @@ static void test_only_stale_ones_are_removed(void)
         snprintf(live, sizeof live, "acked.tmp.%d", (int)getppid());
         snprintf(live_old, sizeof live_old, "status.json.tmp.%d", (int)getppid());
         snprintf(mine, sizeof mine, "acked.tmp.%d", (int)getpid());
-        unit_write_file(dir, "acked", "7\n", 2);
-        unit_write_file(dir, dead, "8", 1);
-        unit_write_file(dir, live, "9", 1);
-        unit_write_file(dir, live_old, "{}", 2);
-        unit_write_file(dir, mine, "10", 2);
-        unit_write_file(dir, "acked.tmp.notapid", "x", 1);
+        free(unit_write_file(dir, "acked", "7\n", 2));
+        free(unit_write_file(dir, dead, "8", 1));
+        free(unit_write_file(dir, live, "9", 1));
+        free(unit_write_file(dir, live_old, "{}", 2));
+        free(unit_write_file(dir, mine, "10", 2));
+        free(unit_write_file(dir, "acked.tmp.notapid", "x", 1));
         /* a live writer's file older than any write takes: its pid was reused */
         struct timespec old[2] = { { .tv_sec = 1000 }, { .tv_sec = 1000 } };
         snprintf(path, sizeof path, "%s/%s", dir, live_old);
