@@ -23,5 +23,9 @@ spool_restart_check() {
     fi
     [ "$last" -ge "$promised" ] || problem "seq $promised was durable, the spool ends at $last"
     [ "$next" -eq $((last + 1)) ] || problem "next seq $next does not follow the last event $last"
+    # readers (the uplink) may deliver every recovered event
+    local durable; durable=$(cat "$D/durable" 2>/dev/null)
+    [[ $durable =~ ^[0-9]{20}$ ]] && [ $((10#$durable)) -eq "$last" ] ||
+        problem "the durable mark says '$durable' after recovery, the spool ends at $last"
     return 0
 }

@@ -641,6 +641,73 @@ static void test_bit_flip_mid_segment(void)
         CU_ASSERT_EQUAL(last, 50);
 }
 
+/* Older segments are checked by CRC at open, not parsed record by record: a flipped
+ * byte in one is still found and reported, and the sequence and chain go on. */
+static void test_bit_flip_in_older_segment(void)
+{
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 2048, 0);
+        append_n(s, 60, 0);
+        spool_close(s);
+        CU_ASSERT_FATAL(count_segments(dir) >= 3);
+        const char *seg = seg_path(dir, nth_segment(dir, 1));
+        flip_byte(seg, file_size(seg) / 2);
+
+        s = open_spool(dir, 2048, 0);
+        _cleanup_json_ json_object *faults = spool_take_faults(s);
+        CU_ASSERT_TRUE(faults_have(faults, "corrupt_record"));
+        CU_ASSERT_FALSE(faults_have(faults, "torn_tail"));
+        struct spool_stats st;
+        spool_get_stats(s, &st);
+        CU_ASSERT_EQUAL(st.last_seq, 60);
+        append_n(s, 1, 0);
+        spool_get_stats(s, &st);
+        CU_ASSERT_EQUAL(st.last_seq, 61);
+        spool_close(s);
+
+        /* the reader reports the damage once and delivers the rest, 61 included */
+        int bad;
+        uint64_t last;
+        CU_ASSERT_EQUAL(read_all(dir, 1, &last, &bad), 60);
+        CU_ASSERT_EQUAL(bad, 1);
+        CU_ASSERT_EQUAL(last, 61);
+}
+
+/* After a restart the older segments' droppable events are not counted yet: the size
+ * cap counts them when it needs them, and still drops only low-severity events. */
+static void test_size_cap_after_restart(void)
+{
+        const char *dir = unit_tmpdir();
+        struct spool *s = open_spool(dir, 4096, 0);
+        append_n(s, 300, 10);
+        spool_close(s);
+
+        s = open_spool(dir, 4096, 16384);
+        append_n(s, 20, 10);
+        struct spool_stats st;
+        spool_get_stats(s, &st);
+        CU_ASSERT(st.dropped_events > 0);
+        CU_ASSERT(st.last_seq > 320); /* the agent.spool_overflow events */
+        spool_close(s);
+
+        struct spool_verify_result res;
+        CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
+        if (*res.problem)
+                fprintf(stderr, "verify: %s\n", res.problem);
+
+        /* every security event is kept: 30 before the restart, 2 after */
+        struct spool_reader *r;
+        CU_ASSERT_EQUAL_FATAL(spool_reader_open(dir, 1, &r), 0);
+        const char *json;
+        size_t len;
+        uint64_t seq;
+        int blocked = 0;
+        while (spool_reader_next(r, &json, &len, &seq) == 1)
+                blocked += strstr(json, "\"usb.blocked\"") != NULL;
+        spool_reader_close(r);
+        CU_ASSERT_EQUAL(blocked, 32);
+}
+
 static void test_deleted_segment(void)
 {
         const char *dir = unit_tmpdir();
@@ -983,6 +1050,8 @@ static CU_TestInfo disk_tests[] = {
         { "reader stops at the durable mark", test_reader_stops_at_durable_mark },
         { "torn tail detected, cut, sequence continues", test_torn_tail_is_cut },
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
+        { "bit flip in an older segment found at open", test_bit_flip_in_older_segment },
+        { "size cap after a restart counts older segments", test_size_cap_after_restart },
         { "deleted segment detected", test_deleted_segment },
         { "truncated older segment detected, not cut", test_truncated_older_segment },
         { "reordered segment detected", test_reordered_segment },
