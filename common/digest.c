@@ -7,6 +7,7 @@
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "common/util.h"
 
@@ -44,7 +45,7 @@ static void crc32c_init_table(void)
                                              crc32c_table[0][crc32c_table[t - 1][i] & 0xff];
 }
 
-uint32_t crc32c(uint32_t crc, const void *data, size_t len)
+uint32_t crc32c_portable(uint32_t crc, const void *data, size_t len)
 {
         static pthread_once_t once = PTHREAD_ONCE_INIT;
         pthread_once(&once, crc32c_init_table);
@@ -65,6 +66,37 @@ uint32_t crc32c(uint32_t crc, const void *data, size_t len)
         while (len--)
                 crc = (crc >> 8) ^ crc32c_table[0][(crc ^ *p++) & 0xff];
         return ~crc;
+}
+
+#if defined(__x86_64__)
+/* The SSE 4.2 crc32 instruction computes exactly CRC-32C, some eight times faster than the
+ * table: the agent checks every record of the spool when it starts. */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const void *data,
+                                                               size_t len)
+{
+        const unsigned char *p = data;
+        uint64_t c = ~crc;
+        while (len >= 8) {
+                uint64_t v;
+                memcpy(&v, p, sizeof v);
+                c = __builtin_ia32_crc32di(c, v);
+                p += 8;
+                len -= 8;
+        }
+        uint32_t c32 = (uint32_t)c;
+        while (len--)
+                c32 = __builtin_ia32_crc32qi(c32, *p++);
+        return ~c32;
+}
+#endif
+
+uint32_t crc32c(uint32_t crc, const void *data, size_t len)
+{
+#if defined(__x86_64__)
+        if (__builtin_cpu_supports("sse4.2"))
+                return crc32c_sse42(crc, data, len);
+#endif
+        return crc32c_portable(crc, data, len);
 }
 
 char *base64_encode(const void *data, size_t len)

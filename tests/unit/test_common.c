@@ -55,6 +55,14 @@ static void test_sha256_and_crc32c_known_values(void)
         uint32_t inc = crc32c(crc32c(0, txt, 11), txt + 11, strlen(txt) - 11);
         CU_ASSERT_EQUAL(one, inc);
         CU_ASSERT_EQUAL(one, 0x22620404u);
+
+        /* the instruction and the table agree at every length and alignment */
+        unsigned char buf[300];
+        for (size_t k = 0; k < sizeof buf; k++)
+                buf[k] = (unsigned char)(k * 7919u >> 3);
+        for (size_t off = 0; off < 8; off++)
+                for (size_t n = 0; n + off <= sizeof buf; n += 13)
+                        CU_ASSERT_EQUAL(crc32c(0x1234u, buf + off, n), crc32c_portable(0x1234u, buf + off, n));
 }
 
 static void test_base64_roundtrip_and_strictness(void)
