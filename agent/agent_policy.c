@@ -12,9 +12,12 @@
  * (policy_default_strict()): never "allow everything".
  */
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent_core.h"
@@ -107,6 +110,14 @@ static int envelope_check(const struct agent_config *config, const char *path, c
 }
 
 #define CHILD_REASON_MAX 8192
+#define CHILD_CHECK_TIMEOUT_USEC (10 * 1000000ull)
+
+static uint64_t monotonic_usec(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* envelope_check() in a child process; the agent then takes the policy from the very
  * bytes the child checked. Why: Ed25519 through OpenSSL's provider machinery initialises
@@ -140,20 +151,34 @@ static int envelope_check_in_child(const struct agent_config *config, const char
         close(fds[1]);
         char in[sizeof(int32_t) + CHILD_REASON_MAX + 1];
         size_t got = 0;
+        /* the loop waits for the check as it did when it ran in-process, but never for a
+         * child that hangs */
+        uint64_t deadline = monotonic_usec() + CHILD_CHECK_TIMEOUT_USEC;
+        bool timed_out = false;
         for (;;) {
-                ssize_t k = read(fds[0], in + got, sizeof in - 1 - got);
+                uint64_t now = monotonic_usec();
+                struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+                int k = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) : 0;
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k <= 0)
+                if (k == 0) {
+                        timed_out = true;
+                        kill(pid, SIGKILL);
                         break;
-                got += (size_t)k;
+                }
+                ssize_t n = read(fds[0], in + got, sizeof in - 1 - got);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
         }
         close(fds[0]);
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         int32_t r;
-        if (got < sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        if (timed_out || got < sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
                 /* fail closed: what was not checked is not applied */
                 if (asprintf(ret_reason, "%s: the signature check did not complete", path) < 0)
                         *ret_reason = NULL;
