@@ -37,7 +37,9 @@ hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 # agent's own memory is its private dirty pages
 priv=$(awk '/^Private_Dirty:/ {print $2}' "/proc/$PID/smaps_rollup")
 
-# where the resident memory is: per mapping (a library, the heap, anonymous memory)
+# where the resident memory is: per mapping (a library, the heap, anonymous memory). Most
+# of it is shared library pages; [anonymous] is mostly the files source's mark cache
+# (its slots are filled by the machine's file opens, so it grows on a busy machine).
 smaps_breakdown() {
     awk '/^[0-9a-f]+-[0-9a-f]+ / { n = NF >= 6 ? $6 : "[anonymous]"; sub(".*/", "", n); next }
          /^Rss:/ { rss[n] += $2 } /^Private_Dirty:/ { pd[n] += $2 }
