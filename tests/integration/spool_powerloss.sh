@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # spool_powerloss — power loss, not just SIGKILL. The spool lives on an ext4 file system
-# on a loop device backed by a file in /dev/shm. A writer appends events; it is killed at
-# a random instant and, in the same instant, the backing file is copied: the copy holds
-# exactly what reached the block device (what fsync forced out, plus whatever the kernel
-# wrote back on its own) and none of the page cache, which is the disk after a power cut.
-# The copy is mounted (ext4 replays its journal as after a real power loss; that it lost
-# the page cache shows in the durable mark, rewritten in place and never fsynced, which is
-# older on the image than it was in the cache), and in some
-# rounds the newest segment is damaged further within what a power cut may do to data
-# that was never synced: cut at any point at or after its last fsynced length, the lost
-# range left as zeroes or garbage, or (a segment created after the last durable point)
-# the whole file gone. Then the spool restarts: `hogoctl spool verify` is OK, every
-# event the writer called durable is there, seq and chain continue without a gap.
+# on a loop device backed by a file in /dev/shm. A writer appends events and is killed at
+# a random instant; then, while no write is in flight to the device (checked with its
+# I/O counters), the backing file is copied: the copy holds exactly what reached the
+# block device (what fsync forced out, plus what the kernel wrote back on its own) and
+# none of the page cache, which is the disk after a power cut. The copy is mounted (ext4
+# replays its journal, as after a real power loss). That the page cache is really gone
+# shows in the durable mark, rewritten in place and never fsynced: it is older on the
+# image than it was in the cache. In some rounds the newest segment is then damaged
+# further, within what a power cut may do to data that was never synced: cut at any
+# point at or after its last fsynced length, the lost range left as zeroes or garbage,
+# or (a segment created after the last durable point) the whole file gone. Then the
+# spool restarts: `hogoctl spool verify` is OK, every event the writer called durable is
+# there, seq and chain continue without a gap, the durable mark is the last event.
 #   SPOOL_POWERLOSS_ROUNDS=N (default 200; bench/spool_crash.sh runs more)
 # timeout: 240
 . "$(dirname "$0")/lib.sh"
