@@ -297,8 +297,9 @@ struct chain_walk {
 };
 
 /* One record found at open: its seq and hash carry the walk on. check: it must follow the
- * record the walk stands on (seq and chain). Returns false when it is no event. */
-static bool walk_record(struct spool *spool, struct spool_segment *seg, struct chain_walk *walk,
+ * record the walk stands on (seq and chain). A record that is no event marks the segment
+ * damaged. */
+static void walk_record(struct spool *spool, struct spool_segment *seg, struct chain_walk *walk,
                         const struct spool_scan_item *item, bool first, bool check)
 {
         struct spool_entry e;
@@ -306,7 +307,7 @@ static bool walk_record(struct spool *spool, struct spool_segment *seg, struct c
                 seg->damaged = true;
                 add_fault(spool, "corrupt_record", seg->first_seq, item->offset,
                           "a record passes its CRC but is no event");
-                return false;
+                return;
         }
         if (first && e.first_seq != seg->first_seq)
                 add_fault(spool, "misnamed_segment", seg->first_seq, item->offset,
@@ -333,7 +334,6 @@ static bool walk_record(struct spool *spool, struct spool_segment *seg, struct c
         if (seg->low_events != SEGMENT_LOW_UNKNOWN && !e.tombstone &&
             !event_severity_is_security(e.severity))
                 seg->low_events++;
-        return true;
 }
 
 /* Scans one segment at open: damage, where it starts and ends, chain continuity across
