@@ -19,11 +19,12 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-AGENT_PORT=$(port) ENROLL_PORT=$(port) NGINX_PORT=$(port)
+AGENT_PORT=$(port) ENROLL_PORT=$(port) NGINX_PORT=$(port) METRICS_PORT=$(port)
 
 "$BUILD/hogoctl" ca init --dir "$T/ca" --server-name localhost --server-name 127.0.0.1 >/dev/null
 cat >"$T/collector.json" <<JSON
-{ "listen": { "agent": ["127.0.0.1:$AGENT_PORT"], "enroll": ["127.0.0.1:$ENROLL_PORT"] },
+{ "listen": { "agent": ["127.0.0.1:$AGENT_PORT"], "enroll": ["127.0.0.1:$ENROLL_PORT"],
+             "metrics": ["127.0.0.1:$METRICS_PORT"] },
   "tls": { "certificate": "$T/ca/server.crt", "key": "$T/ca/server.key",
            "ca": "$T/ca/ca.crt", "ca_key": "$T/ca/ca.key" },
   "store": { "sqlite": "$T/collector.db" }, "threads": $THREADS, "log_level": "warning" }

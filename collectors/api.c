@@ -570,6 +570,7 @@ static int handle_metrics(const struct api_context *ctx, const struct api_reques
 
 #define ON_AGENT (1u << LISTENER_AGENT)
 #define ON_ENROLL (1u << LISTENER_ENROLL)
+#define ON_METRICS (1u << LISTENER_METRICS)
 
 static const struct route routes[] = {
         { "/v1/enroll", "POST", ENDPOINT_ENROLL, ON_ENROLL, API_ENROLL_MAX_BODY, handle_enroll },
@@ -577,8 +578,11 @@ static const struct route routes[] = {
         { "/v1/heartbeat", "POST", ENDPOINT_HEARTBEAT, ON_AGENT, API_HEARTBEAT_MAX_BODY,
           handle_heartbeat },
         { "/v1/policy", "GET", ENDPOINT_POLICY, ON_AGENT, 0, handle_policy },
-        { "/healthz", "GET", ENDPOINT_HEALTHZ, ON_AGENT | ON_ENROLL, 0, handle_healthz },
-        { "/metrics", "GET", ENDPOINT_METRICS, ON_AGENT | ON_ENROLL, 0, handle_metrics },
+        { "/healthz", "GET", ENDPOINT_HEALTHZ, ON_AGENT | ON_ENROLL | ON_METRICS, 0,
+          handle_healthz },
+        /* Counters name refused agents and why: not for the agents' or the enrollment
+         * network, only for the loopback metrics listener. */
+        { "/metrics", "GET", ENDPOINT_METRICS, ON_METRICS, 0, handle_metrics },
 };
 
 int api_handle(const struct api_context *ctx, const struct api_request *rq,
@@ -596,7 +600,12 @@ int api_handle(const struct api_context *ctx, const struct api_request *rq,
         reply->endpoint = route->endpoint;
         if (!(route->listeners & (1u << rq->listener)))
                 return refuse(rq, reply, 404, REJECT_WRONG_LISTENER,
-                              rq->listener == LISTENER_ENROLL
+                              route->listeners == ON_METRICS
+                                      ? "metrics are served on the metrics listener only "
+                                        "(listen.metrics, loopback)"
+                              : rq->listener == LISTENER_METRICS
+                                      ? "this port only serves /metrics and /healthz"
+                              : rq->listener == LISTENER_ENROLL
                                       ? "this port only enrolls; agents use the mTLS port"
                                       : "enrollment is on the enrollment port, not the mTLS port");
         if (!rq->method || STRNEQ(rq->method, route->method)) {

@@ -7,9 +7,9 @@
  * so the fuzz target drives the same code.
  *
  * Routes (see docs/ARCHITECTURE.md, "Collector"):
- *   enroll listener:  POST /v1/enroll,  GET /healthz, GET /metrics
- *   agent listener:   POST /v1/events, POST /v1/heartbeat, GET /v1/policy, GET /healthz,
- *                     GET /metrics
+ *   enroll listener:  POST /v1/enroll,  GET /healthz
+ *   agent listener:   POST /v1/events, POST /v1/heartbeat, GET /v1/policy, GET /healthz
+ *   metrics listener: GET /metrics, GET /healthz (plain HTTP, loopback only)
  * On the agent listener the agent id is the verified client certificate's CN
  * (api_request.agent_id); no body field is ever read as an identity.
  */

@@ -80,9 +80,15 @@ static const char *method_name(enum evhttp_cmd_type t)
 /* ---- per-connection deadlines and the connection cap ----------------------------------
  * evhttp only has an idle timeout (reset by every byte), so a client trickling one byte
  * every few seconds would hold its connection forever. Each connection therefore carries
- * absolute deadlines: the TLS handshake must finish within limits.handshake_seconds of the
- * accept, and a request's headers and body within limits.request_seconds of the accept or
- * of the previous answer. The bookkeeping hangs on the SSL object (ex_data), which
+ * absolute deadlines, one per state:
+ *   handshaking  the TLS handshake must finish within limits.handshake_seconds of the accept;
+ *   idle         no request begun (after the handshake or an answer): a kept-alive
+ *                connection may wait limits.timeout_seconds for its next request;
+ *   receiving    from a request's first byte, its headers and body must be in within
+ *                limits.request_seconds (408 after), however long the connection idled before;
+ *   busy         the answer waits for the store, not for the client: no deadline.
+ * The first byte is seen by a callback on the bufferevent's input buffer (evhttp has no
+ * hook for it). The bookkeeping hangs on the SSL object (ex_data), which
  * bufferevent_openssl frees exactly when the connection is gone. */
 
 struct connection {
@@ -90,7 +96,8 @@ struct connection {
         struct bufferevent *bev;
         SSL *ssl;
         struct event *deadline_ev;
-        int64_t handshake_deadline_us, request_deadline_us;
+        int64_t handshake_deadline_us, idle_deadline_us, request_deadline_us;
+        bool receiving;     /* a request's first byte came; its answer was not sent yet */
         bool busy;          /* a complete request is being handled; its answer is pending */
         bool replying;      /* our own reply is being written (not an evhttp error page) */
         bool over_limit;    /* accepted over limits.max_connections: closed at once */
@@ -150,24 +157,50 @@ static struct connection *connection_of_request(struct evhttp_request *req)
         return evcon ? connection_of_bev(evhttp_connection_get_bufferevent(evcon)) : NULL;
 }
 
+static int64_t connection_deadline(const struct connection *c)
+{
+        if (!SSL_is_init_finished(c->ssl))
+                return c->handshake_deadline_us;
+        return c->receiving ? c->request_deadline_us : c->idle_deadline_us;
+}
+
 static void connection_arm(struct connection *c)
 {
-        int64_t deadline = SSL_is_init_finished(c->ssl) ? c->request_deadline_us
-                                                         : c->handshake_deadline_us;
-        int64_t left = deadline - now_us();
+        int64_t left = connection_deadline(c) - now_us();
         if (left < 0)
                 left = 0;
         struct timeval tv = { .tv_sec = left / 1000000, .tv_usec = left % 1000000 };
         event_add(c->deadline_ev, &tv);
 }
 
-/* A new request may start now: it has limits.request_seconds from here. */
-static void connection_restart_request(struct connection *c)
+static void connection_begin_request(struct connection *c)
 {
-        c->busy = false;
+        c->receiving = true;
         c->request_deadline_us =
                 now_us() + (int64_t)c->worker->server->config->limits.request_seconds * 1000000;
         connection_arm(c);
+}
+
+/* The answer was queued: the connection idles until the next request's first byte (which
+ * may be here already when the client pipelines). */
+static void connection_answered(struct connection *c)
+{
+        c->busy = false;
+        c->receiving = false;
+        c->idle_deadline_us =
+                now_us() + (int64_t)c->worker->server->config->limits.timeout_seconds * 1000000;
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+                connection_begin_request(c);
+        else
+                connection_arm(c);
+}
+
+/* Input buffer hook: decrypted bytes arrived; the first ones of a request start its clock. */
+static void on_input_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+        struct connection *c = arg;
+        if (info->n_added > 0 && !c->receiving && !c->busy)
+                connection_begin_request(c);
 }
 
 /* Closes the connection through evhttp's own timeout path (which frees the connection
@@ -219,19 +252,22 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                 return;
         }
         int64_t now = now_us();
-        if (c->busy) {
-                /* the answer waits for the store, not for the client */
-                c->request_deadline_us = now + (int64_t)lim->request_seconds * 1000000;
+        if (c->busy)
+                return; /* the answer waits for the store, not for the client */
+        if (now < connection_deadline(c)) {
                 connection_arm(c);
                 return;
         }
         bool handshaking = !SSL_is_init_finished(c->ssl);
-        if (now < (handshaking ? c->handshake_deadline_us : c->request_deadline_us)) {
-                connection_arm(c);
-                return;
-        }
         char peer[96];
         connection_peer(c, peer, sizeof peer);
+        if (!handshaking && !c->receiving) {
+                /* an idle keep-alive connection: closing it is routine, not a refusal */
+                log_debug("%s: idle for %us (limits.timeout_seconds) since the last answer; "
+                          "connection closed", peer, lim->timeout_seconds);
+                connection_cut(c, false);
+                return;
+        }
         if (handshaking)
                 log_notice("%s: TLS handshake not finished within %us (limits.handshake_seconds); "
                            "connection closed, nothing was stored",
@@ -293,8 +329,9 @@ static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl
         unsigned open = atomic_fetch_add(&s->connections, 1);
         int64_t now = now_us();
         c->handshake_deadline_us = now + (int64_t)s->config->limits.handshake_seconds * 1000000;
-        c->request_deadline_us = now + (int64_t)s->config->limits.request_seconds * 1000000;
+        c->idle_deadline_us = now + (int64_t)s->config->limits.timeout_seconds * 1000000;
         evbuffer_add_cb(bufferevent_get_output(bev), on_output_added, c);
+        evbuffer_add_cb(bufferevent_get_input(bev), on_input_added, c);
         if (open >= s->config->limits.max_connections) {
                 c->over_limit = true;
                 event_active(c->deadline_ev, EV_TIMEOUT, 0);
@@ -323,7 +360,7 @@ static void send_reply(struct evhttp_request *req, struct api_reply *reply)
         evhttp_send_reply(req, reply->status, NULL, NULL);
         if (c) {
                 c->replying = false;
-                connection_restart_request(c);
+                connection_answered(c);
         }
 }
 
@@ -473,8 +510,10 @@ static struct bufferevent *make_bufferevent(struct event_base *base, void *arg)
         return bev;
 }
 
-/* One listening socket per worker and address: SO_REUSEPORT lets the kernel balance. */
-static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
+/* One listening socket per worker and address: SO_REUSEPORT lets the kernel balance.
+ * Without share (the metrics listener, on one worker) a second collector on the same
+ * port fails to start instead of silently taking half of the scrapes. */
+static int bind_socket(const struct listen_address *a, bool share, evutil_socket_t *ret)
 {
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                                   .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -496,7 +535,7 @@ static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
         /* Accepted sockets inherit TCP_NODELAY: a reply goes out as several TLS records,
          * and Nagle + delayed ACK would hold the last one back ~40 ms. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
             bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0)
                 r = negative_errno();
         freeaddrinfo(res);
@@ -522,7 +561,10 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
                 return -ENOMEM;
 
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++) {
-                if (s->config->n_listen[k] == 0)
+                /* The metrics listener (loopback, plain HTTP, rare requests) lives on
+                 * the first worker only. */
+                bool tls = k != LISTENER_METRICS;
+                if (s->config->n_listen[k] == 0 || (!tls && index > 0))
                         continue;
                 w->lctx[k] = (struct listener_ctx){ .worker = w, .kind = k,
                                                     .ssl_ctx = s->ssl_ctx[k] };
@@ -539,11 +581,12 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
                                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                                          EVHTTP_REQ_PATCH);
-                evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
+                if (tls)
+                        evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
                 evhttp_set_gencb(http, on_request, &w->lctx[k]);
                 for (size_t i = 0; !check_only && i < s->config->n_listen[k]; i++) {
                         evutil_socket_t fd = -1;
-                        int r = bind_socket(&s->config->listen[k][i], &fd);
+                        int r = bind_socket(&s->config->listen[k][i], tls, &fd);
                         if (r < 0)
                                 return r;
                         if (!evhttp_accept_socket_with_handle(http, fd)) {
@@ -571,7 +614,7 @@ int server_new(const struct collector_config *config, struct store *store, struc
 
         int r = 0;
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX && r >= 0; k++)
-                if (config->n_listen[k] > 0)
+                if (config->n_listen[k] > 0 && k != LISTENER_METRICS)
                         r = tls_server_ctx_new(config, k, &s->ssl_ctx[k]);
         if (r < 0) {
                 server_free(s);

@@ -91,7 +91,8 @@ static int apply_text(struct store *s, const char *agent, const char *text,
 /* --- configuration ----------------------------------------------------------------------- */
 
 static const char good_config[] =
-        "{\"listen\": {\"agent\": [\"127.0.0.1:8443\", \"[::1]:8443\"], \"enroll\": \":8442\"},"
+        "{\"listen\": {\"agent\": [\"127.0.0.1:8443\", \"[::1]:8443\"], \"enroll\": \":8442\","
+        " \"metrics\": [\":9100\", \"[::1]:9100\"]},"
         " \"tls\": {\"certificate\": \"s.crt\", \"key\": \"s.key\", \"ca\": \"ca.crt\", \"ca_key\": \"ca.key\"},"
         " \"store\": {\"postgres\": \"dbname=hogo\"},"
         " \"limits\": {\"max_batch_events\": 500, \"timeout_seconds\": 5, \"handshake_seconds\": 4,"
@@ -107,6 +108,11 @@ static void test_config_parses_every_key(void)
         CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_AGENT][1].host, "::1");
         CU_ASSERT_EQUAL(c->listen[LISTENER_ENROLL][0].port, 8442);
         CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_ENROLL][0].host, "");
+        /* the metrics listener's ":port" means loopback, never every address */
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 2);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][0].host, "127.0.0.1");
+        CU_ASSERT_EQUAL(c->listen[LISTENER_METRICS][0].port, 9100);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][1].host, "::1");
         CU_ASSERT_EQUAL(c->store_kind, STORE_POSTGRES);
         CU_ASSERT_STRING_EQUAL(c->store_target, "dbname=hogo");
         CU_ASSERT_EQUAL(c->limits.max_batch_events, 500);
@@ -115,6 +121,27 @@ static void test_config_parses_every_key(void)
         CU_ASSERT_EQUAL(c->limits.request_seconds, 20);
         CU_ASSERT_EQUAL(c->limits.max_connections, 100);
         CU_ASSERT_EQUAL(c->threads, 2);
+        config_free(c);
+}
+
+static void test_config_metrics_default_loopback(void)
+{
+        static const char text[] =
+                "{\"listen\": {\"agent\": \":8443\"}, \"tls\": {\"certificate\": \"a\", "
+                "\"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}";
+        struct collector_config *c = NULL;
+        char err[256] = "";
+        CU_ASSERT_EQUAL_FATAL(config_parse(text, strlen(text), &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 1);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][0].host, "127.0.0.1");
+        CU_ASSERT_EQUAL(c->listen[LISTENER_METRICS][0].port, COLLECTOR_DEFAULT_METRICS_PORT);
+        config_free(c);
+        static const char off[] =
+                "{\"listen\": {\"agent\": \":8443\", \"metrics\": []}, \"tls\": {\"certificate\": "
+                "\"a\", \"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}";
+        c = NULL;
+        CU_ASSERT_EQUAL_FATAL(config_parse(off, strlen(off), &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 0);
         config_free(c);
 }
 
@@ -142,6 +169,10 @@ static void test_config_refuses_with_the_path(void)
                 { "{\"listen\": {\"agent\": \"x:1\", \"enroll\": \"x:2\"}, \"tls\": {\"certificate\": \"a\", "
                   "\"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}",
                   "tls.ca_key: missing" },
+                { "{\"listen\": {\"agent\": \"x:1\", \"metrics\": [\"127.0.0.1:1\", \"0.0.0.0:9100\"]}}",
+                  "listen.metrics[1]: 0.0.0.0 is not a loopback address" },
+                { "{\"listen\": {\"agent\": \"x:1\", \"metrics\": \"[::]:9100\"}}",
+                  "listen.metrics[0]: :: is not a loopback address" },
                 { "{\"listen\": ", "not valid JSON" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -365,7 +396,13 @@ static void test_routing_statuses(void)
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", "/v1/events", "application/json", "{", "a", &job), 400);
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", "/v1/events", NULL, "{}", NULL, &job), 403);
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "GET", "/healthz", NULL, NULL, "a", &job), 200);
-        CU_ASSERT_EQUAL(route(LISTENER_ENROLL, "GET", "/metrics", NULL, NULL, NULL, &job), 200);
+        /* the counters only on the loopback metrics listener */
+        CU_ASSERT_EQUAL(route(LISTENER_ENROLL, "GET", "/metrics", NULL, NULL, NULL, &job), 404);
+        CU_ASSERT_EQUAL(route(LISTENER_AGENT, "GET", "/metrics", NULL, NULL, "a", &job), 404);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "GET", "/metrics", NULL, NULL, NULL, &job), 200);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "GET", "/healthz", NULL, NULL, NULL, &job), 200);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "POST", "/v1/heartbeat", "application/json",
+                              "{\"posture\":{}}", NULL, &job), 404);
         _cleanup_free_ char *big = malloc(70000);
         memset(big, ' ', 69999);
         big[69999] = '\0';
@@ -540,6 +577,7 @@ static void test_metrics_render_families(void)
 
 static CU_TestInfo config_tests[] = {
         { "every key parses", test_config_parses_every_key },
+        { "metrics listener defaults to loopback", test_config_metrics_default_loopback },
         { "errors name the key", test_config_refuses_with_the_path },
         { "listen address forms", test_listen_address_forms },
         CU_TEST_INFO_NULL,
