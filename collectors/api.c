@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 #include <strings.h>
 
@@ -47,6 +48,8 @@ struct api_job {
         char *heartbeat_json;
         char reported_version[VERSION_MAX + 1];
         bool detached;
+        struct heartbeat_queue *queued_in; /* set while waiting in that queue */
+        struct api_job *queue_next;
         /* heartbeat and policy */
         char *policy_version;
         char *policy_envelope;
@@ -143,10 +146,84 @@ static struct api_job *job_new(enum job_kind kind, const struct api_context *ctx
 
 bool api_job_detached(const struct api_job *job) { return job->detached; }
 
+/* ---- heartbeats waiting for the writer, one per terminal ----------------------------- */
+
+#define HEARTBEAT_QUEUE_BUCKETS 4096
+
+struct heartbeat_queue {
+        pthread_mutex_t lock;
+        struct api_job *buckets[HEARTBEAT_QUEUE_BUCKETS];
+};
+
+int heartbeat_queue_new(struct heartbeat_queue **ret)
+{
+        struct heartbeat_queue *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        pthread_mutex_init(&q->lock, NULL);
+        *ret = q;
+        return 0;
+}
+
+void heartbeat_queue_free(struct heartbeat_queue *q)
+{
+        if (!q)
+                return;
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+}
+
+static struct api_job **heartbeat_queue_slot(struct heartbeat_queue *q, const char *agent_id)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = agent_id; *p; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        struct api_job **slot = &q->buckets[h % HEARTBEAT_QUEUE_BUCKETS];
+        while (*slot && STRNEQ((*slot)->agent_id, agent_id))
+                slot = &(*slot)->queue_next;
+        return slot;
+}
+
+/* true: job's posture replaced the one queued for its terminal (job is left to the caller
+ * to free); false: job is queued now and must go to the writer. */
+static bool heartbeat_queue_merge(struct heartbeat_queue *q, struct api_job *job)
+{
+        pthread_mutex_lock(&q->lock);
+        struct api_job **slot = heartbeat_queue_slot(q, job->agent_id), *queued = *slot;
+        if (queued) {
+                char *older = queued->heartbeat_json;
+                queued->heartbeat_json = job->heartbeat_json;
+                job->heartbeat_json = older;
+                memcpy(queued->reported_version, job->reported_version,
+                       sizeof queued->reported_version);
+        } else {
+                job->queued_in = q;
+                job->queue_next = NULL;
+                *slot = job;
+        }
+        pthread_mutex_unlock(&q->lock);
+        return queued;
+}
+
+/* The writer takes the job's posture as it is now; later heartbeats make a new job. */
+static void heartbeat_queue_remove(struct api_job *job)
+{
+        struct heartbeat_queue *q = job->queued_in;
+        if (!q)
+                return;
+        pthread_mutex_lock(&q->lock);
+        struct api_job **slot = heartbeat_queue_slot(q, job->agent_id);
+        if (*slot == job)
+                *slot = job->queue_next;
+        job->queued_in = NULL;
+        pthread_mutex_unlock(&q->lock);
+}
+
 void api_job_free(struct api_job *job)
 {
         if (!job)
                 return;
+        heartbeat_queue_remove(job);
         ingest_batch_free(job->batch);
         EVP_PKEY_free(job->key);
         free(job->cert_pem);
@@ -462,6 +539,8 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                 r = finish_heartbeat(job, reply);
                 if (r < 0)
                         return r;
+                if (ctx->heartbeats && heartbeat_queue_merge(ctx->heartbeats, job))
+                        return 0; /* folded into the queued one; job is freed here */
         }
         *ret_job = TAKE_PTR(job);
         return 0;
@@ -493,6 +572,7 @@ static int policy_lookup(struct api_job *job, struct store *store, const char *d
 
 static int run_heartbeat(struct api_job *job, struct store *store, int64_t now)
 {
+        heartbeat_queue_remove(job);
         struct store_terminal t;
         int r = job_terminal(job, store, &t);
         if (r <= 0)

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -101,6 +102,15 @@ struct connection {
         bool busy;          /* a complete request is being handled; its answer is pending */
         bool replying;      /* our own reply is being written (not an evhttp error page) */
         bool over_limit;    /* accepted over limits.max_connections: closed at once */
+        /* Who the peer is, worked out at its first request: the verified certificate
+         * cannot change on the connection (no renegotiation), so later requests reuse it. */
+        struct peer_identity {
+                bool known;
+                bool have_department;
+                char peer[96];
+                char agent_id[128];
+                char department[256];
+        } identity;
 };
 
 /* "host:port" of the client; the socket is only attached after the accept callback. */
@@ -359,6 +369,15 @@ static void send_reply(struct evhttp_request *req, struct api_reply *reply)
                 c->replying = true;
         evhttp_send_reply(req, reply->status, NULL, NULL);
         if (c) {
+                /* Headers and body as one TLS record and one write(), not two: the
+                 * bufferevent writes each buffer chain with its own SSL_write(). */
+                evbuffer_pullup(bufferevent_get_output(c->bev), -1);
+                /* Write now instead of waiting for epoll to say the socket is writable (it
+                 * nearly always is): the write event runs in this same loop pass, and the
+                 * changelist then sees EPOLLOUT turned on and off again and skips both
+                 * epoll_ctl calls. A socket that is not writable leaves the event pending,
+                 * as the bufferevent would. */
+                event_active(&c->bev->ev_write, EV_WRITE, 1);
                 c->replying = false;
                 connection_answered(c);
         }
@@ -403,31 +422,46 @@ static void on_done_event(evutil_socket_t fd, short what, void *arg)
         }
 }
 
+static void peer_identity_get(struct peer_identity *id, enum listener_kind kind,
+                              struct evhttp_connection *evcon, SSL *ssl)
+{
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        snprintf(id->peer, sizeof id->peer, "unknown peer");
+        if (evcon) {
+                evhttp_connection_get_peer(evcon, &addr, &port);
+                snprintf(id->peer, sizeof id->peer, strchr(addr ?: "", ':') ? "[%s]:%u" : "%s:%u",
+                         addr ?: "?", port);
+        }
+        id->agent_id[0] = id->department[0] = '\0';
+        id->have_department = false;
+        if (ssl && kind == LISTENER_AGENT &&
+            tls_peer_agent_id(ssl, id->agent_id, sizeof id->agent_id) < 0)
+                id->agent_id[0] = '\0';
+        if (id->agent_id[0])
+                id->have_department =
+                        tls_peer_department(ssl, id->department, sizeof id->department) >= 0;
+        id->known = true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
         struct listener_ctx *l = arg;
         struct server *s = l->worker->server;
         struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-        SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+        SSL *ssl = bev && l->kind != LISTENER_METRICS ? bufferevent_openssl_get_ssl(bev) : NULL;
+        struct connection *c = ssl ? connection_of_bev(bev) : NULL;
 
-        char *addr = NULL;
-        ev_uint16_t port = 0;
-        char peer[96] = "unknown peer";
-        if (evcon) {
-                evhttp_connection_get_peer(evcon, &addr, &port);
-                snprintf(peer, sizeof peer, strchr(addr ?: "", ':') ? "[%s]:%u" : "%s:%u",
-                         addr ?: "?", port);
+        struct peer_identity own = { 0 }, *id = c ? &c->identity : &own;
+        if (!id->known) {
+                if (ssl)
+                        tls_connection_served(ssl);
+                peer_identity_get(id, l->kind, evcon, ssl);
         }
-        char agent_id[128] = "", department[256] = "";
-        bool have_department = false;
-        if (ssl) {
-                tls_connection_served(ssl);
-                if (l->kind == LISTENER_AGENT && tls_peer_agent_id(ssl, agent_id, sizeof agent_id) < 0)
-                        agent_id[0] = '\0';
-                if (agent_id[0])
-                        have_department = tls_peer_department(ssl, department, sizeof department) >= 0;
-        }
+        const char *peer = id->peer;
+        const char *agent_id = id->agent_id;
+        const char *department = id->have_department ? id->department : NULL;
 
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -441,7 +475,7 @@ static void on_request(struct evhttp_request *req, void *arg)
                 .body = len ? (const char *)evbuffer_pullup(in, -1) : "",
                 .body_len = len,
                 .agent_id = agent_id[0] ? agent_id : NULL,
-                .department = have_department ? department : NULL,
+                .department = department,
                 .may_answer_early = writer_backlog(s->writer) < WRITER_BACKLOG_EARLY,
                 .peer = peer,
         };
@@ -481,11 +515,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         it->owner = l->worker;
         it->done = api_job_detached(job) ? on_detached_done : on_job_done;
         it->lazy = api_job_detached(job);
-        if (!api_job_detached(job)) {
-                struct connection *c = connection_of_bev(bev);
-                if (c)
-                        c->busy = true;
-        }
+        if (!api_job_detached(job) && c)
+                c->busy = true;
         writer_submit(s->writer, it);
 }
 
@@ -553,7 +584,14 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
         w->server = s;
         w->index = index;
         pthread_mutex_init(&w->done_lock, NULL);
-        w->base = event_base_new();
+        /* The changelist folds the read-off/write-on/read-on flips of one request into at
+         * most one epoll_ctl per connection and loop pass. */
+        struct event_config *cfg = event_config_new();
+        if (!cfg)
+                return -ENOMEM;
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        w->base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
         if (!w->base)
                 return log_error_errno(-ENOMEM, "Cannot create an event loop");
         w->done_ev = event_new(w->base, -1, 0, on_done_event, w);
@@ -612,7 +650,11 @@ int server_new(const struct collector_config *config, struct store *store, struc
         s->store = store;
         s->api = (struct api_context){ .limits = &config->limits, .ca = ca };
 
-        int r = 0;
+        int r = heartbeat_queue_new(&s->api.heartbeats);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX && r >= 0; k++)
                 if (config->n_listen[k] > 0 && k != LISTENER_METRICS)
                         r = tls_server_ctx_new(config, k, &s->ssl_ctx[k]);
@@ -697,5 +739,6 @@ void server_free(struct server *s)
         free(s->workers);
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++)
                 SSL_CTX_free(s->ssl_ctx[k]);
+        heartbeat_queue_free(s->api.heartbeats);
         free(s);
 }

@@ -467,6 +467,78 @@ static void test_heartbeat_answered_from_the_policy_cache(void)
         policy_cache_clear();
 }
 
+static struct api_job *heartbeat(const struct api_context *ctx, const char *agent,
+                                  const char *body, int *ret_status)
+{
+        struct api_request rq = { .listener = LISTENER_AGENT, .method = "POST",
+                                  .path = "/v1/heartbeat", .content_type = "application/json",
+                                  .body = body, .body_len = strlen(body), .agent_id = agent,
+                                  .department = "総務課", .may_answer_early = true, .peer = "t" };
+        struct api_reply reply;
+        struct api_job *job = NULL;
+        CU_ASSERT_EQUAL(api_handle(ctx, &rq, &reply, &job), 0);
+        *ret_status = reply.status;
+        api_reply_clear(&reply);
+        return job;
+}
+
+static void run_job(struct store *s, struct api_job *job)
+{
+        CU_ASSERT_EQUAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(api_job_run(job, s, 10), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+}
+
+static void test_heartbeats_coalesce_latest_wins(void)
+{
+        struct store *s = fresh_store();
+        add_terminal(s, "a1", "総務課");
+        add_terminal(s, "a2", "総務課");
+        struct api_context ctx = { .limits = &limits };
+        CU_ASSERT_EQUAL_FATAL(heartbeat_queue_new(&ctx.heartbeats), 0);
+        policy_cache_put("総務課", "9");
+        int status;
+        struct api_job *first = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":1}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+        CU_ASSERT_TRUE(api_job_detached(first));
+        CU_ASSERT_EQUAL(status, 200);
+        /* while a1's write is queued, its next heartbeats are answered and only replace the
+         * queued posture; another terminal gets its own job */
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":2}}", &status));
+        CU_ASSERT_EQUAL(status, 200);
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":3}}", &status));
+        CU_ASSERT_EQUAL(status, 200);
+        struct api_job *other = heartbeat(&ctx, "a2", "{\"posture\":{\"n\":7}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+        /* a bad heartbeat is refused, never folded in */
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":1.5}}", &status));
+        CU_ASSERT_EQUAL(status, 400);
+        run_job(s, first);
+        _cleanup_free_ char *posture = NULL;
+        CU_ASSERT_EQUAL(store_posture_get(s, "a1", &posture, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(posture, "{\"posture\":{\"n\":3}}");
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "a1"), 1);
+        /* once the writer took it, a new heartbeat is a new job */
+        struct api_job *later = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":4}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(later);
+        api_job_free(first);
+        /* a job freed without running leaves the queue: the next heartbeat queues anew */
+        api_job_free(later);
+        struct api_job *again = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":5}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+        run_job(s, again);
+        run_job(s, other);
+        free(posture);
+        posture = NULL;
+        CU_ASSERT_EQUAL(store_posture_get(s, "a1", &posture, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(posture, "{\"posture\":{\"n\":5}}");
+        api_job_free(again);
+        api_job_free(other);
+        heartbeat_queue_free(ctx.heartbeats);
+        policy_cache_clear();
+        store_close(s);
+}
+
 static void test_events_job_end_to_end(void)
 {
         struct store *s = fresh_store();
@@ -594,6 +666,7 @@ static CU_TestInfo api_tests[] = {
         { "routing statuses", test_routing_statuses },
         { "events job end to end", test_events_job_end_to_end },
         { "heartbeat from the policy cache", test_heartbeat_answered_from_the_policy_cache },
+        { "heartbeats coalesce per terminal, latest wins", test_heartbeats_coalesce_latest_wins },
         { "metrics families", test_metrics_render_families },
         CU_TEST_INFO_NULL,
 };
