@@ -88,14 +88,31 @@ if command -v nginx >/dev/null; then
     for _ in $(seq 100); do curl -sS --cacert "$T/ca/ca.crt" --cert "$T/agents/agent0.crt" --key "$T/agents/agent0.key" "https://127.0.0.1:$NGINX_PORT/" >/dev/null 2>&1 && break; sleep 0.05; done
     ngx_all=("${pids[-1]}" $(pgrep -P "${pids[-1]}"))
 fi
+thread_cpu() { # the collector's CPU seconds per thread name (workers, store writer)
+    local t
+    for t in /proc/"$COLLECTOR_PID"/task/*; do
+        awk -v hz="$(getconf CLK_TCK)" -v name="$(cat "$t/comm")" '{ print name, ($14 + $15) / hz }' "$t/stat"
+    done
+}
 echo "heartbeat: $AGENTS keep-alive mTLS clients, $ROUNDS alternating rounds of ${ROUND_SECONDS}s (load average $(cut -d' ' -f1 /proc/loadavg) before):"
 : >"$T/hb"
+thread_cpu >"$T/threads0"
 for ((round = 1; round <= ROUNDS; round++)); do
     heartbeat_run hogo-collector "$AGENT_PORT" "$COLLECTOR_PID"
     [ ${#ngx_all[@]} -gt 0 ] && heartbeat_run "nginx 204" "$NGINX_PORT" "${ngx_all[@]}"
 done
-python3 - "$T/hb" <<'PY'
+thread_cpu >"$T/threads1"
+python3 - "$T/hb" "$T/threads0" "$T/threads1" <<'PY'
 import sys
+def cpu(path):
+    d = {}
+    for line in open(path):
+        name, secs = line.rsplit(None, 1)
+        d[name] = d.get(name, 0.0) + float(secs)
+    return d
+t0, t1 = cpu(sys.argv[2]), cpu(sys.argv[3])
+print('  hogo-collector CPU by thread: ' + ', '.join(
+    '%s %.2f s' % (n, t1[n] - t0.get(n, 0.0)) for n in sorted(t1) if t1[n] - t0.get(n, 0.0) > 0.005))
 runs = {}
 for line in open(sys.argv[1]):
     *name, n, secs, cpu = line.split()

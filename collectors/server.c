@@ -563,8 +563,8 @@ static int bind_socket(const struct listen_address *a, bool share, evutil_socket
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         int r = 0;
-        /* Accepted sockets inherit TCP_NODELAY: a reply goes out as several TLS records,
-         * and Nagle + delayed ACK would hold the last one back ~40 ms. */
+        /* Accepted sockets inherit TCP_NODELAY: Nagle + delayed ACK would hold an answer
+         * back ~40 ms behind an unacknowledged segment. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
             bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0)
