@@ -176,7 +176,13 @@ static int64_t connection_deadline(const struct connection *c)
 
 static void connection_arm(struct connection *c)
 {
-        int64_t left = connection_deadline(c) - now_us();
+        int64_t now = now_us(), deadline = connection_deadline(c);
+        /* A handshake that ends before its deadline leaves a connection that may only idle
+         * until the idle deadline: wake then too (the handshake end has no hook here). */
+        if (!SSL_is_init_finished(c->ssl) && c->idle_deadline_us > now &&
+            c->idle_deadline_us < deadline)
+                deadline = c->idle_deadline_us;
+        int64_t left = deadline - now;
         if (left < 0)
                 left = 0;
         struct timeval tv = { .tv_sec = left / 1000000, .tv_usec = left % 1000000 };

@@ -101,6 +101,15 @@ t.check('idle keep-alive connection lives for timeout_seconds=%d, then closed wi
         'answer' % IDLE, took is not None and IDLE - 0.7 <= took <= IDLE + 2 and got == b'',
         (took, got[:120]))
 
+# 2b. A connection that finishes its handshake and never sends a request idles out at
+#     timeout_seconds too, not at the (longer, default 10 s) handshake deadline.
+s = connect()
+took, got = closed_after(s, IDLE + 8)
+s.close()
+t.check('connection with a finished handshake and no request: closed after timeout_seconds=%d, '
+        'not handshake_seconds=10' % IDLE, took is not None and took <= IDLE + 2 and got == b'',
+        (took, got[:120]))
+
 # 3. Idle, then a request that trickles in within request_seconds of its first byte (but
 #    ends past request_seconds after the previous answer): served.
 s = connect()
