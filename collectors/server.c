@@ -98,6 +98,7 @@ struct connection {
         SSL *ssl;
         struct event *deadline_ev;
         int64_t handshake_deadline_us, idle_deadline_us, request_deadline_us;
+        int64_t armed_us;   /* when deadline_ev fires; 0 when it is not pending */
         bool receiving;     /* a request's first byte came; its answer was not sent yet */
         bool busy;          /* a complete request is being handled; its answer is pending */
         bool replying;      /* our own reply is being written (not an evhttp error page) */
@@ -182,10 +183,15 @@ static void connection_arm(struct connection *c)
         if (!SSL_is_init_finished(c->ssl) && c->idle_deadline_us > now &&
             c->idle_deadline_us < deadline)
                 deadline = c->idle_deadline_us;
+        /* Deadlines mostly move later (every request and answer): a timer that fires first
+         * re-arms itself then, instead of a timer update per request. */
+        if (c->armed_us && c->armed_us <= deadline)
+                return;
         int64_t left = deadline - now;
         if (left < 0)
                 left = 0;
         struct timeval tv = { .tv_sec = left / 1000000, .tv_usec = left % 1000000 };
+        c->armed_us = deadline;
         event_add(c->deadline_ev, &tv);
 }
 
@@ -261,6 +267,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
         struct connection *c = arg;
         const struct collector_limits *lim = &c->worker->server->config->limits;
+        c->armed_us = 0;
         if (c->over_limit) {
                 metrics_count_reject(REJECT_CONNECTION_LIMIT);
                 connection_log_limit(c->worker->server);
