@@ -464,6 +464,23 @@ static void test_heartbeat_answered_from_the_policy_cache(void)
         CU_ASSERT_STRING_EQUAL(reply.body, "{\"policy_version\":null}");
         api_reply_clear(&reply);
         api_job_free(job);
+        /* plain versions are written straight, others escaped as JSON */
+        static const struct {
+                const char *version, *body;
+        } versions[] = {
+                { "2026.1-a_b+c:d", "{\"policy_version\":\"2026.1-a_b+c:d\"}" },
+                { "v\"1\\", "{\"policy_version\":\"v\\\"1\\\\\"}" },
+                { "総務/1", "{\"policy_version\":\"総務\\/1\"}" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(versions); i++) {
+                policy_cache_put("総務課", versions[i].version);
+                CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+                CU_ASSERT_EQUAL(reply.status, 200);
+                CU_ASSERT_STRING_EQUAL(reply.body, versions[i].body);
+                CU_ASSERT_EQUAL(reply.body_len, strlen(versions[i].body));
+                api_reply_clear(&reply);
+                api_job_free(job);
+        }
         policy_cache_clear();
 }
 
