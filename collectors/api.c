@@ -184,25 +184,47 @@ static struct api_job **heartbeat_queue_slot(struct heartbeat_queue *q, const ch
         return slot;
 }
 
-/* true: job's posture replaced the one queued for its terminal (job is left to the caller
- * to free); false: job is queued now and must go to the writer. */
+/* With q locked: true when agent_id has a queued heartbeat, whose posture and reported
+ * version are then replaced (*posture_json gets the older posture, for the caller to free). */
+static bool heartbeat_queue_replace_locked(struct heartbeat_queue *q, const char *agent_id,
+                                           char **posture_json, const char *version)
+{
+        struct api_job *queued = *heartbeat_queue_slot(q, agent_id);
+        if (!queued)
+                return false;
+        char *older = queued->heartbeat_json;
+        queued->heartbeat_json = *posture_json;
+        *posture_json = older;
+        snprintf(queued->reported_version, sizeof queued->reported_version, "%s", version);
+        return true;
+}
+
+/* true: the posture replaced the one queued for agent_id, no job is needed. */
+static bool heartbeat_queue_fold(struct heartbeat_queue *q, const char *agent_id,
+                                 char **posture_json, const char *version)
+{
+        pthread_mutex_lock(&q->lock);
+        bool folded = heartbeat_queue_replace_locked(q, agent_id, posture_json, version);
+        pthread_mutex_unlock(&q->lock);
+        return folded;
+}
+
+/* As heartbeat_queue_fold() for job's posture (another worker may have queued one for the
+ * terminal meanwhile: job is then left to the caller to free); false: job is queued now
+ * and must go to the writer. */
 static bool heartbeat_queue_merge(struct heartbeat_queue *q, struct api_job *job)
 {
         pthread_mutex_lock(&q->lock);
-        struct api_job **slot = heartbeat_queue_slot(q, job->agent_id), *queued = *slot;
-        if (queued) {
-                char *older = queued->heartbeat_json;
-                queued->heartbeat_json = job->heartbeat_json;
-                job->heartbeat_json = older;
-                memcpy(queued->reported_version, job->reported_version,
-                       sizeof queued->reported_version);
-        } else {
+        bool folded = heartbeat_queue_replace_locked(q, job->agent_id, &job->heartbeat_json,
+                                                     job->reported_version);
+        if (!folded) {
+                struct api_job **slot = heartbeat_queue_slot(q, job->agent_id);
                 job->queued_in = q;
                 job->queue_next = NULL;
                 *slot = job;
         }
         pthread_mutex_unlock(&q->lock);
-        return queued;
+        return folded;
 }
 
 /* The writer takes the job's posture as it is now; later heartbeats make a new job. */
@@ -481,14 +503,14 @@ static bool version_is_plain(const char *v)
         return true;
 }
 
-static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
+/* {"policy_version": version or null}: every heartbeat's answer. */
+static int heartbeat_reply(const char *policy_version, struct api_reply *reply)
 {
-        /* Every heartbeat ends here: the usual versions are written straight, without
-         * building a JSON object. */
-        if (!job->policy_version || version_is_plain(job->policy_version)) {
+        /* the usual versions are written straight, without building a JSON object */
+        if (!policy_version || version_is_plain(policy_version)) {
                 char *body = NULL;
-                int n = job->policy_version
-                                ? asprintf(&body, "{\"policy_version\":\"%s\"}", job->policy_version)
+                int n = policy_version
+                                ? asprintf(&body, "{\"policy_version\":\"%s\"}", policy_version)
                                 : asprintf(&body, "{\"policy_version\":null}");
                 if (n < 0)
                         return -ENOMEM;
@@ -501,10 +523,13 @@ static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        json_object_object_add(o, "policy_version", job->policy_version
-                                                            ? json_object_new_string(job->policy_version)
-                                                            : NULL);
+        json_object_object_add(o, "policy_version", json_object_new_string(policy_version));
         return reply_json(reply, 200, o);
+}
+
+static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
+{
+        return heartbeat_reply(job->policy_version, reply);
 }
 
 static int handle_heartbeat(const struct api_context *ctx, const struct api_request *rq,
@@ -540,11 +565,8 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
             !member_string(rq, reply, o, "hostname", 0, HOSTNAME_MAX))
                 return 0;
 
-        _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
-        if (!job)
-                return -ENOMEM;
-        snprintf(job->reported_version, sizeof job->reported_version, "%s", version);
-        r = json_canonical(o, NULL, &job->heartbeat_json, NULL);
+        _cleanup_free_ char *posture_json = NULL;
+        r = json_canonical(o, NULL, &posture_json, NULL);
         if (r == -EDOM)
                 return refuse(rq, reply, 400, REJECT_INVALID_REQUEST,
                               "numbers must be integers");
@@ -553,8 +575,20 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
 
         bool assigned;
         char assigned_version[VERSION_MAX + 1];
-        if (rq->may_answer_early && rq->department &&
-            policy_cache_get(rq->department, &assigned, assigned_version, sizeof assigned_version)) {
+        bool early = rq->may_answer_early && rq->department &&
+                     policy_cache_get(rq->department, &assigned, assigned_version,
+                                      sizeof assigned_version);
+        /* the terminal's write is queued already: replace its posture, no job */
+        if (early && ctx->heartbeats &&
+            heartbeat_queue_fold(ctx->heartbeats, rq->agent_id, &posture_json, version))
+                return heartbeat_reply(assigned ? assigned_version : NULL, reply);
+
+        _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
+        if (!job)
+                return -ENOMEM;
+        snprintf(job->reported_version, sizeof job->reported_version, "%s", version);
+        job->heartbeat_json = TAKE_PTR(posture_json);
+        if (early) {
                 job->detached = true;
                 free(job->policy_version);
                 job->policy_version = assigned ? strdup(assigned_version) : NULL;
