@@ -363,11 +363,34 @@ static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl
         return 0;
 }
 
+/* The Date header (RFC 7231 IMF-fixdate). evhttp formats one for every answer that has
+ * none (gmtime + printf per request); a worker formats it once a second instead. */
+static const char *http_date_now(void)
+{
+        static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+        static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+        static _Thread_local time_t formatted = -1;
+        static _Thread_local char text[40];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (now != formatted && gmtime_r(&now, &tm)) {
+                snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                         days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                formatted = now;
+        }
+        return text;
+}
+
 static void send_reply(struct evhttp_request *req, struct api_reply *reply)
 {
         metrics_count_request(reply->endpoint, reply->status);
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        const char *date = http_date_now();
+        if (*date)
+                evhttp_add_header(h, "Date", date);
         if (reply->content_type)
                 evhttp_add_header(h, "Content-Type", reply->content_type);
         evhttp_add_header(h, "Cache-Control", "no-store");

@@ -4,6 +4,7 @@
 # parallel) the store holds each terminal's LAST posture, never a mix, and a newer
 # posture sent after the writer took the last one is stored too.
 # timeout: 60
+import email.utils
 import json
 import os
 import sys
@@ -71,6 +72,24 @@ status, _ = c.request('POST', '/v1/heartbeat', {'posture': {'n': N + 1}}, agent=
 t.check('a heartbeat after the burst is answered and stored too',
         status == 200 and wait_for(lambda: (latest(agents[0].id) or {}).get('posture', {}).get('n') == N + 1),
         latest(agents[0].id))
+# the answer's headers: one Date (formatted once a second by each worker), no caching
+conn = c.connection(agents[0])
+conn.request('POST', '/v1/heartbeat', body=json.dumps({'posture': {}}),
+             headers={'Content-Type': 'application/json'})
+resp = conn.getresponse()
+resp.read()
+dates = resp.msg.get_all('Date') or []
+try:
+    skew = abs(email.utils.parsedate_to_datetime(dates[0]).timestamp() - time.time())
+except (IndexError, TypeError, ValueError):
+    skew = None
+conn.close()
+t.check('heartbeat answer: exactly one Date header, IMF-fixdate, within 2 s of now',
+        len(dates) == 1 and skew is not None and skew <= 2 and dates[0].endswith(' GMT'), (dates, skew))
+t.check('heartbeat answer: Cache-Control no-store, JSON',
+        resp.getheader('Cache-Control') == 'no-store' and
+        resp.getheader('Content-Type') == 'application/json', dict(resp.getheaders()))
+
 seen = c.query('SELECT last_seen FROM terminals WHERE agent_id = ?', agents[0].id)
 t.check('last_seen is recorded', seen and seen[0][0] and seen[0][0] > 0, seen)
 
