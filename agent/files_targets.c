@@ -1,6 +1,7 @@
 /* files_targets.c — see files_targets.h. */
 #include "agent/files_targets.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
@@ -144,7 +145,9 @@ static int add_target(struct files_targets *t, enum files_target_kind kind, cons
         char *copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        t->items[t->n++] = (struct files_target){ kind, copy, why };
+        struct stat st;
+        uint64_t dev = stat(path, &st) == 0 ? (uint64_t)st.st_dev : 0;
+        t->items[t->n++] = (struct files_target){ kind, copy, why, dev };
         return 0;
 }
 
@@ -229,8 +232,46 @@ static bool is_mount_point(char *const *mount_points, size_t n, const char *path
         return false;
 }
 
-static int add_user_dirs(const struct policy *p, struct files_targets *t)
+/* A home that is not its own mount: the directory and its visible subdirectories on the
+ * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
+ * labelled files are not kept), depth-first, within the depth and the shared budget. */
+static int add_home_tree(struct files_targets *t, const char *dir, uint64_t dev, unsigned depth,
+                         size_t *budget)
 {
+        if (*budget == 0)
+                return 0;
+        int r = add_target(t, FILES_TARGET_DATA_DIR, dir, "home");
+        if (r < 0)
+                return r;
+        (*budget)--;
+        if (depth >= FILES_HOME_DEPTH)
+                return 0;
+        DIR *d = opendir(dir);
+        if (!d)
+                return 0; /* unreadable: the directory itself is still watched */
+        struct dirent *e;
+        while (r >= 0 && *budget > 0 && (e = readdir(d))) {
+                if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+                        continue;
+                _cleanup_free_ char *sub = NULL;
+                struct stat st;
+                if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* lstat: a symlink is not followed; another device is another mount */
+                if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev)
+                        continue;
+                r = add_home_tree(t, sub, dev, depth + 1, budget);
+        }
+        closedir(d);
+        return r;
+}
+
+static int add_user_dirs(const struct policy *p, struct files_targets *t, char *const *mount_points,
+                         size_t n_mount_points)
+{
+        size_t budget = FILES_HOME_DIRS_MAX;
         bool downloads = policy_wants(p, POLICY_DEST_DOWNLOADS);
         setpwent();
         struct passwd *pw;
@@ -239,7 +280,11 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t)
                 if (pw->pw_uid < FILES_FIRST_HUMAN_UID || pw->pw_uid >= 65534 || !pw->pw_dir ||
                     pw->pw_dir[0] != '/' || STREQ(pw->pw_dir, "/") || !is_directory(pw->pw_dir))
                         continue;
-                r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
+                struct stat st;
+                if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
+                        r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
+                else if (stat(pw->pw_dir, &st) == 0)
+                        r = add_home_tree(t, pw->pw_dir, (uint64_t)st.st_dev, 0, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)
@@ -299,7 +344,7 @@ int files_targets_compute(const struct policy *p, const char *sysfs_root, struct
                         r = add_target(&t, FILES_TARGET_DATA_MOUNT, dir, "glob");
         }
         if (r >= 0)
-                r = add_user_dirs(p, &t);
+                r = add_user_dirs(p, &t, mount_points, n_mount_points);
         for (size_t i = 0; r >= 0 && i < p->bulk_transfer.n_destinations; i++) {
                 const struct policy_destination *d = &p->bulk_transfer.destinations[i];
                 if (d->kind != POLICY_DEST_PATH || !is_directory(d->path))
@@ -321,11 +366,19 @@ int files_targets_compute(const struct policy *p, const char *sysfs_root, struct
 
 const struct files_target *files_targets_destination(const struct files_targets *t, const char *path)
 {
+        static const char deleted[] = " (deleted)";
+        char undeleted[PATH_MAX];
+        size_t len = strlen(path), dlen = sizeof deleted - 1;
+        if (len > dlen && len - dlen < sizeof undeleted && STREQ(path + len - dlen, deleted)) {
+                memcpy(undeleted, path, len - dlen);
+                undeleted[len - dlen] = '\0';
+                path = undeleted;
+        }
         const struct files_target *best = NULL;
         size_t best_len = 0;
         for (size_t i = 0; i < t->n; i++) {
                 const struct files_target *x = &t->items[i];
-                if (x->kind == FILES_TARGET_DATA_MOUNT)
+                if (x->kind == FILES_TARGET_DATA_MOUNT || x->kind == FILES_TARGET_DATA_DIR)
                         continue;
                 size_t n = strlen(x->path);
                 bool under = strncmp(path, x->path, n) == 0 &&
@@ -341,4 +394,20 @@ const struct files_target *files_targets_destination(const struct files_targets 
                 }
         }
         return best;
+}
+
+const struct files_target *files_targets_destination_by_dev(const struct files_targets *t, uint64_t dev)
+{
+        const struct files_target *found = NULL;
+        if (dev == 0)
+                return NULL;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct files_target *x = &t->items[i];
+                if (x->kind == FILES_TARGET_DATA_MOUNT || x->kind == FILES_TARGET_DATA_DIR || x->dev != dev)
+                        continue;
+                if (found || x->kind != FILES_TARGET_DEST_MOUNT)
+                        return NULL; /* two destinations on one device: the path decides */
+                found = x;
+        }
+        return found;
 }

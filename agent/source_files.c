@@ -56,6 +56,11 @@
 #define PENDING_USEC (2 * USEC_PER_SEC)          /* unattributed opens wait this long */
 #define PID_OWNERS_MAX 256
 #define PID_OWNER_USEC (10 * USEC_PER_SEC)       /* how long a pid's owner is trusted */
+/* An event is read after it happened (a queue of 16384 may lie between), so /proc tells a
+ * process's uid as of reading time, not as of the open. A uid read from /proc this recently
+ * is as good as reading it again, and saves three system calls per event of a busy
+ * process. A pid is not reused this fast (the kernel hands pids out in a cycle). */
+#define PID_OWNER_FRESH_USEC (100 * 1000)
 /* Opens whose process was gone before we could see its uid are counted under this uid,
  * so a burst of short-lived processes is still detected (as "unknown"). */
 #define UID_UNATTRIBUTED ((uid_t)-2)
@@ -63,6 +68,7 @@
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
+#define NOTIF_BATCH_USEC (4 * 1000) /* 16384 queued events last far longer at any rate we see */
 
 struct cache_slot {
         uint64_t dev, ino;
@@ -103,6 +109,7 @@ struct pid_owner {
         pid_t pid;
         uid_t uid;
         uint64_t at;
+        uint64_t read_at; /* when /proc last confirmed uid (0: learned otherwise) */
         char exe[256];
         char comm[32];
 };
@@ -162,9 +169,10 @@ struct files_source {
         int perm_stop_efd;
         pthread_t perm_thread;
         bool perm_running;
+        size_t perm_ignore_marks; /* permission thread only; reset with each group */
 
         /* counters and health, loop only */
-        uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, unattributed;
+        uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, writes_unplaced, unattributed;
         uint64_t warnings, overflows, overflows_reported, ignore_marks, classify_errors;
         uint64_t perm_errors_reported;
         uint64_t last_overflow, last_overflow_report, last_error_report;
@@ -328,26 +336,13 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (m->pid == s->self)
                 return FAN_ALLOW;
 
-        /* cheapest questions first: is anyone blocked, whose process is it, is the file
-         * marked */
+        /* cheapest questions first: is anyone blocked, is the file marked (an unmarked one
+         * is not asked about again), and only then whose process it is */
         pthread_mutex_lock(&s->lock);
         bool anyone = s->n_blocked > 0;
         pthread_mutex_unlock(&s->lock);
         if (!anyone)
                 return FAN_ALLOW;
-        /* read every time: a process may change its uid (su, setpriv) and keep its pid */
-        uid_t uid;
-        int r = proc_uid(m->pid, &uid);
-        if (r < 0) {
-                *ret_error = r;
-                return FAN_ALLOW;
-        }
-        pthread_mutex_lock(&s->lock);
-        bool blocked = uid_blocked_locked(s, uid, now);
-        pthread_mutex_unlock(&s->lock);
-        if (!blocked)
-                return FAN_ALLOW;
-
         struct stat st;
         if (fstat(m->fd, &st) < 0) {
                 *ret_error = negative_errno();
@@ -356,12 +351,29 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (!S_ISREG(st.st_mode))
                 return FAN_ALLOW;
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
-        r = file_marked(s, m->fd, &st, path, label);
+        int r = file_marked(s, m->fd, &st, path, label);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
         }
-        if (r == 0)
+        if (r == 0) {
+                /* the group lives only for this cool-down, so the ignore marks go with it */
+                if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
+                    fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
+                        s->perm_ignore_marks++;
+                return FAN_ALLOW;
+        }
+        /* read every time: a process may change its uid (su, setpriv) and keep its pid */
+        uid_t uid;
+        r = proc_uid(m->pid, &uid);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        pthread_mutex_lock(&s->lock);
+        bool blocked = uid_blocked_locked(s, uid, now);
+        pthread_mutex_unlock(&s->lock);
+        if (!blocked)
                 return FAN_ALLOW;
 
         char exe[256], comm[32];
@@ -463,10 +475,15 @@ static void record_failure(struct files_source *s, const char *fmt, ...)
         va_end(ap);
 }
 
+static bool target_is_data(const struct files_target *t)
+{
+        return t->kind == FILES_TARGET_DATA_MOUNT || t->kind == FILES_TARGET_DATA_DIR;
+}
+
 static int mark_target(struct files_source *s, int fan_fd, const struct files_target *t, uint64_t mask)
 {
         unsigned flags = FAN_MARK_ADD;
-        if (t->kind == FILES_TARGET_DEST_DIR)
+        if (t->kind == FILES_TARGET_DEST_DIR || t->kind == FILES_TARGET_DATA_DIR)
                 mask |= FAN_EVENT_ON_CHILD;
         else
                 flags |= FAN_MARK_MOUNT;
@@ -529,10 +546,11 @@ static int perm_start(struct files_source *s)
                 return 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+        s->perm_ignore_marks = 0;
         if (s->perm_fd < 0)
                 return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
-                if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
+                if (target_is_data(&s->targets.items[i]))
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
         int r = -pthread_create(&s->perm_thread, NULL, perm_thread_main, s);
         if (r < 0) {
@@ -573,7 +591,7 @@ static int rescan(struct files_source *s)
         s->marks_failed = 0;
         for (size_t i = 0; i < t.n; i++)
                 (void)mark_target(s, s->notif_fd, &t.items[i],
-                                  t.items[i].kind == FILES_TARGET_DATA_MOUNT ? FAN_OPEN : FAN_CLOSE_WRITE);
+                                  target_is_data(&t.items[i]) ? FAN_OPEN : FAN_CLOSE_WRITE);
         if (s->perm_running) { /* the perm group follows the new targets */
                 perm_stop(s);
                 (void)perm_start(s);
@@ -644,7 +662,7 @@ static void block_user(struct files_source *s, uid_t uid, uint64_t until)
         update_blocking(s);
 }
 
-static const struct pid_owner *owner_find(const struct files_source *s, pid_t pid, uint64_t now)
+static struct pid_owner *owner_find(struct files_source *s, pid_t pid, uint64_t now)
 {
         for (size_t i = 0; i < PID_OWNERS_MAX; i++)
                 if (s->owners[i].pid == pid && s->owners[i].at + PID_OWNER_USEC > now)
@@ -654,7 +672,7 @@ static const struct pid_owner *owner_find(const struct files_source *s, pid_t pi
 
 /* The process as first seen (a pid may be reused later), else as /proc shows it now;
  * exe and comm are null when it was gone before anyone looked. */
-static json_object *process_json(const struct files_source *s, pid_t pid)
+static json_object *process_json(struct files_source *s, pid_t pid)
 {
         char exe[PATH_MAX] = "", comm[64] = "";
         const struct pid_owner *o = owner_find(s, pid, now_usec());
@@ -844,7 +862,7 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
                         slot = i;
         }
         struct pid_owner *o = &s->owners[slot];
-        *o = (struct pid_owner){ .pid = pid, .uid = uid, .at = now };
+        *o = (struct pid_owner){ .pid = pid, .uid = uid, .at = now, .read_at = from_proc ? now : 0 };
         if (from_proc) {
                 proc_link(pid, "exe", o->exe, sizeof o->exe);
                 proc_comm(pid, o->comm, sizeof o->comm);
@@ -857,10 +875,16 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
 static int event_owner(struct files_source *s, pid_t pid, uint64_t now, uid_t *ret)
 {
         uid_t uid;
-        const struct pid_owner *o = owner_find(s, pid, now);
+        struct pid_owner *o = owner_find(s, pid, now);
+        if (o && o->read_at && o->read_at + PID_OWNER_FRESH_USEC > now) {
+                *ret = o->uid;
+                return 0;
+        }
         if (proc_uid(pid, &uid) == 0) {
                 if (!o || o->uid != uid)
                         owner_learn(s, pid, uid, now, true);
+                else
+                        o->at = o->read_at = now;
                 *ret = uid;
                 return 0;
         }
@@ -946,11 +970,16 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
-        const struct files_target *dest = files_targets_destination(&s->targets, path);
+        /* the path only when it decides: a write on a destination mount is known by its
+         * device, and an unmarked file needs its path only for the globs */
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        const struct files_target *dest = files_targets_destination_by_dev(&s->targets, st.st_dev);
         if (!dest)
+                dest = files_targets_destination(&s->targets, lazy_path(m->fd, path));
+        if (!dest) {
+                s->writes_unplaced++;
                 return;
+        }
         uid_t uid;
         if (event_owner(s, m->pid, now, &uid) < 0) {
                 /* gone already: a file it created is owned by it */
@@ -961,7 +990,7 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         bool marked = copy;
         if (!marked)
                 marked = file_marked(s, m->fd, &st, path, label) > 0;
-        if (!marked) {
+        if (!marked && st.st_size > 0) { /* nothing to read in an empty file */
                 struct classify_result res;
                 int r = classify_fd(&s->classify, m->fd, &res);
                 if (r < 0)
@@ -980,7 +1009,7 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         pending_settle(s, m->pid, uid, true, now);
 
         if (!copy)
-                count_file(s, uid, m->pid, st.st_dev, st.st_ino, path, now);
+                count_file(s, uid, m->pid, st.st_dev, st.st_ino, lazy_path(m->fd, path), now);
         enum bulk_outcome ob;
         if (bulk_window_add_bytes(s->window, uid, (uint64_t)st.st_size, now, &ob) >= 0 && ob == BULK_CROSSED)
                 raise_warning(s, uid, m->pid, now);
@@ -1217,6 +1246,10 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return 0;
         }
         r = sd_event_add_io(loop, &s->notif_io, s->notif_fd, EPOLLIN, on_notification, s);
+        /* under load, read the queue in batches rather than a wake-up per event: at most one
+         * dispatch per NOTIF_BATCH_USEC (the first event after a quiet spell is read at once) */
+        if (r >= 0)
+                r = sd_event_source_set_ratelimit(s->notif_io, NOTIF_BATCH_USEC, 1);
         if (r >= 0)
                 r = sd_event_add_io(loop, &s->denial_io, s->denial_efd, EPOLLIN, on_denial, s);
         if (r >= 0)
@@ -1279,6 +1312,7 @@ static void files_status(void *self, json_object *status)
         json_object_object_add(status, "ignore_marks", json_object_new_int64((int64_t)s->ignore_marks));
         json_object_object_add(status, "destination_writes_counted", json_object_new_int64((int64_t)s->writes_counted));
         json_object_object_add(status, "destination_writes_unmarked", json_object_new_int64((int64_t)s->writes_ignored));
+        json_object_object_add(status, "destination_writes_unplaced", json_object_new_int64((int64_t)s->writes_unplaced));
         json_object_object_add(status, "unattributed", json_object_new_int64((int64_t)s->unattributed));
         json_object_object_add(status, "warnings", json_object_new_int64((int64_t)s->warnings));
         json_object_object_add(status, "queue_overflows", json_object_new_int64((int64_t)s->overflows));
