@@ -232,6 +232,23 @@ static bool is_mount_point(char *const *mount_points, size_t n, const char *path
         return false;
 }
 
+/* A file in a user's home, which its user controls: only a regular file is read, never
+ * through a symlink, and a FIFO put there cannot make the agent wait on its open. */
+static int read_user_file(const char *path, size_t max_size, char **ret)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd); /* the very file checked above */
+        return read_file_bounded(self, max_size, ret, NULL);
+}
+
 /* A home that is not its own mount: the directory and its visible subdirectories on the
  * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
  * labelled files are not kept), depth-first, within the depth and the shared budget. */
@@ -294,7 +311,7 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
                         r = -ENOMEM;
                         break;
                 }
-                if (read_file_bounded(dirs_file, 64 * 1024, &content, NULL) == 0 &&
+                if (read_user_file(dirs_file, 64 * 1024, &content) == 0 &&
                     xdg_download_dir_parse(content, pw->pw_dir, &dl) == 0 && is_directory(dl)) {
                         r = add_target(t, FILES_TARGET_DEST_DIR, dl, "downloads");
                 } else {

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/agent_core.h"
 #include "agent/bulk_window.h"
 #include "agent/files_targets.h"
 #include "agent/source.h"
@@ -176,6 +177,9 @@ struct files_source {
         uint64_t warnings, overflows, overflows_reported, ignore_marks, classify_errors;
         uint64_t perm_errors_reported;
         uint64_t last_overflow, last_overflow_report, last_error_report;
+        /* events the kernel could not hand over (read() failed for one event) */
+        uint64_t receive_errors, receive_errors_reported, last_receive_error, last_receive_report;
+        int receive_errno;
         unsigned marks_failed;
         /* places whose mark failed in the last scan: files.mark_failed only for new ones */
         char *failed_places[16], *failed_before[16];
@@ -424,7 +428,19 @@ static void *perm_thread_main(void *arg)
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 continue;
-                        break;
+                        if (errno == EBADF || errno == EINVAL || errno == EFAULT)
+                                break;
+                        /* the kernel could not open the file for us and answered that one
+                         * open itself; keep answering the others (a thread that stopped
+                         * here would leave every open on the data mounts waiting) */
+                        int err = negative_errno();
+                        pthread_mutex_lock(&s->lock);
+                        s->perm_errors++;
+                        s->perm_last_error = err;
+                        pthread_mutex_unlock(&s->lock);
+                        uint64_t one = 1;
+                        (void)!write(s->denial_efd, &one, sizeof one);
+                        continue;
                 }
                 bool denied = false;
                 uint64_t events = 0, errors = 0, slow = 0;
@@ -599,6 +615,8 @@ static int rescan(struct files_source *s)
         if (s->marks_failed == 0 && failed_before)
                 s->reason[0] = '\0';
         failed_places_rotate(s);
+        if (s->marks_failed != failed_before)
+                agent_posture_changed(s->agent);
         log_debug("files: watching %zu place(s)", t.n);
         return 0;
 }
@@ -1026,6 +1044,7 @@ static void report_overflow(struct files_source *s, uint64_t now)
         (void)agent_emit(s->agent, "files.queue_overflow", EVENT_SEVERITY_WARNING, NULL, d);
         s->overflows_reported = s->overflows;
         s->last_overflow_report = now;
+        agent_posture_changed(s->agent);
 }
 
 static void monitor_failed(struct files_source *s, const char *why)
@@ -1037,8 +1056,58 @@ static void monitor_failed(struct files_source *s, const char *why)
         log_error("files: file monitoring stopped: %s", why);
         json_object *d = json_object_new_object();
         json_object_object_add(d, "reason", json_object_new_string(why));
+        json_object_object_add(d, "stopped", json_object_new_boolean(true));
         (void)agent_emit(s->agent, "files.monitor_failed", EVENT_SEVERITY_ALERT, NULL, d);
         s->notif_io = sd_event_source_disable_unref(s->notif_io);
+        agent_posture_changed(s->agent);
+}
+
+/* read() on the group failed for one event: the kernel could not open the file for us
+ * (a file we may not read, our descriptor limit, memory) and dropped that event; the group
+ * itself still works, so reading goes on. Lost events fail the posture like an overflow. */
+static void receive_failed(struct files_source *s, int error, uint64_t now)
+{
+        s->receive_errors++;
+        s->receive_errno = error;
+        s->last_receive_error = now;
+}
+
+static void report_receive_errors(struct files_source *s, uint64_t now)
+{
+        if (s->receive_errors == s->receive_errors_reported ||
+            (s->last_receive_report && now - s->last_receive_report < REPORT_INTERVAL_USEC))
+                return;
+        uint64_t lost = s->receive_errors - s->receive_errors_reported;
+        char why[256];
+        snprintf(why, sizeof why, "the kernel could not hand over %" PRIu64 " event(s): %s", lost,
+                 strerror(s->receive_errno));
+        log_error("files: %s; those events are lost", why);
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(why));
+        json_object_object_add(d, "error", json_object_new_string(strerror(s->receive_errno)));
+        json_object_object_add(d, "events_lost", json_object_new_int64((int64_t)lost));
+        json_object_object_add(d, "total", json_object_new_int64((int64_t)s->receive_errors));
+        json_object_object_add(d, "stopped", json_object_new_boolean(false));
+        (void)agent_emit(s->agent, "files.monitor_failed", EVENT_SEVERITY_ALERT, NULL, d);
+        s->receive_errors_reported = s->receive_errors;
+        s->last_receive_report = now;
+        agent_posture_changed(s->agent);
+}
+
+/* epoll does not report a descriptor that was closed under us (it only forgets it), so
+ * the loop checks now and then that the number still names our fanotify group. */
+static void check_descriptor(struct files_source *s)
+{
+        char link[64], target[64];
+        if (s->failed || s->notif_fd < 0)
+                return;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", s->notif_fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        if (n < 0 && errno != ENOENT && errno != EBADF)
+                return; /* /proc unreadable: cannot tell, say nothing */
+        if (!STREQ(target, "anon_inode:[fanotify]"))
+                monitor_failed(s, "the fanotify descriptor was closed");
 }
 
 static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *userdata)
@@ -1055,8 +1124,12 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
-                        monitor_failed(s, strerror(errno));
-                        return 0;
+                        if (errno == EBADF || errno == EINVAL || errno == EFAULT) {
+                                monitor_failed(s, strerror(errno));
+                                return 0;
+                        }
+                        receive_failed(s, errno, now_usec());
+                        continue;
                 }
                 if (n == 0) {
                         monitor_failed(s, "the fanotify descriptor was closed");
@@ -1086,6 +1159,7 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                 pending_settle(s, 0, UID_UNATTRIBUTED, false, now);
                 report_overflow(s, now);
         }
+        report_receive_errors(s, now_usec());
         return 0;
 }
 
@@ -1163,9 +1237,12 @@ static int files_apply_policy(void *self, const struct policy *policy)
 static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
 {
         struct files_source *s = userdata;
+        check_descriptor(s);
         if (!s->failed)
                 (void)rescan(s);
         pending_settle(s, 0, UID_UNATTRIBUTED, false, now_usec());
+        report_overflow(s, now_usec());
+        report_receive_errors(s, now_usec());
         bulk_window_gc(s->window, now_usec());
         report_perm_errors(s, now_usec());
         (void)sd_event_source_set_time(es, usec + RESCAN_USEC);
@@ -1177,6 +1254,7 @@ static int on_mountinfo(sd_event_source *es, int fd, uint32_t revents, void *use
 {
         struct files_source *s = userdata;
         /* a mount came or went (a USB stick, a share): watch the new set */
+        check_descriptor(s);
         if (!s->failed)
                 (void)rescan(s);
         return 0;
@@ -1316,6 +1394,7 @@ static void files_status(void *self, json_object *status)
         json_object_object_add(status, "unattributed", json_object_new_int64((int64_t)s->unattributed));
         json_object_object_add(status, "warnings", json_object_new_int64((int64_t)s->warnings));
         json_object_object_add(status, "queue_overflows", json_object_new_int64((int64_t)s->overflows));
+        json_object_object_add(status, "events_lost", json_object_new_int64((int64_t)s->receive_errors));
         json_object_object_add(status, "classify_errors", json_object_new_int64((int64_t)s->classify_errors));
 }
 
@@ -1330,6 +1409,12 @@ static void files_posture(void *self, json_object *checks)
         } else if (s->marks_failed) {
                 result = "fail";
                 snprintf(reason, sizeof reason, "%u place(s) cannot be watched: %s", s->marks_failed, s->reason);
+        } else if (s->receive_errors && s->last_receive_error + OVERFLOW_POSTURE_USEC > now_usec()) {
+                result = "fail";
+                snprintf(reason, sizeof reason,
+                         "the kernel could not hand over events within the last hour (%" PRIu64
+                         " in all, last: %s): they were lost",
+                         s->receive_errors, strerror(s->receive_errno));
         } else if (s->overflows && s->last_overflow + OVERFLOW_POSTURE_USEC > now_usec()) {
                 result = "fail";
                 snprintf(reason, sizeof reason,

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+# files_failures — the real hogo-agent's files source when it cannot watch, in a mount
+# namespace of its own on private tmpfs mounts, with real kernel conditions (no mocks):
+#   - a removable mount hidden by a later mount over its parent cannot be marked:
+#     files.mark_failed naming it, state "degraded", posture fails; unhidden, it recovers;
+#   - the kernel cannot hand over an event (the agent may not open a write-only sysfs
+#     attribute that someone opened): read() on the fanotify descriptor fails for that
+#     event, files.monitor_failed with the error, posture fails, and monitoring goes on;
+#   - files written to a destination and deleted before the agent read their events still
+#     count (the kernel reports their path with " (deleted)").
+# Queue overflow is exercised in files_bulk.py.
+# timeout: 120
+import json
+import os
+import signal
+import subprocess
+import sys
+
+if os.environ.get("HOGO_FILES_NS") != "1":
+    os.environ["HOGO_FILES_NS"] = "1"
+    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
+                          os.path.abspath(__file__)])
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from agent_harness import (HOGOCTL, Agent, Scratch, check, drop_policy, events_of,
+                           example_policy, finish, keygen, sign, start_bus, wait_for,
+                           write_config)
+
+MY_NUMBER = "123456789018"
+USERS = {"mei": 1600, "ken": 1601}
+
+
+def run_as(user, *cmd):
+    uid = USERS[user]
+    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd],
+                          capture_output=True, text=True, timeout=60, check=True)
+
+
+def mount(fstype, path, opts="size=16m,mode=0755"):
+    os.makedirs(path, exist_ok=True)
+    args = ["mount", "-t", fstype] + (["-o", opts] if opts else []) + ["hogo-test", path]
+    subprocess.run(args, check=True)
+
+
+def posture(cfg):
+    with open(cfg["posture_file"]) as f:
+        return json.load(f)["checks"].get("file_monitoring", {})
+
+
+def body(s):
+    data, home, sysfs = s.join("data"), s.join("home"), s.join("sysfs")
+    for m in (data, home):
+        mount("tmpfs", m)
+    mount("sysfs", sysfs, opts=None)
+    # this namespace's /media only: a "removable" stick under it
+    mount("tmpfs", "/media")
+    mount("tmpfs", "/media/stick")
+    os.chmod("/media/stick", 0o1777)
+
+    with open("/etc/passwd") as f:
+        passwd = f.read()
+    for name, uid in USERS.items():
+        os.makedirs(f"{home}/{name}/Downloads")
+        for d in (f"{home}/{name}", f"{home}/{name}/Downloads"):
+            os.chown(d, uid, uid)
+        passwd += f"{name}:x:{uid}:{uid}::{home}/{name}:/bin/sh\n"
+    with open(s.join("passwd"), "w") as f:
+        f.write(passwd)
+    subprocess.run(["mount", "--bind", s.join("passwd"), "/etc/passwd"], check=True)
+    for i in range(30):
+        with open(f"{data}/m{i}.csv", "w") as f:
+            f.write(f"row {i}\n")
+    subprocess.run([HOGOCTL, "mark", "--label", "personal"] + [f"{data}/m{i}.csv" for i in range(30)],
+                   check=True)
+
+    bus = start_bus(s, "system")
+    key, pub = keygen(s)
+    os.makedirs(s.join("sys"))
+    policy = example_policy(
+        1,
+        marked_files={"xattr": "user.hogo.label", "paths": [f"{data}/**", f"{sysfs}/bus/**"],
+                      "content": {"my_number": True, "my_number_min_matches": 1,
+                                  "scan_max_bytes": 1048576, "patterns": []}},
+        bulk_transfer={"window_seconds": 60, "max_files": 20, "max_bytes": 1 << 40,
+                       "destinations": ["removable", "downloads"], "action": "warn",
+                       "cooldown_seconds": 60})
+    drop_policy(s.join("policy"), sign(s, key, policy, "v1"))
+    config, cfg = write_config(s, pub, sysfs_root=s.join("sys"))
+    agent = Agent(s, config, cfg, bus)
+    st = agent.status()["sources"]["files"]
+    watched = {(w["path"], w["why"]) for w in st.get("watching", [])}
+    check("watches the removable stick, the sysfs glob's mount and the home tree",
+          ("/media/stick", "removable") in watched and (f"{sysfs}/bus", "glob") in watched
+          and (f"{home}/mei", "home") in watched and (f"{home}/mei/Downloads", "home") in watched,
+          watched)
+    check("posture passes at start", wait_for(lambda: posture(cfg).get("result") == "pass", 5), posture(cfg))
+
+    # ---- written and deleted before the agent read the events: still counted --------------
+    dl = f"{home}/mei/Downloads"
+    agent.signal(signal.SIGSTOP)
+    try:
+        run_as("mei", "sh", "-c", f"for i in $(seq 1 25); do printf '氏名,番号\\n山田,{MY_NUMBER}\\n'"
+                                  f" > {dl}/list$i.csv; rm {dl}/list$i.csv; done")
+    finally:
+        agent.signal(signal.SIGCONT)
+    w = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.bulk_warning") if e["user"] == "mei"], 10)
+    check("25 downloads deleted before their events were read: one warning naming the download dir",
+          w and len(w) == 1 and w[0]["details"]["destination"] == dl, w)
+    check("no destination write left unplaced",
+          agent.status()["sources"]["files"]["destination_writes_unplaced"] == 0,
+          agent.status()["sources"]["files"])
+
+    # ---- a mark that cannot be placed ---------------------------------------------------------
+    mount("tmpfs", "/media")  # hides /media/stick: mountinfo still lists it, its path is gone
+    failed = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.mark_failed")
+                               if e["details"]["path"] == "/media/stick"], 10)
+    check("hidden removable mount: files.mark_failed names it and the error",
+          failed and len(failed) == 1 and failed[0]["details"]["why"] == "removable"
+          and failed[0]["details"]["error"] == "No such file or directory", failed)
+    st = agent.status()["sources"]["files"]
+    check("hidden removable mount: state degraded", st["state"] == "degraded", st)
+    fm = posture(cfg)
+    check("hidden removable mount: posture fails naming it",
+          fm.get("result") == "fail" and "/media/stick" in fm.get("reason", ""), fm)
+    subprocess.run(["umount", "/media"], check=True)  # the upper one: the stick shows again
+    check("unhidden: watched again, state running",
+          wait_for(lambda: agent.status()["sources"]["files"]["state"] == "running", 10),
+          agent.status()["sources"]["files"])
+    check("unhidden: posture passes again", wait_for(lambda: posture(cfg).get("result") == "pass", 5),
+          posture(cfg))
+
+    # ---- an event the kernel cannot hand over -----------------------------------------------
+    wo = next(os.path.join(sysfs, "bus", b, "drivers_probe") for b in sorted(os.listdir(f"{sysfs}/bus"))
+              if os.path.exists(os.path.join(sysfs, "bus", b, "drivers_probe")))
+    os.close(os.open(wo, os.O_WRONLY))  # opened, nothing written: the agent may not open it to read
+    lost = wait_for(lambda: events_of(cfg["spool_dir"], "files.monitor_failed"), 10)
+    check("an event the agent could not receive: files.monitor_failed with the error",
+          lost and len(lost) == 1 and lost[0]["details"]["error"] == "Permission denied"
+          and lost[0]["details"]["events_lost"] >= 1 and lost[0]["details"]["stopped"] is False
+          and lost[0]["severity"] == "alert", lost)
+    check("events lost: counted in status", agent.status()["sources"]["files"]["events_lost"] >= 1,
+          agent.status()["sources"]["files"])
+    fm = posture(cfg)
+    check("events lost: posture fails", fm.get("result") == "fail" and "lost" in fm.get("reason", ""), fm)
+    # monitoring goes on: a bulk copy after the lost event is still seen
+    run_as("ken", "cp", *[f"{data}/m{i}.csv" for i in range(25)], "/media/stick")
+    w = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.bulk_warning") if e["user"] == "ken"], 10)
+    check("after a lost event the source still watches: 25 marked files copied warn",
+          w and len(w) == 1 and w[0]["details"]["destination"] == "/media/stick", w)
+    check("agent stops cleanly", agent.stop() == 0, agent.log_text()[-2000:])
+    for m in ("/etc/passwd", "/media/stick", "/media", sysfs, data, home):
+        subprocess.run(["umount", m], check=False)
+
+
+with Scratch() as scratch:
+    try:
+        body(scratch)
+    finally:
+        import agent_harness
+        if agent_harness.failures or sys.exc_info()[0]:
+            log = scratch.join("agent.log")
+            if os.path.exists(log):
+                with open(log, errors="replace") as f:
+                    print("# agent log tail:\n# " + f.read()[-4000:].replace("\n", "\n# "))
+finish()
