@@ -7,7 +7,9 @@
 #     attribute that someone opened): read() on the fanotify descriptor fails for that
 #     event, files.monitor_failed with the error, posture fails, and monitoring goes on;
 #   - files written to a destination and deleted before the agent read their events still
-#     count (the kernel reports their path with " (deleted)").
+#     count (the kernel reports their path with " (deleted)");
+#   - the fanotify descriptor closed under the agent (its own process made to close it, with
+#     gdb): files.monitor_failed (stopped), state "failed", posture fails.
 # Queue overflow is exercised in files_bulk.py.
 # timeout: 120
 import json
@@ -147,8 +149,30 @@ def body(s):
     w = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.bulk_warning") if e["user"] == "ken"], 10)
     check("after a lost event the source still watches: 25 marked files copied warn",
           w and len(w) == 1 and w[0]["details"]["destination"] == "/media/stick", w)
+
+    # ---- the descriptor itself closed under the agent ------------------------------------------
+    # (gdb makes the agent's own process call close() on it: the real descriptor really goes;
+    # epoll alone would only forget it silently)
+    pid = agent.proc.pid
+    fds = [fd for fd in os.listdir(f"/proc/{pid}/fd")
+           if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[fanotify]"]
+    gdb = subprocess.run(["gdb", "-nx", "-batch", "-p", str(pid), "-ex", f"call (int)close({fds[0]})"],
+                         capture_output=True, text=True, timeout=60) if len(fds) == 1 else None
+    check("the agent's fanotify descriptor closed by its own process", gdb and gdb.returncode == 0,
+          (fds, gdb and gdb.stderr[-500:]))
+    mount("tmpfs", s.join("poke"))  # a mount change: the agent rescans and looks at its descriptor
+    stopped = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.monitor_failed")
+                                if e["details"]["stopped"]], 10)
+    check("closed descriptor: files.monitor_failed (stopped), alert",
+          stopped and len(stopped) == 1 and "closed" in stopped[0]["details"]["reason"]
+          and stopped[0]["severity"] == "alert", stopped)
+    st = agent.status()["sources"]["files"]
+    check("closed descriptor: state failed", st["state"] == "failed", st)
+    fm = posture(cfg)
+    check("closed descriptor: posture fails, saying monitoring stopped",
+          fm.get("result") == "fail" and "stopped" in fm.get("reason", ""), fm)
     check("agent stops cleanly", agent.stop() == 0, agent.log_text()[-2000:])
-    for m in ("/etc/passwd", "/media/stick", "/media", sysfs, data, home):
+    for m in (s.join("poke"), "/etc/passwd", "/media/stick", "/media", sysfs, data, home):
         subprocess.run(["umount", m], check=False)
 
 
