@@ -18,30 +18,20 @@ import signal
 import subprocess
 import sys
 
-if os.environ.get("HOGO_FILES_NS") != "1":
-    os.environ["HOGO_FILES_NS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                          os.path.abspath(__file__)])
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (HOGOCTL, Agent, Scratch, check, drop_policy, events_of,
-                           example_policy, finish, keygen, sign, start_bus, wait_for,
-                           write_config)
+from files_ns import add_users, enter_private_mount_namespace, mount, run_test  # noqa: E402
+from files_ns import run_as as run_as_uid  # noqa: E402
+
+enter_private_mount_namespace(__file__)
+from agent_harness import (HOGOCTL, Agent, check, drop_policy, events_of,  # noqa: E402
+                           example_policy, keygen, sign, start_bus, wait_for, write_config)
 
 MY_NUMBER = "123456789018"
 USERS = {"mei": 1600, "ken": 1601}
 
 
 def run_as(user, *cmd):
-    uid = USERS[user]
-    return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd],
-                          capture_output=True, text=True, timeout=60, check=True)
-
-
-def mount(fstype, path, opts="size=16m,mode=0755"):
-    os.makedirs(path, exist_ok=True)
-    args = ["mount", "-t", fstype] + (["-o", opts] if opts else []) + ["hogo-test", path]
-    subprocess.run(args, check=True)
+    return run_as_uid(USERS[user], *cmd)
 
 
 def posture(cfg):
@@ -52,23 +42,14 @@ def posture(cfg):
 def body(s):
     data, home, sysfs = s.join("data"), s.join("home"), s.join("sysfs")
     for m in (data, home):
-        mount("tmpfs", m)
-    mount("sysfs", sysfs, opts=None)
+        mount(m)
+    mount(sysfs, "sysfs", opts=None)
     # this namespace's /media only: a "removable" stick under it
-    mount("tmpfs", "/media")
-    mount("tmpfs", "/media/stick")
+    mount("/media")
+    mount("/media/stick")
     os.chmod("/media/stick", 0o1777)
 
-    with open("/etc/passwd") as f:
-        passwd = f.read()
-    for name, uid in USERS.items():
-        os.makedirs(f"{home}/{name}/Downloads")
-        for d in (f"{home}/{name}", f"{home}/{name}/Downloads"):
-            os.chown(d, uid, uid)
-        passwd += f"{name}:x:{uid}:{uid}::{home}/{name}:/bin/sh\n"
-    with open(s.join("passwd"), "w") as f:
-        f.write(passwd)
-    subprocess.run(["mount", "--bind", s.join("passwd"), "/etc/passwd"], check=True)
+    add_users(s, home, USERS)
     for i in range(30):
         with open(f"{data}/m{i}.csv", "w") as f:
             f.write(f"row {i}\n")
@@ -113,7 +94,7 @@ def body(s):
           agent.status()["sources"]["files"])
 
     # ---- a mark that cannot be placed ---------------------------------------------------------
-    mount("tmpfs", "/media")  # hides /media/stick: mountinfo still lists it, its path is gone
+    mount("/media")  # hides /media/stick: mountinfo still lists it, its path is gone
     failed = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.mark_failed")
                                if e["details"]["path"] == "/media/stick"], 10)
     check("hidden removable mount: files.mark_failed names it and the error",
@@ -160,7 +141,7 @@ def body(s):
                          capture_output=True, text=True, timeout=60) if len(fds) == 1 else None
     check("the agent's fanotify descriptor closed by its own process", gdb and gdb.returncode == 0,
           (fds, gdb and gdb.stderr[-500:]))
-    mount("tmpfs", s.join("poke"))  # a mount change: the agent rescans and looks at its descriptor
+    mount(s.join("poke"))  # a mount change: the agent rescans and looks at its descriptor
     stopped = wait_for(lambda: [e for e in events_of(cfg["spool_dir"], "files.monitor_failed")
                                 if e["details"]["stopped"]], 10)
     check("closed descriptor: files.monitor_failed (stopped), alert",
@@ -176,14 +157,4 @@ def body(s):
         subprocess.run(["umount", m], check=False)
 
 
-with Scratch() as scratch:
-    try:
-        body(scratch)
-    finally:
-        import agent_harness
-        if agent_harness.failures or sys.exc_info()[0]:
-            log = scratch.join("agent.log")
-            if os.path.exists(log):
-                with open(log, errors="replace") as f:
-                    print("# agent log tail:\n# " + f.read()[-4000:].replace("\n", "\n# "))
-finish()
+run_test(body)
