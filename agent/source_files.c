@@ -352,7 +352,8 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
                 *ret_error = negative_errno();
                 return FAN_ALLOW;
         }
-        if (!S_ISREG(st.st_mode))
+        /* an empty file holds nothing to take out (a copy's new files are opened empty) */
+        if (!S_ISREG(st.st_mode) || st.st_size == 0)
                 return FAN_ALLOW;
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
@@ -961,6 +962,10 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
+        if (st.st_size == 0) { /* nothing read, nothing taken out; written soon, most likely */
+                s->opens_unmarked++;
+                return;
+        }
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r <= 0) {
