@@ -132,23 +132,40 @@ int glob_literal_dir(const char *glob, char **ret)
         return 0;
 }
 
-static int add_target(struct files_targets *t, enum files_target_kind kind, const char *path,
-                      const char *why)
+static bool has_target(const struct files_targets *t, enum files_target_kind kind, const char *path)
 {
         for (size_t i = 0; i < t->n; i++)
                 if (t->items[i].kind == kind && STREQ(t->items[i].path, path))
-                        return 0;
-        struct files_target *n = realloc(t->items, (t->n + 1) * sizeof *n);
-        if (!n)
-                return -ENOMEM;
-        t->items = n;
+                        return true;
+        return false;
+}
+
+/* Appends without looking for a duplicate (the caller knows there is none: a directory
+ * walk meets each directory once); dev as the caller read it. */
+static int append_target(struct files_targets *t, enum files_target_kind kind, const char *path,
+                         const char *why, const struct stat *st)
+{
+        if (t->n % 64 == 0) { /* grown in steps: a home tree adds thousands */
+                struct files_target *n = realloc(t->items, (t->n + 64) * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                t->items = n;
+        }
         char *copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        struct stat st;
-        uint64_t dev = stat(path, &st) == 0 ? (uint64_t)st.st_dev : 0;
-        t->items[t->n++] = (struct files_target){ kind, copy, why, dev };
+        t->items[t->n++] = (struct files_target){ kind, copy, why, st ? (uint64_t)st->st_dev : 0,
+                                                  st ? (uint64_t)st->st_ino : 0 };
         return 0;
+}
+
+static int add_target(struct files_targets *t, enum files_target_kind kind, const char *path,
+                      const char *why)
+{
+        if (has_target(t, kind, path))
+                return 0;
+        struct stat st;
+        return append_target(t, kind, path, why, stat(path, &st) == 0 ? &st : NULL);
 }
 
 static bool is_directory(const char *path)
@@ -252,12 +269,13 @@ static int read_user_file(const char *path, size_t max_size, char **ret)
 /* A home that is not its own mount: the directory and its visible subdirectories on the
  * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
  * labelled files are not kept), depth-first, within the depth and the shared budget. */
-static int add_home_tree(struct files_targets *t, const char *dir, uint64_t dev, unsigned depth,
-                         size_t *budget)
+static int add_home_tree(struct files_targets *t, const char *dir, const struct stat *dir_st,
+                         unsigned depth, size_t *budget)
 {
         if (*budget == 0)
                 return 0;
-        int r = add_target(t, FILES_TARGET_DATA_DIR, dir, "home");
+        uint64_t dev = (uint64_t)dir_st->st_dev;
+        int r = append_target(t, FILES_TARGET_DATA_DIR, dir, "home", dir_st);
         if (r < 0)
                 return r;
         (*budget)--;
@@ -279,7 +297,7 @@ static int add_home_tree(struct files_targets *t, const char *dir, uint64_t dev,
                 /* lstat: a symlink is not followed; another device is another mount */
                 if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev)
                         continue;
-                r = add_home_tree(t, sub, dev, depth + 1, budget);
+                r = add_home_tree(t, sub, &st, depth + 1, budget);
         }
         closedir(d);
         return r;
@@ -300,8 +318,9 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
                 struct stat st;
                 if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
                         r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
-                else if (stat(pw->pw_dir, &st) == 0)
-                        r = add_home_tree(t, pw->pw_dir, (uint64_t)st.st_dev, 0, &budget);
+                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && stat(pw->pw_dir, &st) == 0)
+                        /* (a home shared by two accounts is walked once) */
+                        r = add_home_tree(t, pw->pw_dir, &st, 0, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)
@@ -427,4 +446,17 @@ const struct files_target *files_targets_destination_by_dev(const struct files_t
                 found = x;
         }
         return found;
+}
+
+bool files_targets_equal(const struct files_targets *a, const struct files_targets *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++) {
+                const struct files_target *x = &a->items[i], *y = &b->items[i];
+                if (x->kind != y->kind || !STREQ(x->path, y->path) || !STREQ(x->why, y->why) ||
+                    x->dev != y->dev || x->ino != y->ino)
+                        return false;
+        }
+        return true;
 }

@@ -37,7 +37,8 @@ struct files_target {
         enum files_target_kind kind;
         char *path;
         const char *why; /* "glob", "home", "removable", "network_share", "downloads", "path" */
-        uint64_t dev;    /* st_dev of path when it was computed (0 when it could not be read) */
+        uint64_t dev;    /* st_dev and st_ino of path when it was computed (0 when it could */
+        uint64_t ino;    /* not be read) */
 };
 
 /* How far a home that is not its own mount is followed with directory marks. */
@@ -74,6 +75,10 @@ int glob_literal_dir(const char *glob, char **ret);
  * sysfs_root), the password database and users' user-dirs.dirs. Paths that do not exist
  * are left out. */
 int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret);
+
+/* The same places for the same reasons, the same directories (device and inode: one
+ * removed and made again under the same name needs its mark again). */
+bool files_targets_equal(const struct files_targets *a, const struct files_targets *b);
 
 /* The destination target that holds path (longest match), or NULL. A path that the kernel
  * reports for a file deleted since (" (deleted)" appended) is looked up without the suffix. */

@@ -589,7 +589,7 @@ static void failed_places_rotate(struct files_source *s)
 }
 
 /* Recomputes the targets and puts every mark again (which also drops ignore marks). */
-static int rescan(struct files_source *s)
+static int rescan(struct files_source *s, bool force)
 {
         struct files_targets t = { 0 };
         int r = files_targets_compute(s->policy, agent_sysfs_root(s->agent), &t);
@@ -597,6 +597,14 @@ static int rescan(struct files_source *s)
                 record_failure(s, "cannot work out what to watch: %s", strerror(-r));
                 s->marks_failed++;
                 return log_error_errno(r, "files: cannot work out what to watch: %m");
+        }
+        /* the same places, every mark in place, no ignore mark to drop: nothing to redo
+         * (re-marking thousands of home directories each minute is what an idle agent
+         * would otherwise spend its time on) */
+        if (!force && s->ignore_marks == 0 && s->marks_failed == 0 && !s->perm_running &&
+            files_targets_equal(&s->targets, &t)) {
+                files_targets_clear(&t);
+                return 0;
         }
         files_targets_clear(&s->targets);
         s->targets = t;
@@ -1235,7 +1243,7 @@ static int files_apply_policy(void *self, const struct policy *policy)
         pthread_mutex_unlock(&s->lock);
         update_blocking(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, true);
         return 0;
 }
 
@@ -1244,7 +1252,7 @@ static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
         struct files_source *s = userdata;
         check_descriptor(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, false);
         pending_settle(s, 0, UID_UNATTRIBUTED, false, now_usec());
         report_overflow(s, now_usec());
         report_receive_errors(s, now_usec());
@@ -1261,7 +1269,7 @@ static int on_mountinfo(sd_event_source *es, int fd, uint32_t revents, void *use
         /* a mount came or went (a USB stick, a share): watch the new set */
         check_descriptor(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, false);
         return 0;
 }
 
