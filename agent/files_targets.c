@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "common/fileio.h"
 #include "common/util.h"
@@ -142,8 +143,30 @@ static bool has_target(const struct files_targets *t, enum files_target_kind kin
 
 /* Appends without looking for a duplicate (the caller knows there is none: a directory
  * walk meets each directory once); dev as the caller read it. */
+/* What tells a directory from another made later under the same name. */
+struct place_id {
+        uint64_t dev, ino, birth;
+        bool dir;
+};
+
+static int place_stat(const char *path, bool follow, struct place_id *ret)
+{
+        struct statx sx;
+        if (statx(AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
+                return negative_errno();
+        *ret = (struct place_id){
+                .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .ino = sx.stx_ino,
+                .birth = (sx.stx_mask & STATX_BTIME)
+                                 ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
+                                 : 0,
+                .dir = S_ISDIR(sx.stx_mode),
+        };
+        return 0;
+}
+
 static int append_target(struct files_targets *t, enum files_target_kind kind, const char *path,
-                         const char *why, const struct stat *st)
+                         const char *why, const struct place_id *id)
 {
         if (t->n % 64 == 0) { /* grown in steps: a home tree adds thousands */
                 struct files_target *n = realloc(t->items, (t->n + 64) * sizeof *n);
@@ -154,8 +177,8 @@ static int append_target(struct files_targets *t, enum files_target_kind kind, c
         char *copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        t->items[t->n++] = (struct files_target){ kind, copy, why, st ? (uint64_t)st->st_dev : 0,
-                                                  st ? (uint64_t)st->st_ino : 0 };
+        t->items[t->n++] = (struct files_target){ kind, copy, why, id ? id->dev : 0, id ? id->ino : 0,
+                                                  id ? id->birth : 0 };
         return 0;
 }
 
@@ -164,8 +187,8 @@ static int add_target(struct files_targets *t, enum files_target_kind kind, cons
 {
         if (has_target(t, kind, path))
                 return 0;
-        struct stat st;
-        return append_target(t, kind, path, why, stat(path, &st) == 0 ? &st : NULL);
+        struct place_id id;
+        return append_target(t, kind, path, why, place_stat(path, true, &id) == 0 ? &id : NULL);
 }
 
 static bool is_directory(const char *path)
@@ -269,13 +292,12 @@ static int read_user_file(const char *path, size_t max_size, char **ret)
 /* A home that is not its own mount: the directory and its visible subdirectories on the
  * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
  * labelled files are not kept), depth-first, within the depth and the shared budget. */
-static int add_home_tree(struct files_targets *t, const char *dir, const struct stat *dir_st,
+static int add_home_tree(struct files_targets *t, const char *dir, const struct place_id *dir_id,
                          unsigned depth, size_t *budget)
 {
         if (*budget == 0)
                 return 0;
-        uint64_t dev = (uint64_t)dir_st->st_dev;
-        int r = append_target(t, FILES_TARGET_DATA_DIR, dir, "home", dir_st);
+        int r = append_target(t, FILES_TARGET_DATA_DIR, dir, "home", dir_id);
         if (r < 0)
                 return r;
         (*budget)--;
@@ -289,15 +311,15 @@ static int add_home_tree(struct files_targets *t, const char *dir, const struct 
                 if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
                         continue;
                 _cleanup_free_ char *sub = NULL;
-                struct stat st;
+                struct place_id id;
                 if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0) {
                         r = -ENOMEM;
                         break;
                 }
                 /* lstat: a symlink is not followed; another device is another mount */
-                if (lstat(sub, &st) < 0 || !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != dev)
+                if (place_stat(sub, false, &id) < 0 || !id.dir || id.dev != dir_id->dev)
                         continue;
-                r = add_home_tree(t, sub, &st, depth + 1, budget);
+                r = add_home_tree(t, sub, &id, depth + 1, budget);
         }
         closedir(d);
         return r;
@@ -315,12 +337,12 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
                 if (pw->pw_uid < FILES_FIRST_HUMAN_UID || pw->pw_uid >= 65534 || !pw->pw_dir ||
                     pw->pw_dir[0] != '/' || STREQ(pw->pw_dir, "/") || !is_directory(pw->pw_dir))
                         continue;
-                struct stat st;
+                struct place_id id;
                 if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
                         r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
-                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && stat(pw->pw_dir, &st) == 0)
+                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && place_stat(pw->pw_dir, true, &id) == 0)
                         /* (a home shared by two accounts is walked once) */
-                        r = add_home_tree(t, pw->pw_dir, &st, 0, &budget);
+                        r = add_home_tree(t, pw->pw_dir, &id, 0, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)
@@ -455,7 +477,7 @@ bool files_targets_equal(const struct files_targets *a, const struct files_targe
         for (size_t i = 0; i < a->n; i++) {
                 const struct files_target *x = &a->items[i], *y = &b->items[i];
                 if (x->kind != y->kind || !STREQ(x->path, y->path) || !STREQ(x->why, y->why) ||
-                    x->dev != y->dev || x->ino != y->ino)
+                    x->dev != y->dev || x->ino != y->ino || x->birth != y->birth || x->birth == 0)
                         return false;
         }
         return true;

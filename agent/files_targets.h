@@ -37,8 +37,9 @@ struct files_target {
         enum files_target_kind kind;
         char *path;
         const char *why; /* "glob", "home", "removable", "network_share", "downloads", "path" */
-        uint64_t dev;    /* st_dev and st_ino of path when it was computed (0 when it could */
-        uint64_t ino;    /* not be read) */
+        uint64_t dev;    /* st_dev, st_ino and birth time (ns) of path when it was computed */
+        uint64_t ino;    /* (0 when it could not be read; birth 0 where the file system */
+        uint64_t birth;  /* keeps none) */
 };
 
 /* How far a home that is not its own mount is followed with directory marks. */
@@ -76,8 +77,9 @@ int glob_literal_dir(const char *glob, char **ret);
  * are left out. */
 int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret);
 
-/* The same places for the same reasons, the same directories (device and inode: one
- * removed and made again under the same name needs its mark again). */
+/* The same places for the same reasons, the same directories (device, inode and birth
+ * time: one removed and made again under the same name needs its mark again, even when it
+ * got the same inode number; without a birth time nothing is taken as the same). */
 bool files_targets_equal(const struct files_targets *a, const struct files_targets *b);
 
 /* The destination target that holds path (longest match), or NULL. A path that the kernel

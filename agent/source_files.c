@@ -1266,10 +1266,12 @@ static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
 static int on_mountinfo(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 {
         struct files_source *s = userdata;
-        /* a mount came or went (a USB stick, a share): watch the new set */
+        /* a mount came or went (a USB stick, a share): watch the new set — marks again in
+         * any case, since a mount gone and mounted again at the same place can show the
+         * same device and inodes and has none of the old marks */
         check_descriptor(s);
         if (!s->failed)
-                (void)rescan(s, false);
+                (void)rescan(s, true);
         return 0;
 }
 

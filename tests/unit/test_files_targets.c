@@ -71,10 +71,10 @@ static void test_glob_literal_dir(void)
 static void test_destination_lookup(void)
 {
         struct files_target items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 7 },
-                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share", 3, 7 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share", 3, 7, 500 },
         };
         struct files_targets t = { items, ELEMENTSOF(items) };
         const struct files_target *d = files_targets_destination(&t, "/home/taro/Downloads/a.csv");
@@ -98,12 +98,12 @@ static void test_destination_lookup(void)
 static void test_destination_by_device(void)
 {
         struct files_target items[] = {
-                { FILES_TARGET_DATA_MOUNT, (char *)"/srv", "glob", 5, 7 },
-                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/share", "network_share", 3, 7 },
-                { FILES_TARGET_DEST_DIR, (char *)"/mnt/share/inbox", "path", 3, 7 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/other", "path", 0, 7 },
+                { FILES_TARGET_DATA_MOUNT, (char *)"/srv", "glob", 5, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/share", "network_share", 3, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/mnt/share/inbox", "path", 3, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/other", "path", 0, 7, 500 },
         };
         struct files_targets t = { items, ELEMENTSOF(items) };
         const struct files_target *d = files_targets_destination_by_dev(&t, 2);
@@ -120,18 +120,23 @@ static void test_destination_by_device(void)
 static void test_targets_equal(void)
 {
         struct files_target a_items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
         };
         struct files_target b_items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
         };
         struct files_targets a = { a_items, 2 }, b = { b_items, 2 };
         CU_ASSERT_TRUE(files_targets_equal(&a, &b));
         b_items[0].ino = 11; /* removed and made again under the same name */
         CU_ASSERT_FALSE(files_targets_equal(&a, &b));
         b_items[0].ino = 10;
+        b_items[0].birth = 501; /* ... and given the same inode number */
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        a_items[0].birth = b_items[0].birth = 0; /* no birth time kept: never taken as the same */
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        a_items[0].birth = b_items[0].birth = 500;
         b_items[1].why = "network_share";
         CU_ASSERT_FALSE(files_targets_equal(&a, &b));
         b_items[1].why = "removable";
