@@ -149,10 +149,11 @@ struct place_id {
         bool dir;
 };
 
-static int place_stat(const char *path, bool follow, struct place_id *ret)
+/* path relative to dirfd (AT_FDCWD: as given) */
+static int place_stat(int dirfd, const char *path, bool follow, struct place_id *ret)
 {
         struct statx sx;
-        if (statx(AT_FDCWD, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
+        if (statx(dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
                 return negative_errno();
         *ret = (struct place_id){
                 .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
@@ -188,7 +189,7 @@ static int add_target(struct files_targets *t, enum files_target_kind kind, cons
         if (has_target(t, kind, path))
                 return 0;
         struct place_id id;
-        return append_target(t, kind, path, why, place_stat(path, true, &id) == 0 ? &id : NULL);
+        return append_target(t, kind, path, why, place_stat(AT_FDCWD, path, true, &id) == 0 ? &id : NULL);
 }
 
 static bool is_directory(const char *path)
@@ -292,8 +293,8 @@ static int read_user_file(const char *path, size_t max_size, char **ret)
 /* A home that is not its own mount: the directory and its visible subdirectories on the
  * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
  * labelled files are not kept), depth-first, within the depth and the shared budget. */
-static int add_home_tree(struct files_targets *t, const char *dir, const struct place_id *dir_id,
-                         unsigned depth, size_t *budget)
+static int add_home_tree(struct files_targets *t, int parent_fd, const char *name, const char *dir,
+                         const struct place_id *dir_id, unsigned depth, size_t *budget)
 {
         if (*budget == 0)
                 return 0;
@@ -303,9 +304,16 @@ static int add_home_tree(struct files_targets *t, const char *dir, const struct 
         (*budget)--;
         if (depth >= FILES_HOME_DEPTH)
                 return 0;
-        DIR *d = opendir(dir);
-        if (!d)
+        /* opened relative to its parent: a walk of thousands of directories does not look
+         * up every full path again (it runs at each rescan) */
+        int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK |
+                                                 (depth > 0 ? O_NOFOLLOW : 0)); /* a home may be a link */
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
                 return 0; /* unreadable: the directory itself is still watched */
+        }
         struct dirent *e;
         while (r >= 0 && *budget > 0 && (e = readdir(d))) {
                 if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
@@ -316,10 +324,10 @@ static int add_home_tree(struct files_targets *t, const char *dir, const struct 
                         r = -ENOMEM;
                         break;
                 }
-                /* lstat: a symlink is not followed; another device is another mount */
-                if (place_stat(sub, false, &id) < 0 || !id.dir || id.dev != dir_id->dev)
+                /* a symlink is not followed; another device is another mount */
+                if (place_stat(dirfd(d), e->d_name, false, &id) < 0 || !id.dir || id.dev != dir_id->dev)
                         continue;
-                r = add_home_tree(t, sub, &id, depth + 1, budget);
+                r = add_home_tree(t, dirfd(d), e->d_name, sub, &id, depth + 1, budget);
         }
         closedir(d);
         return r;
@@ -340,9 +348,9 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
                 struct place_id id;
                 if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
                         r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
-                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && place_stat(pw->pw_dir, true, &id) == 0)
+                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && place_stat(AT_FDCWD, pw->pw_dir, true, &id) == 0)
                         /* (a home shared by two accounts is walked once) */
-                        r = add_home_tree(t, pw->pw_dir, &id, 0, &budget);
+                        r = add_home_tree(t, AT_FDCWD, pw->pw_dir, pw->pw_dir, &id, 0, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)

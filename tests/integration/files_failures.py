@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from files_ns import add_users, enter_private_mount_namespace, mount, run_test  # noqa: E402
@@ -50,6 +51,15 @@ def body(s):
     os.chmod("/media/stick", 0o1777)
 
     add_users(s, home, USERS)
+    # labelled files deep in a home that is not its own mount, and in a hidden directory
+    deep, hidden = f"{home}/mei/Documents/2024/payroll", f"{home}/mei/.cache/app"
+    for d in (deep, hidden):
+        os.makedirs(d)
+        for i in range(3):
+            with open(f"{d}/p{i}.csv", "w") as f:
+                f.write("x\n")
+        subprocess.run([HOGOCTL, "mark", "--label", "personal"] + [f"{d}/p{i}.csv" for i in range(3)],
+                       check=True)
     for i in range(30):
         with open(f"{data}/m{i}.csv", "w") as f:
             f.write(f"row {i}\n")
@@ -76,6 +86,18 @@ def body(s):
           ("/media/stick", "removable") in watched and (f"{sysfs}/bus", "glob") in watched
           and (f"{home}/mei", "home") in watched and (f"{home}/mei/Downloads", "home") in watched,
           watched)
+    check("a home that is not its own mount: its visible tree by directory, hidden ones not",
+          (deep, "home") in watched and not any("/." in p for p, _ in watched)
+          and not any(why == "home" and p == home for p, why in watched), watched)
+    before = agent.status()["sources"]["files"]["marked_opens"]
+    for d in (deep, hidden):
+        for i in range(3):
+            with open(f"{d}/p{i}.csv") as f:
+                f.read()
+    check("labelled files deep in the home are seen; in a hidden directory they are not (documented)",
+          wait_for(lambda: agent.status()["sources"]["files"]["marked_opens"] - before == 3, 5)
+          and (time.sleep(0.5) or agent.status()["sources"]["files"]["marked_opens"] - before == 3),
+          agent.status()["sources"]["files"]["marked_opens"] - before)
     check("posture passes at start", wait_for(lambda: posture(cfg).get("result") == "pass", 5), posture(cfg))
 
     # ---- written and deleted before the agent read the events: still counted --------------
