@@ -1,10 +1,12 @@
 /* files_targets.c — see files_targets.h. */
 #include "agent/files_targets.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "common/fileio.h"
 #include "common/util.h"
@@ -131,21 +133,63 @@ int glob_literal_dir(const char *glob, char **ret)
         return 0;
 }
 
-static int add_target(struct files_targets *t, enum files_target_kind kind, const char *path,
-                      const char *why)
+static bool has_target(const struct files_targets *t, enum files_target_kind kind, const char *path)
 {
         for (size_t i = 0; i < t->n; i++)
                 if (t->items[i].kind == kind && STREQ(t->items[i].path, path))
-                        return 0;
-        struct files_target *n = realloc(t->items, (t->n + 1) * sizeof *n);
-        if (!n)
-                return -ENOMEM;
-        t->items = n;
+                        return true;
+        return false;
+}
+
+/* Appends without looking for a duplicate (the caller knows there is none: a directory
+ * walk meets each directory once); dev as the caller read it. */
+/* What tells a directory from another made later under the same name. */
+struct place_id {
+        uint64_t dev, ino, birth;
+        bool dir;
+};
+
+/* path relative to dirfd (AT_FDCWD: as given) */
+static int place_stat(int dirfd, const char *path, bool follow, struct place_id *ret)
+{
+        struct statx sx;
+        if (statx(dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
+                return negative_errno();
+        *ret = (struct place_id){
+                .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
+                .ino = sx.stx_ino,
+                .birth = (sx.stx_mask & STATX_BTIME)
+                                 ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
+                                 : 0,
+                .dir = S_ISDIR(sx.stx_mode),
+        };
+        return 0;
+}
+
+static int append_target(struct files_targets *t, enum files_target_kind kind, const char *path,
+                         const char *why, const struct place_id *id)
+{
+        if (t->n % 64 == 0) { /* grown in steps: a home tree adds thousands */
+                struct files_target *n = realloc(t->items, (t->n + 64) * sizeof *n);
+                if (!n)
+                        return -ENOMEM;
+                t->items = n;
+        }
         char *copy = strdup(path);
         if (!copy)
                 return -ENOMEM;
-        t->items[t->n++] = (struct files_target){ kind, copy, why };
+        t->items[t->n++] = (struct files_target){ kind, copy, why, id ? id->dev : 0, id ? id->ino : 0,
+                                                  id ? id->birth : 0 };
         return 0;
+}
+
+static int add_target(struct files_targets *t, enum files_target_kind kind, const char *path,
+                      const char *why)
+{
+        if (has_target(t, kind, path))
+                return 0;
+        struct place_id id;
+        return append_target(t, kind, path, why, place_stat(AT_FDCWD, path, true, &id) == 0 ? &id : NULL);
 }
 
 static bool is_directory(const char *path)
@@ -229,8 +273,70 @@ static bool is_mount_point(char *const *mount_points, size_t n, const char *path
         return false;
 }
 
-static int add_user_dirs(const struct policy *p, struct files_targets *t)
+/* A file in a user's home, which its user controls: only a regular file is read, never
+ * through a symlink, and a FIFO put there cannot make the agent wait on its open. */
+static int read_user_file(const char *path, size_t max_size, char **ret)
 {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+        struct stat st;
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        char self[64];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", fd); /* the very file checked above */
+        return read_file_bounded(self, max_size, ret, NULL);
+}
+
+/* A home that is not its own mount: the directory and its visible subdirectories on the
+ * same device (hidden ones — caches, settings — are where a desktop's idle opens go and
+ * labelled files are not kept), depth-first, within the depth and the shared budget. */
+static int add_home_tree(struct files_targets *t, int parent_fd, const char *name, const char *dir,
+                         const struct place_id *dir_id, unsigned depth, size_t *budget)
+{
+        if (*budget == 0)
+                return 0;
+        int r = append_target(t, FILES_TARGET_DATA_DIR, dir, "home", dir_id);
+        if (r < 0)
+                return r;
+        (*budget)--;
+        if (depth >= FILES_HOME_DEPTH)
+                return 0;
+        /* opened relative to its parent: a walk of thousands of directories does not look
+         * up every full path again (it runs at each rescan) */
+        int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK |
+                                                 (depth > 0 ? O_NOFOLLOW : 0)); /* a home may be a link */
+        DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+        if (!d) {
+                if (fd >= 0)
+                        close(fd);
+                return 0; /* unreadable: the directory itself is still watched */
+        }
+        struct dirent *e;
+        while (r >= 0 && *budget > 0 && (e = readdir(d))) {
+                if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+                        continue;
+                _cleanup_free_ char *sub = NULL;
+                struct place_id id;
+                if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                /* a symlink is not followed; another device is another mount */
+                if (place_stat(dirfd(d), e->d_name, false, &id) < 0 || !id.dir || id.dev != dir_id->dev)
+                        continue;
+                r = add_home_tree(t, dirfd(d), e->d_name, sub, &id, depth + 1, budget);
+        }
+        closedir(d);
+        return r;
+}
+
+static int add_user_dirs(const struct policy *p, struct files_targets *t, char *const *mount_points,
+                         size_t n_mount_points)
+{
+        size_t budget = FILES_HOME_DIRS_MAX;
         bool downloads = policy_wants(p, POLICY_DEST_DOWNLOADS);
         setpwent();
         struct passwd *pw;
@@ -239,7 +345,12 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t)
                 if (pw->pw_uid < FILES_FIRST_HUMAN_UID || pw->pw_uid >= 65534 || !pw->pw_dir ||
                     pw->pw_dir[0] != '/' || STREQ(pw->pw_dir, "/") || !is_directory(pw->pw_dir))
                         continue;
-                r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
+                struct place_id id;
+                if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
+                        r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
+                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && place_stat(AT_FDCWD, pw->pw_dir, true, &id) == 0)
+                        /* (a home shared by two accounts is walked once) */
+                        r = add_home_tree(t, AT_FDCWD, pw->pw_dir, pw->pw_dir, &id, 0, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)
@@ -249,7 +360,7 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t)
                         r = -ENOMEM;
                         break;
                 }
-                if (read_file_bounded(dirs_file, 64 * 1024, &content, NULL) == 0 &&
+                if (read_user_file(dirs_file, 64 * 1024, &content) == 0 &&
                     xdg_download_dir_parse(content, pw->pw_dir, &dl) == 0 && is_directory(dl)) {
                         r = add_target(t, FILES_TARGET_DEST_DIR, dl, "downloads");
                 } else {
@@ -299,7 +410,7 @@ int files_targets_compute(const struct policy *p, const char *sysfs_root, struct
                         r = add_target(&t, FILES_TARGET_DATA_MOUNT, dir, "glob");
         }
         if (r >= 0)
-                r = add_user_dirs(p, &t);
+                r = add_user_dirs(p, &t, mount_points, n_mount_points);
         for (size_t i = 0; r >= 0 && i < p->bulk_transfer.n_destinations; i++) {
                 const struct policy_destination *d = &p->bulk_transfer.destinations[i];
                 if (d->kind != POLICY_DEST_PATH || !is_directory(d->path))
@@ -321,11 +432,19 @@ int files_targets_compute(const struct policy *p, const char *sysfs_root, struct
 
 const struct files_target *files_targets_destination(const struct files_targets *t, const char *path)
 {
+        static const char deleted[] = " (deleted)";
+        char undeleted[PATH_MAX];
+        size_t len = strlen(path), dlen = sizeof deleted - 1;
+        if (len > dlen && len - dlen < sizeof undeleted && STREQ(path + len - dlen, deleted)) {
+                memcpy(undeleted, path, len - dlen);
+                undeleted[len - dlen] = '\0';
+                path = undeleted;
+        }
         const struct files_target *best = NULL;
         size_t best_len = 0;
         for (size_t i = 0; i < t->n; i++) {
                 const struct files_target *x = &t->items[i];
-                if (x->kind == FILES_TARGET_DATA_MOUNT)
+                if (x->kind == FILES_TARGET_DATA_MOUNT || x->kind == FILES_TARGET_DATA_DIR)
                         continue;
                 size_t n = strlen(x->path);
                 bool under = strncmp(path, x->path, n) == 0 &&
@@ -341,4 +460,33 @@ const struct files_target *files_targets_destination(const struct files_targets 
                 }
         }
         return best;
+}
+
+const struct files_target *files_targets_destination_by_dev(const struct files_targets *t, uint64_t dev)
+{
+        const struct files_target *found = NULL;
+        if (dev == 0)
+                return NULL;
+        for (size_t i = 0; i < t->n; i++) {
+                const struct files_target *x = &t->items[i];
+                if (x->kind == FILES_TARGET_DATA_MOUNT || x->kind == FILES_TARGET_DATA_DIR || x->dev != dev)
+                        continue;
+                if (found || x->kind != FILES_TARGET_DEST_MOUNT)
+                        return NULL; /* two destinations on one device: the path decides */
+                found = x;
+        }
+        return found;
+}
+
+bool files_targets_equal(const struct files_targets *a, const struct files_targets *b)
+{
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++) {
+                const struct files_target *x = &a->items[i], *y = &b->items[i];
+                if (x->kind != y->kind || !STREQ(x->path, y->path) || !STREQ(x->why, y->why) ||
+                    x->dev != y->dev || x->ino != y->ino || x->birth != y->birth || x->birth == 0)
+                        return false;
+        }
+        return true;
 }

@@ -1,9 +1,14 @@
 /* files_targets.h — where the files source puts its fanotify marks, and why.
  *
  * Marking narrowly is what keeps the agent cheap (docs/ARCHITECTURE.md, "Marked files"):
- *   data mounts        the mounts holding the literal part of each marked_files.paths glob
- *                      and the users' home directories (where labelled files live):
+ *   data mounts        the mounts holding the literal part of each marked_files.paths glob,
+ *                      and users' home directories that are mount points of their own:
  *                      FAN_OPEN (FAN_OPEN_PERM while a user is in a block cool-down)
+ *   data directories   a home directory that is not its own mount (e.g. /home on the root
+ *                      file system) and its subdirectories that are not hidden, down to
+ *                      FILES_HOME_DEPTH levels and FILES_HOME_DIRS_MAX directories in all,
+ *                      not crossing into other mounts: FAN_OPEN of files directly inside
+ *                      each, so the root mount's other opens never reach the agent
  *   destination mounts removable-media mounts, network-share mounts, and policy paths that
  *                      are mount points: FAN_CLOSE_WRITE for the whole mount
  *   destination dirs   each user's XDG download directory and policy paths that are plain
@@ -17,11 +22,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct policy;
 
 enum files_target_kind {
         FILES_TARGET_DATA_MOUNT,
+        FILES_TARGET_DATA_DIR,
         FILES_TARGET_DEST_MOUNT,
         FILES_TARGET_DEST_DIR,
 };
@@ -30,7 +37,14 @@ struct files_target {
         enum files_target_kind kind;
         char *path;
         const char *why; /* "glob", "home", "removable", "network_share", "downloads", "path" */
+        uint64_t dev;    /* st_dev, st_ino and birth time (ns) of path when it was computed */
+        uint64_t ino;    /* (0 when it could not be read; birth 0 where the file system */
+        uint64_t birth;  /* keeps none) */
 };
+
+/* How far a home that is not its own mount is followed with directory marks. */
+#define FILES_HOME_DEPTH 8
+#define FILES_HOME_DIRS_MAX 4096
 
 struct files_targets {
         struct files_target *items;
@@ -63,7 +77,18 @@ int glob_literal_dir(const char *glob, char **ret);
  * are left out. */
 int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret);
 
-/* The destination target that holds path (longest match), or NULL. */
+/* The same places for the same reasons, the same directories (device, inode and birth
+ * time: one removed and made again under the same name needs its mark again, even when it
+ * got the same inode number; without a birth time nothing is taken as the same). */
+bool files_targets_equal(const struct files_targets *a, const struct files_targets *b);
+
+/* The destination target that holds path (longest match), or NULL. A path that the kernel
+ * reports for a file deleted since (" (deleted)" appended) is looked up without the suffix. */
 const struct files_target *files_targets_destination(const struct files_targets *t, const char *path);
+
+/* The destination mount on device dev when no other destination lies on that device (so
+ * a close-write on dev can only have come from that mount's mark), else NULL: then the
+ * event's path decides. Saves resolving the path of every file written to a mount. */
+const struct files_target *files_targets_destination_by_dev(const struct files_targets *t, uint64_t dev);
 
 #endif

@@ -36,6 +36,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "agent/agent_core.h"
 #include "agent/bulk_window.h"
 #include "agent/files_targets.h"
 #include "agent/source.h"
@@ -57,6 +58,11 @@
 #define PENDING_USEC (2 * USEC_PER_SEC)          /* unattributed opens wait this long */
 #define PID_OWNERS_MAX 256
 #define PID_OWNER_USEC (10 * USEC_PER_SEC)       /* how long a pid's owner is trusted */
+/* An event is read after it happened (a queue of 16384 may lie between), so /proc tells a
+ * process's uid as of reading time, not as of the open. A uid read from /proc this recently
+ * is as good as reading it again, and saves three system calls per event of a busy
+ * process. A pid is not reused this fast (the kernel hands pids out in a cycle). */
+#define PID_OWNER_FRESH_USEC (100 * 1000)
 /* Opens whose process was gone before we could see its uid are counted under this uid,
  * so a burst of short-lived processes is still detected (as "unknown"). */
 #define UID_UNATTRIBUTED ((uid_t)-2)
@@ -64,6 +70,7 @@
 #define DENIALS_MAX 64
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
+#define NOTIF_BATCH_USEC (4 * 1000) /* 16384 queued events last far longer at any rate we see */
 
 struct cache_slot {
         uint64_t dev, ino;
@@ -104,6 +111,7 @@ struct pid_owner {
         pid_t pid;
         uid_t uid;
         uint64_t at;
+        uint64_t read_at; /* when /proc last confirmed uid (0: learned otherwise) */
         char exe[256];
         char comm[32];
 };
@@ -163,12 +171,16 @@ struct files_source {
         int perm_stop_efd;
         pthread_t perm_thread;
         bool perm_running;
+        size_t perm_ignore_marks; /* permission thread only; reset with each group */
 
         /* counters and health, loop only */
-        uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, unattributed;
+        uint64_t opens_marked, opens_unmarked, writes_counted, writes_ignored, writes_unplaced, unattributed;
         uint64_t warnings, overflows, overflows_reported, ignore_marks, classify_errors;
         uint64_t perm_errors_reported;
         uint64_t last_overflow, last_overflow_report, last_error_report;
+        /* events the kernel could not hand over (read() failed for one event) */
+        uint64_t receive_errors, receive_errors_reported, last_receive_error, last_receive_report;
+        int receive_errno;
         unsigned marks_failed;
         /* places whose mark failed in the last scan: files.mark_failed only for new ones */
         char *failed_places[16], *failed_before[16];
@@ -329,16 +341,37 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (m->pid == s->self)
                 return FAN_ALLOW;
 
-        /* cheapest questions first: is anyone blocked, whose process is it, is the file
-         * marked */
+        /* cheapest questions first: is anyone blocked, is the file marked (an unmarked one
+         * is not asked about again), and only then whose process it is */
         pthread_mutex_lock(&s->lock);
         bool anyone = s->n_blocked > 0;
         pthread_mutex_unlock(&s->lock);
         if (!anyone)
                 return FAN_ALLOW;
+        struct stat st;
+        if (fstat(m->fd, &st) < 0) {
+                *ret_error = negative_errno();
+                return FAN_ALLOW;
+        }
+        /* an empty file holds nothing to take out (a copy's new files are opened empty) */
+        if (!S_ISREG(st.st_mode) || st.st_size == 0)
+                return FAN_ALLOW;
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        int r = file_marked(s, m->fd, &st, path, label);
+        if (r < 0) {
+                *ret_error = r;
+                return FAN_ALLOW;
+        }
+        if (r == 0) {
+                /* the group lives only for this cool-down, so the ignore marks go with it */
+                if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
+                    fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
+                        s->perm_ignore_marks++;
+                return FAN_ALLOW;
+        }
         /* read every time: a process may change its uid (su, setpriv) and keep its pid */
         uid_t uid;
-        int r = proc_uid(m->pid, &uid);
+        r = proc_uid(m->pid, &uid);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
@@ -347,22 +380,6 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         bool blocked = uid_blocked_locked(s, uid, now);
         pthread_mutex_unlock(&s->lock);
         if (!blocked)
-                return FAN_ALLOW;
-
-        struct stat st;
-        if (fstat(m->fd, &st) < 0) {
-                *ret_error = negative_errno();
-                return FAN_ALLOW;
-        }
-        if (!S_ISREG(st.st_mode))
-                return FAN_ALLOW;
-        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
-        r = file_marked(s, m->fd, &st, path, label);
-        if (r < 0) {
-                *ret_error = r;
-                return FAN_ALLOW;
-        }
-        if (r == 0)
                 return FAN_ALLOW;
 
         char exe[256], comm[32];
@@ -413,7 +430,19 @@ static void *perm_thread_main(void *arg)
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 continue;
-                        break;
+                        if (errno == EBADF || errno == EINVAL || errno == EFAULT)
+                                break;
+                        /* the kernel could not open the file for us and answered that one
+                         * open itself; keep answering the others (a thread that stopped
+                         * here would leave every open on the data mounts waiting) */
+                        int err = negative_errno();
+                        pthread_mutex_lock(&s->lock);
+                        s->perm_errors++;
+                        s->perm_last_error = err;
+                        pthread_mutex_unlock(&s->lock);
+                        uint64_t one = 1;
+                        (void)!write(s->denial_efd, &one, sizeof one);
+                        continue;
                 }
                 bool denied = false;
                 uint64_t events = 0, errors = 0, slow = 0;
@@ -464,10 +493,15 @@ static void record_failure(struct files_source *s, const char *fmt, ...)
         va_end(ap);
 }
 
+static bool target_is_data(const struct files_target *t)
+{
+        return t->kind == FILES_TARGET_DATA_MOUNT || t->kind == FILES_TARGET_DATA_DIR;
+}
+
 static int mark_target(struct files_source *s, int fan_fd, const struct files_target *t, uint64_t mask)
 {
         unsigned flags = FAN_MARK_ADD;
-        if (t->kind == FILES_TARGET_DEST_DIR)
+        if (t->kind == FILES_TARGET_DEST_DIR || t->kind == FILES_TARGET_DATA_DIR)
                 mask |= FAN_EVENT_ON_CHILD;
         else
                 flags |= FAN_MARK_MOUNT;
@@ -530,10 +564,11 @@ static int perm_start(struct files_source *s)
                 return 0;
         s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
+        s->perm_ignore_marks = 0;
         if (s->perm_fd < 0)
                 return block_unavailable(s, negative_errno(), "cannot create the permission group");
         for (size_t i = 0; i < s->targets.n; i++)
-                if (s->targets.items[i].kind == FILES_TARGET_DATA_MOUNT)
+                if (target_is_data(&s->targets.items[i]))
                         (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
         int r = -pthread_create(&s->perm_thread, NULL, perm_thread_main, s);
         if (r < 0) {
@@ -555,7 +590,7 @@ static void failed_places_rotate(struct files_source *s)
 }
 
 /* Recomputes the targets and puts every mark again (which also drops ignore marks). */
-static int rescan(struct files_source *s)
+static int rescan(struct files_source *s, bool force)
 {
         struct files_targets t = { 0 };
         int r = files_targets_compute(s->policy, agent_sysfs_root(s->agent), &t);
@@ -563,6 +598,14 @@ static int rescan(struct files_source *s)
                 record_failure(s, "cannot work out what to watch: %s", strerror(-r));
                 s->marks_failed++;
                 return log_error_errno(r, "files: cannot work out what to watch: %m");
+        }
+        /* the same places, every mark in place, no ignore mark to drop: nothing to redo
+         * (re-marking thousands of home directories each minute is what an idle agent
+         * would otherwise spend its time on) */
+        if (!force && s->ignore_marks == 0 && s->marks_failed == 0 && !s->perm_running &&
+            files_targets_equal(&s->targets, &t)) {
+                files_targets_clear(&t);
+                return 0;
         }
         files_targets_clear(&s->targets);
         s->targets = t;
@@ -574,7 +617,7 @@ static int rescan(struct files_source *s)
         s->marks_failed = 0;
         for (size_t i = 0; i < t.n; i++)
                 (void)mark_target(s, s->notif_fd, &t.items[i],
-                                  t.items[i].kind == FILES_TARGET_DATA_MOUNT ? FAN_OPEN : FAN_CLOSE_WRITE);
+                                  target_is_data(&t.items[i]) ? FAN_OPEN : FAN_CLOSE_WRITE);
         if (s->perm_running) { /* the perm group follows the new targets */
                 perm_stop(s);
                 (void)perm_start(s);
@@ -582,6 +625,8 @@ static int rescan(struct files_source *s)
         if (s->marks_failed == 0 && failed_before)
                 s->reason[0] = '\0';
         failed_places_rotate(s);
+        if (s->marks_failed != failed_before)
+                agent_posture_changed(s->agent);
         log_debug("files: watching %zu place(s)", t.n);
         return 0;
 }
@@ -645,7 +690,7 @@ static void block_user(struct files_source *s, uid_t uid, uint64_t until)
         update_blocking(s);
 }
 
-static const struct pid_owner *owner_find(const struct files_source *s, pid_t pid, uint64_t now)
+static struct pid_owner *owner_find(struct files_source *s, pid_t pid, uint64_t now)
 {
         for (size_t i = 0; i < PID_OWNERS_MAX; i++)
                 if (s->owners[i].pid == pid && s->owners[i].at + PID_OWNER_USEC > now)
@@ -655,7 +700,7 @@ static const struct pid_owner *owner_find(const struct files_source *s, pid_t pi
 
 /* The process as first seen (a pid may be reused later), else as /proc shows it now;
  * exe and comm are null when it was gone before anyone looked. */
-static json_object *process_json(const struct files_source *s, pid_t pid)
+static json_object *process_json(struct files_source *s, pid_t pid)
 {
         char exe[PATH_MAX] = "", comm[64] = "";
         const struct pid_owner *o = owner_find(s, pid, now_usec());
@@ -845,7 +890,7 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
                         slot = i;
         }
         struct pid_owner *o = &s->owners[slot];
-        *o = (struct pid_owner){ .pid = pid, .uid = uid, .at = now };
+        *o = (struct pid_owner){ .pid = pid, .uid = uid, .at = now, .read_at = from_proc ? now : 0 };
         if (from_proc) {
                 proc_link(pid, "exe", o->exe, sizeof o->exe);
                 proc_comm(pid, o->comm, sizeof o->comm);
@@ -858,10 +903,16 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
 static int event_owner(struct files_source *s, pid_t pid, uint64_t now, uid_t *ret)
 {
         uid_t uid;
-        const struct pid_owner *o = owner_find(s, pid, now);
+        struct pid_owner *o = owner_find(s, pid, now);
+        if (o && o->read_at && o->read_at + PID_OWNER_FRESH_USEC > now) {
+                *ret = o->uid;
+                return 0;
+        }
         if (proc_uid(pid, &uid) == 0) {
                 if (!o || o->uid != uid)
                         owner_learn(s, pid, uid, now, true);
+                else
+                        o->at = o->read_at = now;
                 *ret = uid;
                 return 0;
         }
@@ -920,6 +971,10 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
+        if (st.st_size == 0) { /* nothing read, nothing taken out; written soon, most likely */
+                s->opens_unmarked++;
+                return;
+        }
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r <= 0) {
@@ -947,11 +1002,16 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         struct stat st;
         if (fstat(m->fd, &st) < 0 || !S_ISREG(st.st_mode))
                 return;
-        char path[PATH_MAX], label[MARK_LABEL_MAX + 1];
-        fd_path(m->fd, path, sizeof path);
-        const struct files_target *dest = files_targets_destination(&s->targets, path);
+        /* the path only when it decides: a write on a destination mount is known by its
+         * device, and an unmarked file needs its path only for the globs */
+        char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
+        const struct files_target *dest = files_targets_destination_by_dev(&s->targets, st.st_dev);
         if (!dest)
+                dest = files_targets_destination(&s->targets, lazy_path(m->fd, path));
+        if (!dest) {
+                s->writes_unplaced++;
                 return;
+        }
         uid_t uid;
         if (event_owner(s, m->pid, now, &uid) < 0) {
                 /* gone already: a file it created is owned by it */
@@ -962,7 +1022,7 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         bool marked = copy;
         if (!marked)
                 marked = file_marked(s, m->fd, &st, path, label) > 0;
-        if (!marked) {
+        if (!marked && st.st_size > 0) { /* nothing to read in an empty file */
                 struct classify_result res;
                 int r = classify_fd(&s->classify, m->fd, &res);
                 if (r < 0)
@@ -981,7 +1041,7 @@ static void on_close_write(struct files_source *s, const struct fanotify_event_m
         pending_settle(s, m->pid, uid, true, now);
 
         if (!copy)
-                count_file(s, uid, m->pid, st.st_dev, st.st_ino, path, now);
+                count_file(s, uid, m->pid, st.st_dev, st.st_ino, lazy_path(m->fd, path), now);
         enum bulk_outcome ob;
         if (bulk_window_add_bytes(s->window, uid, (uint64_t)st.st_size, now, &ob) >= 0 && ob == BULK_CROSSED)
                 raise_warning(s, uid, m->pid, now);
@@ -998,6 +1058,7 @@ static void report_overflow(struct files_source *s, uint64_t now)
         (void)agent_emit(s->agent, "files.queue_overflow", EVENT_SEVERITY_WARNING, NULL, d);
         s->overflows_reported = s->overflows;
         s->last_overflow_report = now;
+        agent_posture_changed(s->agent);
 }
 
 static void monitor_failed(struct files_source *s, const char *why)
@@ -1009,8 +1070,58 @@ static void monitor_failed(struct files_source *s, const char *why)
         log_error("files: file monitoring stopped: %s", why);
         json_object *d = json_object_new_object();
         json_object_object_add(d, "reason", json_object_new_string(why));
+        json_object_object_add(d, "stopped", json_object_new_boolean(true));
         (void)agent_emit(s->agent, "files.monitor_failed", EVENT_SEVERITY_ALERT, NULL, d);
         s->notif_io = sd_event_source_disable_unref(s->notif_io);
+        agent_posture_changed(s->agent);
+}
+
+/* read() on the group failed for one event: the kernel could not open the file for us
+ * (a file we may not read, our descriptor limit, memory) and dropped that event; the group
+ * itself still works, so reading goes on. Lost events fail the posture like an overflow. */
+static void receive_failed(struct files_source *s, int error, uint64_t now)
+{
+        s->receive_errors++;
+        s->receive_errno = error;
+        s->last_receive_error = now;
+}
+
+static void report_receive_errors(struct files_source *s, uint64_t now)
+{
+        if (s->receive_errors == s->receive_errors_reported ||
+            (s->last_receive_report && now - s->last_receive_report < REPORT_INTERVAL_USEC))
+                return;
+        uint64_t lost = s->receive_errors - s->receive_errors_reported;
+        char why[256];
+        snprintf(why, sizeof why, "the kernel could not hand over %" PRIu64 " event(s): %s", lost,
+                 strerror(s->receive_errno));
+        log_error("files: %s; those events are lost", why);
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "reason", json_object_new_string(why));
+        json_object_object_add(d, "error", json_object_new_string(strerror(s->receive_errno)));
+        json_object_object_add(d, "events_lost", json_object_new_int64((int64_t)lost));
+        json_object_object_add(d, "total", json_object_new_int64((int64_t)s->receive_errors));
+        json_object_object_add(d, "stopped", json_object_new_boolean(false));
+        (void)agent_emit(s->agent, "files.monitor_failed", EVENT_SEVERITY_ALERT, NULL, d);
+        s->receive_errors_reported = s->receive_errors;
+        s->last_receive_report = now;
+        agent_posture_changed(s->agent);
+}
+
+/* epoll does not report a descriptor that was closed under us (it only forgets it), so
+ * the loop checks now and then that the number still names our fanotify group. */
+static void check_descriptor(struct files_source *s)
+{
+        char link[64], target[64];
+        if (s->failed || s->notif_fd < 0)
+                return;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", s->notif_fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        if (n < 0 && errno != ENOENT && errno != EBADF)
+                return; /* /proc unreadable: cannot tell, say nothing */
+        if (!STREQ(target, "anon_inode:[fanotify]"))
+                monitor_failed(s, "the fanotify descriptor was closed");
 }
 
 static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *userdata)
@@ -1027,8 +1138,12 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 break;
-                        monitor_failed(s, strerror(errno));
-                        return 0;
+                        if (errno == EBADF || errno == EINVAL || errno == EFAULT) {
+                                monitor_failed(s, strerror(errno));
+                                return 0;
+                        }
+                        receive_failed(s, errno, now_usec());
+                        continue;
                 }
                 if (n == 0) {
                         monitor_failed(s, "the fanotify descriptor was closed");
@@ -1058,6 +1173,7 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                 pending_settle(s, 0, UID_UNATTRIBUTED, false, now);
                 report_overflow(s, now);
         }
+        report_receive_errors(s, now_usec());
         return 0;
 }
 
@@ -1136,16 +1252,19 @@ static int files_apply_policy(void *self, const struct policy *policy)
         pthread_mutex_unlock(&s->lock);
         update_blocking(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, true);
         return 0;
 }
 
 static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
 {
         struct files_source *s = userdata;
+        check_descriptor(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, false);
         pending_settle(s, 0, UID_UNATTRIBUTED, false, now_usec());
+        report_overflow(s, now_usec());
+        report_receive_errors(s, now_usec());
         bulk_window_gc(s->window, now_usec());
         report_perm_errors(s, now_usec());
         (void)sd_event_source_set_time(es, usec + RESCAN_USEC);
@@ -1156,9 +1275,12 @@ static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
 static int on_mountinfo(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 {
         struct files_source *s = userdata;
-        /* a mount came or went (a USB stick, a share): watch the new set */
+        /* a mount came or went (a USB stick, a share): watch the new set — marks again in
+         * any case, since a mount gone and mounted again at the same place can show the
+         * same device and inodes and has none of the old marks */
+        check_descriptor(s);
         if (!s->failed)
-                (void)rescan(s);
+                (void)rescan(s, true);
         return 0;
 }
 
@@ -1231,6 +1353,10 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return 0;
         }
         r = sd_event_add_io(loop, &s->notif_io, s->notif_fd, EPOLLIN, on_notification, s);
+        /* under load, read the queue in batches rather than a wake-up per event: at most one
+         * dispatch per NOTIF_BATCH_USEC (the first event after a quiet spell is read at once) */
+        if (r >= 0)
+                r = sd_event_source_set_ratelimit(s->notif_io, NOTIF_BATCH_USEC, 1);
         if (r >= 0)
                 r = sd_event_add_io(loop, &s->denial_io, s->denial_efd, EPOLLIN, on_denial, s);
         if (r >= 0)
@@ -1293,9 +1419,11 @@ static void files_status(void *self, json_object *status)
         json_object_object_add(status, "ignore_marks", json_object_new_int64((int64_t)s->ignore_marks));
         json_object_object_add(status, "destination_writes_counted", json_object_new_int64((int64_t)s->writes_counted));
         json_object_object_add(status, "destination_writes_unmarked", json_object_new_int64((int64_t)s->writes_ignored));
+        json_object_object_add(status, "destination_writes_unplaced", json_object_new_int64((int64_t)s->writes_unplaced));
         json_object_object_add(status, "unattributed", json_object_new_int64((int64_t)s->unattributed));
         json_object_object_add(status, "warnings", json_object_new_int64((int64_t)s->warnings));
         json_object_object_add(status, "queue_overflows", json_object_new_int64((int64_t)s->overflows));
+        json_object_object_add(status, "events_lost", json_object_new_int64((int64_t)s->receive_errors));
         json_object_object_add(status, "classify_errors", json_object_new_int64((int64_t)s->classify_errors));
 }
 
@@ -1310,6 +1438,12 @@ static void files_posture(void *self, json_object *checks)
         } else if (s->marks_failed) {
                 result = "fail";
                 snprintf(reason, sizeof reason, "%u place(s) cannot be watched: %s", s->marks_failed, s->reason);
+        } else if (s->receive_errors && s->last_receive_error + OVERFLOW_POSTURE_USEC > now_usec()) {
+                result = "fail";
+                snprintf(reason, sizeof reason,
+                         "the kernel could not hand over events within the last hour (%" PRIu64
+                         " in all, last: %s): they were lost",
+                         s->receive_errors, strerror(s->receive_errno));
         } else if (s->overflows && s->last_overflow + OVERFLOW_POSTURE_USEC > now_usec()) {
                 result = "fail";
                 snprintf(reason, sizeof reason,

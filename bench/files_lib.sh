@@ -6,7 +6,8 @@
 # agent_start ID                the real hogo-agent on policy ID, everything in $A/run
 #                               (its posture, dconf and sysfs roots never the host's)
 # agent_stop; agent_status; listener_start MODE DIR (the floor listener; several may run,
-# their `events=N overflows=M` lines go to $WORK/listener.err); listener_stop (all); now_us
+# their `events=N overflows=M` lines go to $WORK/listener.err); listener_stop (all); now_us;
+# listener_cpu_ms (CPU time of the running agent or listeners)
 # At exit every agent and listener started here is stopped and every tmpfs unmounted.
 SRC=${HOGO_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 BUILD=${HOGO_BUILD:-$SRC/build}
@@ -83,3 +84,16 @@ listener_stop() {
 }
 
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
+# CPU time (user + system, all threads) in ms of the running listener(s) or agent: what the
+# listener itself spends, which wall-clock figures on a shared machine hide in their noise
+listener_cpu_ms() {
+    local p c t=0 hz; hz=$(getconf CLK_TCK)
+    if [ -n "${APID:-}" ]; then
+        t=$(awk '{print $14 + $15}' "/proc/$APID/stat")
+    else
+        for p in "${LPIDS[@]}"; do
+            for c in $(pgrep -P "$p"); do t=$(( t + $(awk '{print $14 + $15}' "/proc/$c/stat") )); done
+        done
+    fi
+    echo $(( t * 1000 / hz ))
+}

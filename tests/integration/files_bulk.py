@@ -13,38 +13,25 @@ import subprocess
 import sys
 import time
 
-if os.environ.get("HOGO_FILES_NS") != "1":
-    # every mount below, and the agent's fanotify marks on them, stay in this namespace
-    os.environ["HOGO_FILES_NS"] = "1"
-    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private", sys.executable,
-                          os.path.abspath(__file__)])
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (HOGOCTL, Agent, Scratch, check, drop_policy, events_of,
-                           example_policy, finish, keygen, sign, start_bus, wait_for,
-                           write_config)
+from files_ns import add_users, enter_private_mount_namespace, mount, run_test  # noqa: E402
+from files_ns import run_as as run_as_uid  # noqa: E402
+
+enter_private_mount_namespace(__file__)
+from agent_harness import (HOGOCTL, Agent, check, drop_policy, events_of,  # noqa: E402
+                           example_policy, keygen, sign, start_bus, wait_for, write_config)
 
 MY_NUMBER = "123456789018"
 USERS = {"hanako": 1500, "taro": 1501, "jiro": 1502, "sachiko": 1503, "yuki": 1504, "kenji": 1505}
 
 
 def run_as(user, *cmd, check_rc=True):
-    uid = USERS[user]
-    p = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *cmd],
-                       capture_output=True, text=True, timeout=60)
-    if check_rc and p.returncode != 0:
-        raise RuntimeError(f"{cmd} as {user}: {p.stderr}")
-    return p
+    return run_as_uid(USERS[user], *cmd, check_rc=check_rc)
 
 
 def user_dir(path):
     os.makedirs(path)
     os.chmod(path, 0o1777)
-
-
-def tmpfs(path):
-    os.makedirs(path, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "hogo-test", path], check=True)
 
 
 def warnings_for(cfg, user):
@@ -58,20 +45,9 @@ def files_status(agent):
 def body(s):
     data, usb, home = s.join("data"), s.join("usb"), s.join("home")
     for m in (data, usb, home):
-        tmpfs(m)
+        mount(m)
     os.chmod(usb, 0o1777)
-
-    # users known only inside this namespace
-    with open("/etc/passwd") as f:
-        passwd = f.read()
-    for name, uid in USERS.items():
-        os.makedirs(f"{home}/{name}/Downloads", exist_ok=True)
-        for d in (f"{home}/{name}", f"{home}/{name}/Downloads"):
-            os.chown(d, uid, uid)
-        passwd += f"{name}:x:{uid}:{uid}::{home}/{name}:/bin/sh\n"
-    with open(s.join("passwd"), "w") as f:
-        f.write(passwd)
-    subprocess.run(["mount", "--bind", s.join("passwd"), "/etc/passwd"], check=True)
+    add_users(s, home, USERS)  # users known only inside this namespace
 
     # 40 labelled files, 40 plain ones, 5 under a policy glob (no label)
     os.makedirs(f"{data}/jumin")
@@ -236,14 +212,4 @@ def body(s):
         subprocess.run(["umount", m], check=False)
 
 
-with Scratch() as scratch:
-    try:
-        body(scratch)
-    finally:
-        import agent_harness
-        if agent_harness.failures or sys.exc_info()[0]:
-            log = scratch.join("agent.log")
-            if os.path.exists(log):
-                with open(log, errors="replace") as f:
-                    print("# agent log tail:\n# " + f.read()[-4000:].replace("\n", "\n# "))
-finish()
+run_test(body)

@@ -1,5 +1,6 @@
 /* test_bulk_window.c — the per-user sliding window of marked-file reads and bytes. */
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/bulk_window.h"
 #include "common/util.h"
@@ -179,7 +180,53 @@ static void test_users_bounded_and_gc(void)
         bulk_window_free(w);
 }
 
+/* Against a plain model (an array scanned in full) over many reads, re-reads, expiries and
+ * evictions at a large limit: the same count of distinct files at every step. */
+static void test_large_window_matches_model(void)
+{
+        enum { LIMIT = 3000, FILES = 5000, STEPS = 40000 };
+        struct bulk_window_config cfg = { .window_usec = 60 * SEC, .max_files = LIMIT };
+        struct bulk_window *w = NULL;
+        CU_ASSERT_EQUAL_FATAL(bulk_window_new(&cfg, &w), 0);
+        static uint64_t seen[FILES]; /* 0: not in the window */
+        memset(seen, 0, sizeof seen);
+        uint32_t rnd = 12345;
+        uint64_t t = SEC;
+        bool same = true;
+        for (unsigned step = 0; step < STEPS && same; step++) {
+                rnd = rnd * 1103515245u + 12345u;
+                /* mostly a few ms apart, sometimes a gap that lets part of the window expire */
+                t += (rnd >> 16) % 97 == 0 ? 20 * SEC : 3000;
+                unsigned ino = (rnd >> 8) % FILES;
+                enum bulk_outcome o;
+                CU_ASSERT_EQUAL_FATAL(bulk_window_add_file(w, 9, 1, ino, NULL, t, &o), 0);
+
+                size_t n = 0, oldest = SIZE_MAX;
+                for (unsigned i = 0; i < FILES; i++) {
+                        if (seen[i] && seen[i] + cfg.window_usec <= t)
+                                seen[i] = 0;
+                        if (seen[i] && i != ino) {
+                                n++;
+                                if (oldest == SIZE_MAX || seen[i] < seen[oldest])
+                                        oldest = i;
+                        }
+                }
+                if (!seen[ino] && n >= LIMIT) /* the window makes room: the least recently read */
+                        seen[oldest] = 0, n--;
+                seen[ino] = t;
+                n++;
+                struct bulk_window_stats st;
+                bulk_window_stats(w, 9, t, &st);
+                same = st.files == n;
+                CU_ASSERT_EQUAL(st.files, n);
+        }
+        bulk_window_gc(w, t + 61 * SEC);
+        CU_ASSERT_EQUAL(bulk_window_users(w), 0);
+        bulk_window_free(w);
+}
+
 static CU_TestInfo tests[] = {
+        { "large window matches a model", test_large_window_matches_model },
         { "thirty files raise once, ten do not", test_thirty_files_raise_once_ten_do_not },
         { "distinct files only", test_distinct_files_only },
         { "window slides and raises again", test_window_slides_and_raises_again },

@@ -477,7 +477,35 @@ static void test_file_prefix(void)
         CU_ASSERT_EQUAL(classify_path(&cfg, "/nonexistent/x", &r), -ENOENT);
 }
 
+/* The scanner skips a word at a time to the next digit or '@': a match at any offset and
+ * next to any neighbour byte ('/' and ':' around the digits, '?' and 'A' around '@', high
+ * bytes from CP932/UTF-8 text) is still found, and none is invented. */
+static void test_word_skip_offsets(void)
+{
+        struct classify_config cfg = config_all();
+        for (size_t off = 0; off < 20; off++) {
+                char text[128];
+                memset(text, '/', off);
+                snprintf(text + off, sizeof text - off, ":" MY_NUMBER "/ ?a@b.jp:");
+                struct classify_result r = classify_with(&cfg, text, strlen(text));
+                CU_ASSERT_EQUAL(r.count[CLASSIFY_MY_NUMBER], 1);
+                CU_ASSERT_EQUAL(r.count[CLASSIFY_EMAIL], 1);
+                memset(text, 0xFF, off); /* not valid UTF-8 nor CP932 lead-only: binary */
+                r = classify_with(&cfg, text, strlen(text));
+                CU_ASSERT_EQUAL(r.count[CLASSIFY_MY_NUMBER], 1);
+                memset(text, ':', 40);
+                memset(text + 40, '?', 40);
+                memset(text + 80, 'A', 40);
+                text[off] = (char)0xBA; /* '0' | 0x80 must not be taken for a digit */
+                text[120] = '\0';
+                r = classify_with(&cfg, text, strlen(text));
+                for (int k = 0; k < _CLASSIFY_KIND_MAX; k++)
+                        CU_ASSERT_EQUAL(r.count[k], 0);
+        }
+}
+
 static CU_TestInfo classify_tests[] = {
+        { "word skip at every offset", test_word_skip_offsets },
         { "check digits", test_check_digits },
         { "my number plain and invalid", test_my_number_plain_and_invalid },
         { "my number grouped", test_my_number_grouped },

@@ -71,10 +71,10 @@ static void test_glob_literal_dir(void)
 static void test_destination_lookup(void)
 {
         struct files_target items[] = {
-                { FILES_TARGET_DATA_MOUNT, (char *)"/home/taro", "home" },
-                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads" },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable" },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share" },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share", 3, 7, 500 },
         };
         struct files_targets t = { items, ELEMENTSOF(items) };
         const struct files_target *d = files_targets_destination(&t, "/home/taro/Downloads/a.csv");
@@ -88,13 +88,69 @@ static void test_destination_lookup(void)
         d = files_targets_destination(&t, "/media/taro/USB/inner/x"); /* the longest match */
         CU_ASSERT_STRING_EQUAL(d->why, "network_share");
         CU_ASSERT_PTR_NULL(files_targets_destination(&t, "/media/taro/USBX/a"));
+        /* a file deleted before its event was read still tells where it was written */
+        d = files_targets_destination(&t, "/home/taro/Downloads/a.csv (deleted)");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_STRING_EQUAL(d->why, "downloads");
+        CU_ASSERT_PTR_NULL(files_targets_destination(&t, "/home/taro/a.csv (deleted)"));
+}
+
+static void test_destination_by_device(void)
+{
+        struct files_target items[] = {
+                { FILES_TARGET_DATA_MOUNT, (char *)"/srv", "glob", 5, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/share", "network_share", 3, 7, 500 },
+                { FILES_TARGET_DEST_DIR, (char *)"/mnt/share/inbox", "path", 3, 7, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/other", "path", 0, 7, 500 },
+        };
+        struct files_targets t = { items, ELEMENTSOF(items) };
+        const struct files_target *d = files_targets_destination_by_dev(&t, 2);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+        CU_ASSERT_STRING_EQUAL(d->path, "/media/taro/USB");
+        /* a directory destination on the same device: only the path can tell */
+        CU_ASSERT_PTR_NULL(files_targets_destination_by_dev(&t, 3));
+        CU_ASSERT_PTR_NULL(files_targets_destination_by_dev(&t, 1)); /* a directory destination */
+        CU_ASSERT_PTR_NULL(files_targets_destination_by_dev(&t, 5)); /* data, not a destination */
+        CU_ASSERT_PTR_NULL(files_targets_destination_by_dev(&t, 0)); /* unknown device */
+        CU_ASSERT_PTR_NULL(files_targets_destination_by_dev(&t, 9));
+}
+
+static void test_targets_equal(void)
+{
+        struct files_target a_items[] = {
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
+        };
+        struct files_target b_items[] = {
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
+        };
+        struct files_targets a = { a_items, 2 }, b = { b_items, 2 };
+        CU_ASSERT_TRUE(files_targets_equal(&a, &b));
+        b_items[0].ino = 11; /* removed and made again under the same name */
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        b_items[0].ino = 10;
+        b_items[0].birth = 501; /* ... and given the same inode number */
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        a_items[0].birth = b_items[0].birth = 0; /* no birth time kept: never taken as the same */
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        a_items[0].birth = b_items[0].birth = 500;
+        b_items[1].why = "network_share";
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
+        b_items[1].why = "removable";
+        b.n = 1;
+        CU_ASSERT_FALSE(files_targets_equal(&a, &b));
 }
 
 static CU_TestInfo tests[] = {
+        { "targets equal", test_targets_equal },
         { "mountinfo line", test_mountinfo_line },
         { "XDG download dir", test_xdg_download_dir },
         { "glob literal dir", test_glob_literal_dir },
         { "destination lookup", test_destination_lookup },
+        { "destination by device", test_destination_by_device },
         CU_TEST_INFO_NULL,
 };
 
