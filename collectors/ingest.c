@@ -86,7 +86,11 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 json_object *ev = json_object_array_get_idx(events, i);
                 struct ingest_event *e = &b->events[i];
                 char why[256];
-                r = event_validate(ev, why, sizeof why);
+                /* One canonicalization serves the hash check and the stored text. */
+                r = event_validate_canonical(ev, why, sizeof why, e->computed_hash,
+                                             &e->canonical, NULL);
+                if (r == -ENOMEM)
+                        return r;
                 if (r < 0 && r != -EBADMSG) {
                         json_object *seq;
                         if (json_object_is_type(ev, json_type_object) &&
@@ -100,12 +104,7 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                  * stored and reported, not refused (refusing would hide it and wedge the
                  * uplink on a batch it cannot change). */
                 e->hash_ok = r == 0;
-                if (!e->hash_ok) {
-                        /* only needed for the alert; a valid event's hash is its own */
-                        r = event_compute_hash(ev, e->computed_hash);
-                        if (r < 0)
-                                return r;
-                }
+                b->n_events = i + 1; /* e->canonical is the batch's to free */
                 json_object *seq;
                 json_object_object_get_ex(ev, "seq", &seq);
                 e->seq = (uint64_t)json_object_get_int64(seq);
@@ -114,15 +113,11 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 e->ts = member_string(ev, "ts");
                 e->prev_hash = member_string(ev, "prev_hash");
                 e->hash = member_string(ev, "hash");
-                r = json_canonical(ev, NULL, &e->canonical, NULL);
-                if (r < 0)
-                        return r;
                 if (e->hash_ok && STREQ(e->type, CHAIN_DROP_OVERFLOW_TYPE)) {
                         r = batch_add_drops(b, ev);
                         if (r < 0)
                                 return r;
                 }
-                b->n_events = i + 1;
         }
         *ret = TAKE_PTR(b);
         return 0;

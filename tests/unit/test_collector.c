@@ -216,6 +216,50 @@ static void test_batch_parse_limits_and_reasons(void)
 
 /* --- chain rules against SQLite ------------------------------------------------------------ */
 
+/* The stored text comes from the hash check's canonicalization; it must be exactly the
+ * event's canonical form, for awkward details and for a tampered event alike. */
+static void test_batch_parse_stores_the_canonical_form(void)
+{
+        json_object *d = json_object_new_object(), *inner = json_object_new_object();
+        json_object_object_add(inner, "prev_hash", json_object_new_string("x\",\"prev_hash\":\""));
+        json_object_object_add(inner, "z", json_object_new_string("名簿\n\001\\"));
+        json_object_object_add(d, "nested", inner);
+        json_object_object_add(d, "a", json_object_new_array());
+        json_object *ev;
+        CU_ASSERT_EQUAL_FATAL(event_build(1, 1795791600000000ull, "files.bulk_warning",
+                                          EVENT_SEVERITY_WARNING, "tanaka", d, EVENT_GENESIS_HASH,
+                                          &ev), 0);
+        json_object *arr = json_object_new_array();
+        json_object_array_add(arr, ev);
+        json_object *tampered = chain(2, 2, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *t = json_object_get(json_object_array_get_idx(tampered, 0));
+        json_object_object_add(t, "user", json_object_new_string("suzuki"));
+        json_object_array_add(arr, t);
+        json_object_put(tampered);
+        _cleanup_free_ char *text = batch_text(json_object_get(arr));
+
+        struct ingest_batch *b = NULL;
+        enum reject_reason reason;
+        int64_t bad;
+        char err[256];
+        CU_ASSERT_EQUAL_FATAL(ingest_batch_parse(text, strlen(text), 10, &b, &reason, &bad, err,
+                                                 sizeof err), 0);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *want = NULL;
+                CU_ASSERT_EQUAL(json_canonical(json_object_array_get_idx(arr, i), NULL, &want,
+                                               NULL), 0);
+                CU_ASSERT_STRING_EQUAL(b->events[i].canonical, want);
+        }
+        CU_ASSERT_TRUE(b->events[0].hash_ok);
+        CU_ASSERT_FALSE(b->events[1].hash_ok);
+        char recomputed[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(event_compute_hash(json_object_array_get_idx(arr, 1), recomputed), 0);
+        CU_ASSERT_STRING_EQUAL(b->events[1].computed_hash, recomputed);
+        CU_ASSERT_STRING_NOT_EQUAL(b->events[1].computed_hash, b->events[1].hash);
+        ingest_batch_free(b);
+        json_object_put(arr);
+}
+
 static void test_apply_clean_duplicate_and_unknown(void)
 {
         struct store *s = fresh_store();
@@ -546,6 +590,7 @@ static CU_TestInfo config_tests[] = {
 };
 static CU_TestInfo ingest_tests[] = {
         { "batch parse limits and reasons", test_batch_parse_limits_and_reasons },
+        { "stored text is the canonical form", test_batch_parse_stores_the_canonical_form },
         { "clean, duplicate, unknown, revoked", test_apply_clean_duplicate_and_unknown },
         { "gap, reorder, conflict flagged", test_apply_flags_every_break },
         { "declared drops bridge a gap", test_apply_declared_drops_bridge_the_gap },
