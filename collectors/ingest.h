@@ -38,6 +38,11 @@
 #include "common/digest.h"
 
 #define INGEST_MAX_EVENTS 1000
+/* How long a gap waits for the agent's declaration of spool drops before it is alerted. An
+ * uplink with a backlog sends it in order and at full speed, so the declaration (which
+ * follows the dropped events in the spool) arrives within minutes of the gap; an hour
+ * also covers an upload cut short by a brief sleep or network loss. */
+#define INGEST_GAP_DECLARATION_WAIT_SECONDS 3600
 
 struct ingest_event {
         uint64_t seq;
@@ -60,6 +65,8 @@ struct ingest_result {
         uint64_t acked_seq;
         uint64_t stored, duplicates;
         unsigned breaks[_CHAIN_BREAK_MAX];
+        unsigned gaps_pending;  /* gaps held for their declaration */
+        unsigned gaps_resolved; /* pending gaps (of any batch) this batch's declarations bridged */
 };
 
 /* 0 and the batch; or -EINVAL / -E2BIG with the reason (REJECT_MALFORMED_JSON,
@@ -81,5 +88,12 @@ static inline void ingest_batch_freep(struct ingest_batch **b)
  * the caller rolls back. */
 int ingest_batch_apply(struct store *store, const char *agent_id, const struct ingest_batch *b,
                        int64_t now, struct ingest_result *ret);
+
+/* Inside an open transaction: raises the tamper.chain_break "gap" alert of every pending
+ * gap detected wait_seconds or more before now (its declaration had that long to come) and
+ * drops it from the pending ones. The writer runs it with
+ * INGEST_GAP_DECLARATION_WAIT_SECONDS. */
+int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
+                       unsigned *ret_alerted);
 
 #endif

@@ -388,6 +388,7 @@ static const struct store_migration sqlite_migrations[] = {
         " UNIQUE (department, version));",
     },
     STORE_MIGRATION_2,
+    STORE_MIGRATION_3,
 };
 
 const struct store_backend store_backend_sqlite = {
