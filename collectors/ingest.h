@@ -38,7 +38,8 @@
 #include "common/digest.h"
 
 #define INGEST_MAX_EVENTS 1000
-/* How long a gap waits for the agent's declaration of spool drops before it is alerted. An
+/* How long a gap waits for the agent's declaration of spool drops before it is alerted (the
+ * default of the configuration's limits.gap_declaration_seconds). An
  * uplink with a backlog sends it in order and at full speed, so the declaration (which
  * follows the dropped events in the spool) arrives within minutes of the gap; an hour
  * also covers an upload cut short by a brief sleep or network loss. */
