@@ -17,9 +17,13 @@
  *      - seq below the chain head and not stored: a "reorder" break, the event is stored;
  *      - seq = head + 1 with prev_hash = head's hash: stored, the head moves on;
  *      - seq = head + 1 with another prev_hash: "prev_hash_mismatch", stored, head moves;
- *      - seq > head + 1: stored, the head moves; a "gap" break unless drops declared by an
- *        agent.spool_overflow event of the same batch bridge it exactly
- *        (chain_gap_bridged(), the rule the spool's own verifier applies);
+ *      - seq > head + 1: stored, the head moves; no break when drops the terminal declared
+ *        (agent.spool_overflow events of this batch or of earlier ones) bridge it exactly
+ *        (chain_gap_bridged(), the rule the spool's own verifier applies); otherwise a
+ *        pending gap (store_chain_gap_add()): the declaration follows the dropped events in
+ *        the agent's spool and may come in a later batch, whose apply removes the gaps its
+ *        drops now bridge; ingest_gaps_expire() turns the ones still pending after their
+ *        wait into "gap" breaks. A gap is never accepted without a declaration;
  *      - and, for any stored event, a hash that does not match its content is a
  *        "hash_mismatch" break as well.
  *    Every break becomes one tamper.chain_break alert holding what was expected and what
