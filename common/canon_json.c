@@ -1,7 +1,7 @@
 /* canon_json.c — see canon_json.h. */
 #include "common/canon_json.h"
 
-#include <inttypes.h>
+#include <stdint.h>
 
 #include "common/util.h"
 
@@ -142,9 +142,16 @@ static int canon_value(struct canon_buf *b, json_object *o, const char *skip_key
                         canon_append(b, "false", 5);
                 return 0;
         case json_type_int: {
-                char num[32];
-                int n = snprintf(num, sizeof num, "%" PRId64, json_object_get_int64(o));
-                canon_append(b, num, (size_t)n);
+                /* decimal, by hand: snprintf() was a visible share of every event */
+                int64_t v = json_object_get_int64(o);
+                uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+                char num[24], *p = num + sizeof num;
+                do
+                        *--p = (char)('0' + u % 10);
+                while (u /= 10);
+                if (v < 0)
+                        *--p = '-';
+                canon_append(b, p, (size_t)(num + sizeof num - p));
                 return 0;
         }
         case json_type_double: return -EDOM;
@@ -173,6 +180,7 @@ int json_canonical_prefixed(json_object *o, const char *skip_key, const char *pr
                             size_t prefix_len, char **ret, size_t *ret_len)
 {
         struct canon_buf b = { 0 };
+        canon_reserve(&b, prefix_len + 512); /* an event's text fits: no growing on the way */
         canon_append(&b, prefix, prefix_len);
         int r = canon_value(&b, o, skip_key, 0);
         if (r >= 0 && b.oom)

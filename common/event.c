@@ -77,8 +77,12 @@ static int canonical_add_hash(const char *canon, size_t len, const char *hash, c
         static const char key[] = ",\"prev_hash\":\"";
         const size_t klen = sizeof key - 1;
         const char *at = NULL;
-        for (const char *p = canon; (p = memmem(p, len - (size_t)(p - canon), key, klen)); p++)
-                at = p;
+        /* searched from the end: only the short top-level members after it are walked */
+        for (size_t i = len >= klen ? len - klen + 1 : 0; i-- > 0;)
+                if (canon[i] == ',' && memcmp(canon + i, key, klen) == 0) {
+                        at = canon + i;
+                        break;
+                }
         if (!at)
                 return -EINVAL;
         size_t head = (size_t)(at - canon) + 1, member = 8 + SHA256_HEX_LEN + 2;
@@ -86,7 +90,9 @@ static int canonical_add_hash(const char *canon, size_t len, const char *hash, c
         if (!out)
                 return -ENOMEM;
         memcpy(out, canon, head);
-        snprintf(out + head, member + 1, "\"hash\":\"%s\",", hash);
+        memcpy(out + head, "\"hash\":\"", 8);
+        memcpy(out + head + 8, hash, SHA256_HEX_LEN);
+        memcpy(out + head + 8 + SHA256_HEX_LEN, "\",", 2);
         memcpy(out + head + member, canon + head, len - head);
         out[len + member] = '\0';
         *ret = out;
