@@ -54,7 +54,7 @@ static void test_canonical_integers_wide_objects_and_prefix(void)
         CU_ASSERT_STRING_EQUAL(s, "[0,-1,7,1234567890,9223372036854775807,-9223372036854775808]");
 
         _cleanup_json_ json_object *wide = json_object_new_object();
-        char want[512] = "{", key[8];
+        char want[512] = "{", key[16];
         for (int i = 19; i >= 0; i--) {
                 snprintf(key, sizeof key, "k%02d", i);
                 json_object_object_add(wide, key, json_object_new_int(i));
