@@ -73,6 +73,19 @@ static void test_canonical_integers_wide_objects_and_prefix(void)
         CU_ASSERT_EQUAL(strncmp(p, "PRE{\"k01\":1,", 12), 0);
 }
 
+static void test_is_lower_hex_exact(void)
+{
+        CU_ASSERT_TRUE(is_lower_hex("0123456789abcdef", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcdeF", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcde", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcdef0", 16));
+        static const char *const near[] = { "/", ":", "`", "g", "G", " ", "\xff" };
+        for (size_t i = 0; i < ELEMENTSOF(near); i++)
+                CU_ASSERT_FALSE(is_lower_hex(near[i], 1));
+        CU_ASSERT_FALSE(is_lower_hex(NULL, 0));
+        CU_ASSERT_TRUE(is_lower_hex("", 0));
+}
+
 static void test_sha256_and_crc32c_known_values(void)
 {
         char hex[SHA256_HEX_LEN + 1];
@@ -190,6 +203,7 @@ static void test_event_validate_rejects_tampering(void)
 static CU_TestInfo canon_tests[] = {
         { "sorted keys, no whitespace, escapes", test_canonical_sorts_and_strips },
         { "integers, wide objects, prefix", test_canonical_integers_wide_objects_and_prefix },
+        { "is_lower_hex exact", test_is_lower_hex_exact },
         { "same bytes for reordered input", test_canonical_same_for_reordered_input },
         { "doubles refused, skip key", test_canonical_refuses_doubles_and_skips_key },
         CU_TEST_INFO_NULL,
