@@ -81,6 +81,15 @@ struct canon_member {
         json_object *val;
 };
 
+/* strcmp(a, b) > 0, deciding on the first byte where it can (event keys mostly differ
+ * there) without a call. */
+static inline bool key_after(const char *a, const char *b)
+{
+        if (a[0] != b[0])
+                return (unsigned char)a[0] > (unsigned char)b[0];
+        return strcmp(a, b) > 0;
+}
+
 /* Insertion sort by key bytes: objects have a handful of members, where this beats
  * qsort() and needs no allocation. */
 static void canon_sort_members(struct canon_member *m, size_t n)
@@ -88,7 +97,7 @@ static void canon_sort_members(struct canon_member *m, size_t n)
         for (size_t i = 1; i < n; i++) {
                 struct canon_member x = m[i];
                 size_t j = i;
-                for (; j > 0 && strcmp(m[j - 1].key, x.key) > 0; j--)
+                for (; j > 0 && key_after(m[j - 1].key, x.key); j--)
                         m[j] = m[j - 1];
                 m[j] = x;
         }

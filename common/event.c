@@ -36,11 +36,12 @@ void event_format_ts(uint64_t usec, char buf[static 32])
         snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)((usec / 1000) % 1000));
 }
 
-/* The hash of ev and, when asked for, ev's canonical text without "hash". The hash covers
- * prev_hash followed by that text, so the text is written once, right after prev_hash, and
- * hashed where it lies. */
+/* The hash of ev. It covers prev_hash followed by ev's canonical text without "hash", so
+ * that text is written once, right after prev_hash, and hashed where it lies; when asked
+ * for, the buffer is handed back: *ret_text, with the canonical text at *ret_text +
+ * *ret_skip, *ret_len bytes long. */
 static int event_hash_canonical(json_object *ev, char out[static SHA256_HEX_LEN + 1],
-                                char **ret_canon, size_t *ret_len)
+                                char **ret_text, size_t *ret_skip, size_t *ret_len)
 {
         json_object *prev = NULL;
         if (!json_object_object_get_ex(ev, "prev_hash", &prev) ||
@@ -55,9 +56,9 @@ static int event_hash_canonical(json_object *ev, char out[static SHA256_HEX_LEN 
         if (r < 0)
                 return r;
         sha256_hex(buf, len, out);
-        if (ret_canon) {
-                memmove(buf, buf + plen, len - plen + 1);
-                *ret_canon = TAKE_PTR(buf);
+        if (ret_text) {
+                *ret_text = TAKE_PTR(buf);
+                *ret_skip = plen;
                 *ret_len = len - plen;
         }
         return 0;
@@ -65,7 +66,7 @@ static int event_hash_canonical(json_object *ev, char out[static SHA256_HEX_LEN 
 
 int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1])
 {
-        return event_hash_canonical(ev, out, NULL, NULL);
+        return event_hash_canonical(ev, out, NULL, NULL, NULL);
 }
 
 /* The canonical text of a built event from its text without "hash": the member goes right
@@ -123,11 +124,11 @@ int event_build_canonical(uint64_t seq, uint64_t ts_usec, const char *type,
         json_object_object_add(ev, "prev_hash", json_object_new_string(prev_hash));
 
         char hash[SHA256_HEX_LEN + 1];
-        _cleanup_free_ char *canon = NULL;
-        size_t len = 0;
-        int r = event_hash_canonical(ev, hash, ret_canon ? &canon : NULL, &len);
+        _cleanup_free_ char *text = NULL;
+        size_t skip = 0, len = 0;
+        int r = event_hash_canonical(ev, hash, ret_canon ? &text : NULL, &skip, &len);
         if (r == 0 && ret_canon)
-                r = canonical_add_hash(canon, len, hash, ret_canon, ret_canon_len);
+                r = canonical_add_hash(text + skip, len, hash, ret_canon, ret_canon_len);
         if (r < 0) {
                 json_object_put(ev);
                 return r;
@@ -255,9 +256,9 @@ int event_validate_canonical(json_object *ev, char *err, size_t errlen,
                 }
 
         char want[SHA256_HEX_LEN + 1];
-        _cleanup_free_ char *canon = NULL;
-        size_t len = 0;
-        int r = event_hash_canonical(ev, want, ret_canon ? &canon : NULL, &len);
+        _cleanup_free_ char *text = NULL;
+        size_t skip = 0, len = 0;
+        int r = event_hash_canonical(ev, want, ret_canon ? &text : NULL, &skip, &len);
         if (r < 0) {
                 snprintf(err, errlen, "event: cannot be hashed (%s)",
                          r == -EDOM ? "contains a non-integer number" : strerror(-r));
@@ -268,7 +269,7 @@ int event_validate_canonical(json_object *ev, char *err, size_t errlen,
          * whether or not it matches (a mismatch is stored as evidence). */
         if (ret_canon) {
                 size_t canon_len;
-                r = canonical_add_hash(canon, len, claimed, ret_canon, &canon_len);
+                r = canonical_add_hash(text + skip, len, claimed, ret_canon, &canon_len);
                 if (r < 0)
                         return r;
                 if (ret_canon_len)
