@@ -4,12 +4,12 @@
 #     connection, post BATCHES batches of 500 chained events (built before the clock
 #     starts); events/s (target ≥ 50,000) and events per collector CPU-second; with
 #     PEER_COLLECTOR=path/to/another/hogo-collector the same load goes to that build
-#     first, in the same run (before/after);
+#     and to this one, ROUNDS times alternating, in the same run (before/after);
 #  2. heartbeat: the same agents post heartbeats for SECONDS; requests/s, side by side
 #     with nginx answering a static 204 over the same mTLS (bench/nginx.conf), and the
 #     ratio (target ≥ 0.5).
 # Prints figures; not a pass/fail test. Env: AGENTS, BATCHES, DURATION (seconds), THREADS,
-# PEER_COLLECTOR.
+# PEER_COLLECTOR, ROUNDS.
 set -uo pipefail
 SRC=${HOGO_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 BUILD=${HOGO_BUILD:-$SRC/build}
@@ -39,10 +39,11 @@ per_cpu() { # REQUESTS_LINE CPU0 CPU1: "N requests per CPU-second"
     python3 -c "import sys; n=int(sys.argv[1].split('(')[1].split()[0]); c=float(sys.argv[3])-float(sys.argv[2]); print('%.0f per server CPU-second' % (n / c if c else 0))" "$@"
 }
 
-# start_collector NAME BINARY: a collector with its own SQLite store and ports, AGENTS agents
-# enrolled into $T/NAME/agents; sets COLLECTOR_PID, AGENT_PORT.
+# start_collector NAME BINARY: a collector with its own (new) SQLite store and ports, AGENTS
+# agents enrolled into $T/NAME/agents; sets COLLECTOR_PID, AGENT_PORT.
 start_collector() {
     local name=$1 bin=$2 dir=$T/$1
+    rm -rf "$dir"
     mkdir -p "$dir/agents"
     AGENT_PORT=$(port) ENROLL_PORT=$(port)
     cat >"$dir/collector.json" <<JSON
@@ -76,16 +77,26 @@ ingest_run() {
 }
 
 # Side by side in this one run: with PEER_COLLECTOR (another build of hogo-collector, e.g.
-# main's, for a before/after) the peer takes the same load first, then this build.
-PEER=${PEER_COLLECTOR:-}
+# main's, for a before/after) both builds take the same load ROUNDS times (default 2),
+# alternating which goes first, each time on a new store.
+PEER=${PEER_COLLECTOR:-} ROUNDS=${ROUNDS:-2}
 echo "ingest (SQLite, $THREADS worker threads, $AGENTS agents x $BATCHES batches of 500 events; target >= 50,000 events/s; load average $(cut -d' ' -f1 /proc/loadavg) before):"
 if [ -n "$PEER" ]; then
-    start_collector peer "$PEER"
-    ingest_run peer
-    kill "$COLLECTOR_PID" 2>/dev/null
+    for round in $(seq "$ROUNDS"); do
+        order="peer hogo"
+        [ $((round % 2)) -eq 0 ] && order="hogo peer"
+        for name in $order; do
+            bin=$BUILD/hogo-collector
+            [ "$name" = peer ] && bin=$PEER
+            start_collector "$name" "$bin"
+            ingest_run "$name"
+            kill "$COLLECTOR_PID" 2>/dev/null
+            wait "$COLLECTOR_PID" 2>/dev/null
+        done
+    done
 fi
 start_collector hogo "$BUILD/hogo-collector"
-ingest_run hogo
+[ -n "$PEER" ] || ingest_run hogo
 
 echo "heartbeat, ${SECONDS_RUN}s each:"
 cpu0=$(cpu_seconds)
