@@ -130,10 +130,6 @@ struct apply {
         const struct ingest_batch *batch;
         int64_t now;
         struct ingest_result *res;
-        /* the batch's declared drops and, once a gap needed them, those declared before */
-        struct chain_drop *known_drops;
-        size_t n_known_drops;
-        bool known_loaded;
 };
 
 /* Stores one tamper.chain_break alert: {"kind", "seq", "expected": {...}, "got": {...}}
@@ -210,31 +206,6 @@ static int gap_alert(struct store *store, const struct store_chain_gap *g, int64
                                  NULL, waited, now);
 }
 
-/* The drops known for this terminal: this batch's, plus (read once, only when a gap needs
- * them) those it declared in earlier batches. */
-static int apply_load_known_drops(struct apply *a)
-{
-        if (a->known_loaded)
-                return 0;
-        _cleanup_free_ struct chain_drop *stored = NULL;
-        size_t n_stored = 0;
-        int r = store_chain_drops_get(a->store, a->agent_id, &stored, &n_stored);
-        if (r < 0)
-                return r;
-        const struct ingest_batch *b = a->batch;
-        struct chain_drop *all = calloc(b->n_drops + n_stored + 1, sizeof *all);
-        if (!all)
-                return -ENOMEM;
-        if (b->n_drops)
-                memcpy(all, b->drops, b->n_drops * sizeof *all);
-        if (n_stored)
-                memcpy(all + b->n_drops, stored, n_stored * sizeof *all);
-        a->known_drops = all;
-        a->n_known_drops = b->n_drops + n_stored;
-        a->known_loaded = true;
-        return 0;
-}
-
 /* A gap from last_seq/last_hash to e: accepted when declared drops bridge it, else held
  * pending until its declaration comes (ingest_gaps_resolve()) or its wait is over
  * (ingest_gaps_expire()). Never silently accepted: it is either bridged or kept. */
@@ -244,12 +215,23 @@ static int apply_gap(struct apply *a, uint64_t last_seq, const char *last_hash,
         const struct ingest_batch *b = a->batch;
         if (chain_gap_bridged(last_seq, last_hash, e->seq, e->prev_hash, b->drops, b->n_drops))
                 return 0;
-        int r = apply_load_known_drops(a);
+        /* with the drops declared in earlier batches too (only those inside the gap) */
+        _cleanup_free_ struct chain_drop *stored = NULL;
+        size_t n_stored = 0;
+        int r = store_chain_drops_get(a->store, a->agent_id, last_seq, e->seq, &stored, &n_stored);
         if (r < 0)
                 return r;
-        if (chain_gap_bridged(last_seq, last_hash, e->seq, e->prev_hash, a->known_drops,
-                              a->n_known_drops))
-                return 0;
+        if (n_stored > 0) {
+                _cleanup_free_ struct chain_drop *all = calloc(b->n_drops + n_stored, sizeof *all);
+                if (!all)
+                        return -ENOMEM;
+                if (b->n_drops)
+                        memcpy(all, b->drops, b->n_drops * sizeof *all);
+                memcpy(all + b->n_drops, stored, n_stored * sizeof *all);
+                if (chain_gap_bridged(last_seq, last_hash, e->seq, e->prev_hash, all,
+                                      b->n_drops + n_stored))
+                        return 0;
+        }
         struct store_chain_gap g = { .last_seq = last_seq, .next_seq = e->seq,
                                      .detected_at = a->now };
         snprintf(g.agent_id, sizeof g.agent_id, "%s", a->agent_id);
@@ -345,13 +327,14 @@ static int apply_declarations(struct apply *a)
         int r = store_chain_gaps_get(a->store, a->agent_id, INT64_MAX, &gaps, &n_gaps);
         if (r < 0 || n_gaps == 0)
                 return r;
-        _cleanup_free_ struct chain_drop *drops = NULL;
-        size_t n_drops = 0;
-        r = store_chain_drops_get(a->store, a->agent_id, &drops, &n_drops);
-        if (r < 0)
-                return r;
         for (size_t i = 0; i < n_gaps; i++) {
                 const struct store_chain_gap *g = &gaps[i];
+                _cleanup_free_ struct chain_drop *drops = NULL;
+                size_t n_drops = 0;
+                r = store_chain_drops_get(a->store, a->agent_id, g->last_seq, g->next_seq, &drops,
+                                          &n_drops);
+                if (r < 0)
+                        return r;
                 if (!chain_gap_bridged(g->last_seq, g->last_hash, g->next_seq, g->next_prev_hash,
                                        drops, n_drops))
                         continue;
@@ -390,7 +373,6 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
 
         for (size_t i = 0; i < b->n_events && r >= 0; i++)
                 r = ingest_event_apply(&a, &b->events[i], &last_seq, last_hash);
-        free(a.known_drops);
         if (r < 0)
                 return r;
         r = apply_declarations(&a);

@@ -141,8 +141,9 @@ static const struct store_statement statements[ST__MAX] = {
               "INSERT INTO chain_drops (agent_id, from_seq, to_seq, prev_hash, hash) "
               "VALUES ($1, $2, $3, $4, $5) "
               "ON CONFLICT (agent_id, from_seq, to_seq, prev_hash, hash) DO NOTHING"),
-    STATEMENT(ST_CHAIN_DROPS_GET, "SELECT from_seq, to_seq, prev_hash, hash FROM chain_drops "
-                                  "WHERE agent_id = $1 ORDER BY from_seq, to_seq"),
+    STATEMENT(ST_CHAIN_DROPS_GET,
+              "SELECT from_seq, to_seq, prev_hash, hash FROM chain_drops WHERE agent_id = $1 "
+              "AND from_seq > $2 AND to_seq < $3 ORDER BY from_seq, to_seq"),
     STATEMENT(ST_CHAIN_GAP_ADD,
               "INSERT INTO chain_gaps (agent_id, last_seq, last_hash, next_seq, next_prev_hash, "
               "detected_at) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -780,13 +781,15 @@ static int row_chain_drop(const struct store_value *c, size_t n, void *ud)
         return 0;
 }
 
-int store_chain_drops_get(struct store *store, const char *agent_id, struct chain_drop **ret_drops,
-                          size_t *ret_n)
+int store_chain_drops_get(struct store *store, const char *agent_id, uint64_t after_seq,
+                          uint64_t before_seq, struct chain_drop **ret_drops, size_t *ret_n)
 {
         if (!valid_name(agent_id, 64))
                 return -EINVAL;
         struct row_array a = {.size = sizeof(struct chain_drop)};
-        int r = RUN(store, ST_CHAIN_DROPS_GET, row_chain_drop, &a, STORE_TEXT(agent_id));
+        int r = RUN(store, ST_CHAIN_DROPS_GET, row_chain_drop, &a, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)MIN(after_seq, (uint64_t)INT64_MAX)),
+                    STORE_INT((int64_t)MIN(before_seq, (uint64_t)INT64_MAX)));
         if (r < 0) {
                 free(a.items);
                 return r;

@@ -138,9 +138,11 @@ struct store_chain_gap {
 };
 /* Keeps a drop agent_id declared; a drop declared again is kept once. */
 int store_chain_drop_add(struct store *store, const char *agent_id, const struct chain_drop *drop);
-/* Every drop agent_id declared, by from_seq; *ret_drops is malloc()ed (NULL when none). */
-int store_chain_drops_get(struct store *store, const char *agent_id, struct chain_drop **ret_drops,
-                          size_t *ret_n);
+/* The drops agent_id declared that lie strictly between after_seq and before_seq (the
+ * only ones that can bridge a gap between those two), by from_seq; *ret_drops is
+ * malloc()ed (NULL when none). */
+int store_chain_drops_get(struct store *store, const char *agent_id, uint64_t after_seq,
+                          uint64_t before_seq, struct chain_drop **ret_drops, size_t *ret_n);
 /* -EEXIST when a gap before that next_seq is pending already. */
 int store_chain_gap_add(struct store *store, const struct store_chain_gap *gap);
 /* The pending gaps of agent_id (NULL: of every terminal) detected at or before

@@ -1118,10 +1118,19 @@ static void test_gap_bridged_by_declarations_of_two_batches(void)
 
         _cleanup_free_ struct chain_drop *drops = NULL;
         size_t n = 0;
-        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", &drops, &n), 0);
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 1, 6, &drops, &n), 0);
         CU_ASSERT_EQUAL(n, 2);
         CU_ASSERT_TRUE(n == 2 && chain_drop_equal(&drops[0], &first) &&
                        chain_drop_equal(&drops[1], &second));
+        free(drops);
+        drops = NULL;
+        /* only drops strictly inside the range */
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 2, 6, &drops, &n), 0);
+        CU_ASSERT_TRUE(n == 1 && chain_drop_equal(&drops[0], &second));
+        free(drops);
+        drops = NULL;
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 1, 5, &drops, &n), 0);
+        CU_ASSERT_TRUE(n == 1 && chain_drop_equal(&drops[0], &first));
         json_object_put(arr);
         store_close(s);
 }
