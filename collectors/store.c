@@ -756,6 +756,18 @@ static void *row_array_next(struct row_array *a)
         return item;
 }
 
+/* The rows read, or the error that stopped reading them (nothing handed back then). */
+static int row_array_take(struct row_array *a, int r, void *ret_items, size_t *ret_n)
+{
+        if (r < 0) {
+                free(a->items);
+                return r;
+        }
+        *(void **)ret_items = a->items;
+        *ret_n = a->n;
+        return 0;
+}
+
 static int row_seq(const struct store_value *v, uint64_t *ret)
 {
         if (v->type != STORE_VALUE_INT || v->i < 1)
@@ -790,13 +802,7 @@ int store_chain_drops_get(struct store *store, const char *agent_id, uint64_t af
         int r = RUN(store, ST_CHAIN_DROPS_GET, row_chain_drop, &a, STORE_TEXT(agent_id),
                     STORE_INT((int64_t)MIN(after_seq, (uint64_t)INT64_MAX)),
                     STORE_INT((int64_t)MIN(before_seq, (uint64_t)INT64_MAX)));
-        if (r < 0) {
-                free(a.items);
-                return r;
-        }
-        *ret_drops = a.items;
-        *ret_n = a.n;
-        return 0;
+        return row_array_take(&a, r, ret_drops, ret_n);
 }
 
 int store_chain_gap_add(struct store *store, const struct store_chain_gap *gap)
@@ -845,13 +851,7 @@ int store_chain_gaps_get(struct store *store, const char *agent_id, int64_t dete
                                STORE_INT(detected_before))
                          : RUN(store, ST_CHAIN_GAPS_GET_ALL, row_chain_gap, &a,
                                STORE_INT(detected_before));
-        if (r < 0) {
-                free(a.items);
-                return r;
-        }
-        *ret_gaps = a.items;
-        *ret_n = a.n;
-        return 0;
+        return row_array_take(&a, r, ret_gaps, ret_n);
 }
 
 int store_chain_gap_remove(struct store *store, const char *agent_id, uint64_t next_seq)
