@@ -241,10 +241,10 @@ static int apply_gap(struct apply *a, uint64_t last_seq, const char *last_hash,
         if (r < 0)
                 return r; /* -EEXIST cannot happen: the head moved past next_seq */
         a->res->gaps_pending++;
-        log_info("Agent %s: events %llu..%llu missing; waiting up to %d s for the agent's "
-                 "declaration of spool drops before raising a %s alert",
+        log_info("Agent %s: events %llu..%llu missing; waiting for the agent's declaration of "
+                 "spool drops (limits.gap_declaration_seconds) before raising a %s alert",
                  a->agent_id, (unsigned long long)last_seq + 1, (unsigned long long)e->seq - 1,
-                 INGEST_GAP_DECLARATION_WAIT_SECONDS, CHAIN_BREAK_ALERT);
+                 CHAIN_BREAK_ALERT);
         return 0;
 }
 
