@@ -1172,6 +1172,18 @@ static void test_chain_gap_primitives(void)
         store_close(s);
 }
 
+/* A new SQLite database gets 16 KiB pages (fewer WAL frames per ingested event). */
+static void test_sqlite_new_database_page_size(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("a", "総務課");
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        store_close(s);
+        _cleanup_free_ char *size = raw_query_text("PRAGMA page_size");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(size);
+        CU_ASSERT_STRING_EQUAL(size, "16384");
+}
+
 /* --- suites
  * ------------------------------------------------------------------------------------------ */
 
@@ -1204,6 +1216,7 @@ static void test_chain_gap_primitives(void)
 
 static CU_TestInfo sqlite_tests[] = {
     STORE_TESTS,
+    {"new database page size", test_sqlite_new_database_page_size},
     CU_TEST_INFO_NULL,
 };
 
