@@ -1172,6 +1172,29 @@ static void test_chain_gap_primitives(void)
         store_close(s);
 }
 
+/* The writer stores a batch's events together; a repeat or a reorder inside the same batch
+ * still sees the ones before it. */
+static void test_ingest_batch_repeats_and_reorders_inside_it(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(5, 1, EVENT_GENESIS_HASH, "files.read");
+        struct ingest_result r = ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 2, 4, 3, 1 }, 7),
+                                        4000);
+        CU_ASSERT_EQUAL(r.stored, 5);
+        CU_ASSERT_EQUAL(r.duplicates, 2);
+        CU_ASSERT_EQUAL(r.breaks[CHAIN_BREAK_REORDER], 1);
+        CU_ASSERT_EQUAL(r.gaps_pending, 1);
+        CU_ASSERT_EQUAL(r.acked_seq, 5);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 5);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        /* the same again: all re-sends */
+        r = ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 3, 4 }, 5), 4001);
+        CU_ASSERT_EQUAL(r.stored, 0);
+        CU_ASSERT_EQUAL(r.duplicates, 5);
+        json_object_put(arr);
+        store_close(s);
+}
+
 /* A new SQLite database gets 16 KiB pages (fewer WAL frames per ingested event). */
 static void test_sqlite_new_database_page_size(void)
 {
@@ -1211,7 +1234,8 @@ static void test_sqlite_new_database_page_size(void)
         { "gap declared in a later batch", test_gap_declared_in_a_later_batch }, \
         { "undeclared gap alerted after the wait", test_undeclared_gap_alerted_after_the_wait }, \
         { "gap bridged by two batches' declarations", test_gap_bridged_by_declarations_of_two_batches }, \
-        { "chain gap primitives", test_chain_gap_primitives }
+        { "chain gap primitives", test_chain_gap_primitives }, \
+        { "repeats and reorders inside a batch", test_ingest_batch_repeats_and_reorders_inside_it }
 /* clang-format on */
 
 static CU_TestInfo sqlite_tests[] = {
