@@ -212,8 +212,8 @@ static int gap_alert(struct store *store, const struct store_chain_gap *g, int64
 
 /* A gap from last_seq/last_hash to e: accepted when declared drops bridge it, else held
  * pending until a declaration bridges it (apply_declarations(), in this batch or a later
- * one) or its wait is over
- * (ingest_gaps_expire()). Never silently accepted: it is either bridged or kept. */
+ * one) or its wait is over (ingest_gaps_expire()). Never silently accepted: it is either
+ * bridged or kept. */
 static int apply_gap(struct apply *a, uint64_t last_seq, const char *last_hash,
                      const struct ingest_event *e)
 {
