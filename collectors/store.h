@@ -11,7 +11,8 @@
  * {"store": {"postgres": "host=/run/postgresql dbname=hogo"}}.
  *
  * Tables (migrations are versioned in schema_version): departments, terminals, events,
- * alerts, posture (latest + history), tokens, revocations, policies; docs/ARCHITECTURE.md
+ * alerts, posture (latest + history), tokens, revocations, policies, chain_drops and
+ * chain_gaps (version 3); docs/ARCHITECTURE.md
  * ("Store") describes each. Times are Unix seconds (int64). All functions return 0 /
  * positive on success and -errno on failure; "not found" is -ENOENT, a duplicate key is
  * -EEXIST. Errors are logged once, here, with what the database said.
