@@ -398,6 +398,7 @@ static const struct store_migration sqlite_migrations[] = {
     },
     STORE_MIGRATION_2,
     STORE_MIGRATION_3,
+    STORE_MIGRATION_4,
 };
 
 const struct store_backend store_backend_sqlite = {

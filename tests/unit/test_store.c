@@ -263,6 +263,7 @@ static void test_migration_from_version_1(void)
         raw_exec("DROP INDEX alerts_type_created");
         raw_exec("DROP TABLE chain_drops");
         raw_exec("DROP TABLE chain_gaps");
+        raw_exec("CREATE INDEX events_agent_ts ON events (agent_id, ts)");
         raw_exec("DELETE FROM schema_version WHERE version > 1");
         char *idx = index_named("alerts_type_created");
         CU_ASSERT_PTR_NULL(idx);
@@ -275,6 +276,11 @@ static void test_migration_from_version_1(void)
         idx = index_named("alerts_type_created");
         CU_ASSERT_PTR_NOT_NULL(idx);
         free(idx);
+        idx = index_named("events_agent_ts"); /* version 4 dropped it */
+        CU_ASSERT_PTR_NULL(idx);
+        free(idx);
+        _cleanup_free_ char *gaps = raw_query_text("SELECT COUNT(*) FROM chain_gaps");
+        CU_ASSERT_STRING_EQUAL(gaps, "0");
         _cleanup_free_ char *n = raw_query_text("SELECT MAX(version) FROM schema_version");
         CU_ASSERT_PTR_NOT_NULL_FATAL(n);
         CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
