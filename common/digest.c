@@ -169,10 +169,18 @@ int base64_decode(const char *text, unsigned char **ret_data, size_t *ret_len)
 
 int is_lower_hex(const char *s, size_t n)
 {
-        if (!s || strlen(s) != n)
+        /* A table and no early exit: hashes mix digits and letters at random, and a branch
+         * per character mispredicted often enough to show in the collector's profile (two
+         * calls per ingested event). */
+        static const unsigned char hex[256] = {
+                ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+                ['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+                ['e'] = 1, ['f'] = 1,
+        };
+        if (!s || strnlen(s, n + 1) != n)
                 return 0;
+        unsigned ok = 1;
         for (size_t i = 0; i < n; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return 0;
-        return 1;
+                ok &= hex[(unsigned char)s[i]];
+        return (int)ok;
 }
