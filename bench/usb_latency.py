@@ -15,7 +15,9 @@
 # decision_latency_usec), which leaves out the harness's sending and polling.
 # usbguard runs as usbguard_harness.py runs it (its configuration, in a PID namespace so
 # that it accepts the testbed's uevents); that script is found through HOGO_BENCH_PEERS or
-# ../shared/bench-peers.
+# ../shared/bench-peers. The daemon is the copy `scripts/install-deps --bench` (run by
+# `make bench`) unpacks from Debian's .debs into build/peers/root, never installed, so no
+# usbguard.service is ever enabled; an installed /usr/sbin/usbguard-daemon is the fallback.
 #
 #   bench/usb_latency.py     USB_BENCH_CYCLES (1000), USB_BENCH_GAP_MS (10),
 #                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR
@@ -193,14 +195,30 @@ def peer_harness():
     return None
 
 
+# usbguard as scripts/install-deps --bench leaves it: Debian's .debs unpacked, not installed
+PEERS = os.environ.get("HOGO_PEERS_DIR") or os.path.join(SRC, "build/peers")
+
+
+def usbguard_daemon(k):
+    """The usbguard-daemon to measure and the environment it runs in: the unpacked copy
+    under build/peers/root (its libusbguard beside it), else an installed one. umockdev sets
+    UMOCKDEV_DIR in the C environment only, so it is passed on explicitly."""
+    env = dict(os.environ, UMOCKDEV_DIR=k.tb.get_root_dir())
+    root = os.path.join(PEERS, "root")
+    daemon = os.path.join(root, "usr/sbin/usbguard-daemon")
+    if os.access(daemon, os.X_OK):
+        libs = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+        env["LD_LIBRARY_PATH"] = ":".join(p for p in (libs, os.environ.get("LD_LIBRARY_PATH")) if p)
+        return daemon, env
+    if os.access("/usr/sbin/usbguard-daemon", os.X_OK):
+        return "/usr/sbin/usbguard-daemon", env
+    return None, None
+
+
 def run_usbguard():
     harness = peer_harness()
     if not harness:
         print("usbguard: ../shared/bench-peers/usbguard_harness.py not found (set HOGO_BENCH_PEERS); skipped")
-        return 0
-    if not os.path.exists("/usr/sbin/usbguard-daemon"):
-        print("usbguard: not installed (apt-get install usbguard; note that the package enables "
-              "usbguard.service on a systemd machine); skipped")
         return 0
     import importlib.util
     spec = importlib.util.spec_from_file_location("usbguard_harness", harness)
@@ -209,19 +227,26 @@ def run_usbguard():
 
     work = tempfile.mkdtemp(prefix="hogo-usbguard-bench.")
     k = FakeUsbKernel()
+    daemon, env = usbguard_daemon(k)
+    if not daemon:
+        print(f"usbguard: not found in {PEERS} (scripts/install-deps --bench unpacks it there, "
+              "`make bench` runs it); skipped")
+        return 0
     conf = ug.write_conf(os.path.join(work, "ug"), "uevent")
     log = open(os.path.join(work, "daemon.log"), "w")
-    proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", "/usr/sbin/usbguard-daemon", "-k",
-                             "-P", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", daemon, "-k", "-P", "-c", conf],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         pid = ug.daemon_pid(proc, "pidns")
         time.sleep(2.0)
         if proc.poll() is not None:
-            print("usbguard-daemon exited; see its log")
+            with open(os.path.join(work, "daemon.log")) as f:
+                print("usbguard-daemon exited: " + f.read()[-1500:].replace("\n", "\n  "))
             return 1
         rss0 = vmrss_kb(pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
         samples("usbguard-daemon, stick: uevent to authorized=0", lat, missed)
+        print(f"PEER {daemon}")
         print(f"RSS usbguard-daemon {rss0} {vmrss_kb(pid)}")
         if not lat:
             with open(os.path.join(work, "daemon.log")) as f:
@@ -253,7 +278,7 @@ def main():
     per_round = max(1, CYCLES // ROUNDS)
     print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
           f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
-    lat, missed, rss, own, rc = {}, {}, {}, [], 0
+    lat, missed, rss, own, peer, rc = {}, {}, {}, [], set(), 0
     for _ in range(ROUNDS):
         for daemon in ("hogo", "usbguard"):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
@@ -269,6 +294,8 @@ def main():
                     rss.setdefault(name, []).append((int(start), int(end)))
                 elif line.startswith("OWN "):
                     own.append(line[4:])
+                elif line.startswith("PEER "):
+                    peer.add(line[5:])
                 else:
                     print(line)
     for label in lat:
@@ -278,6 +305,9 @@ def main():
               f"after its plugs: {min(e for _, e in v)}-{max(e for _, e in v)} kB")
     for o in own:
         print(f"hogo-agent's own recv()-to-write time, {o}")
+    for p in sorted(peer):
+        print(f"usbguard-daemon measured: {p}")
+    print("target (issue 6): hogo-agent's stick p99 at or below usbguard-daemon's, its VmRSS below")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return rc
 
