@@ -68,6 +68,7 @@ class SessionAgent(Agent):
         self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script, run,
                                       self.seats, AGENT, "-c", self.config, "-d"], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
+        self.kernel.hold_pids = [self.proc.pid]  # unshare and sh exec the agent: the same pid
 
 
 def notify_calls(session_address):
@@ -144,12 +145,18 @@ def run(k, a, session):
     ev = a.next_event(reg, timeout=10)
     check("registered stick: usb.read_only carries the active session's user",
           ev and ev["type"] == "usb.read_only" and ev.get("user") == USER, ev)
-    calls = wait_for(lambda: len(notify_calls(session)) >= 2 and notify_calls(session), 15)
-    n = calls[1][2] if calls and len(calls) >= 2 else None
+    def read_only_notice():
+        return [c[2] for c in notify_calls(session) if str(c[2][3]) == "USB媒体を読み取り専用で接続しました"]
+    calls = wait_for(read_only_notice, 15)
+    n = calls[0] if calls else None
     check("registered stick: read-only notice, in Japanese",
-          n is not None and str(n[3]) == "USB媒体を読み取り専用で接続しました" and
+          n is not None and
           "は登録された媒体として読み取り専用で使えます。この媒体へ書き込むことはできません。" in str(n[4])
           and "(0951:1666)" in str(n[4]), n)
+
+    stick_events = [e for e in a.events() if e["details"].get("port") == stick]
+    check("the blocked stick is recorded once, not again when the policy changes",
+          [e["type"] for e in stick_events] == ["usb.blocked"], stick_events)
 
     # --- another user becomes active on seat0: the next decision names them ---
     a.set_active("c2", 0)
