@@ -20,7 +20,8 @@
 # usbguard.service is ever enabled; an installed /usr/sbin/usbguard-daemon is the fallback.
 #
 #   bench/usb_latency.py     USB_BENCH_CYCLES (1000), USB_BENCH_GAP_MS (10),
-#                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR
+#                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR,
+#                            USB_BENCH_BASELINE=DIR (a second hogo build, in the same rounds)
 import json
 import os
 import shutil
@@ -119,11 +120,18 @@ def measure(k, recording, want, authorized_before, hub_default):
         auth = os.path.join(d.dir, "authorized")
         t0 = time.monotonic_ns()
         d.add()
+        sent = time.monotonic_ns()
         deadline = t0 + 2_000_000_000
-        ok = False
-        while time.monotonic_ns() < deadline:
+        ok, gap, last = False, 0, sent
+        while True:
+            now = time.monotonic_ns()
+            gap, last = max(gap, now - last), now
+            # the last look comes after the deadline, so that a harness that overslept
+            # does not count a written attribute as a miss
             if read(auth) == want:
                 ok = True
+                break
+            if now >= deadline:
                 break
             time.sleep(POLL)
         t1 = time.monotonic_ns()
@@ -131,6 +139,14 @@ def measure(k, recording, want, authorized_before, hub_default):
             lat.append((t1 - t0) / 1e6)
         else:
             missed += 1
+            # written later, or never (the event lost)? and how long the harness itself
+            # went without polling
+            late = next((time.monotonic_ns() for _ in range(3000) if read(auth) == want or
+                         time.sleep(0.001)), None)
+            print(f"MISS plug {i}: sending took {(sent - t0) / 1e6:.1f} ms, longest gap between "
+                  f"polls {gap / 1e6:.1f} ms, " +
+                  (f"written {(late - t0) / 1e6:.0f} ms after the uevent" if late else
+                   "still not written 5 s after the uevent"), flush=True)
             if missed >= 3 and not lat:
                 break
         d.remove()
@@ -142,7 +158,7 @@ def samples(label, lat, missed):
     print("SAMPLES " + json.dumps({"label": label, "lat": lat, "missed": missed}), flush=True)
 
 
-def run_hogo():
+def run_hogo(build=BUILD, name="hogo-agent"):
     # USB_BENCH_SPOOL_DIR: where the agent's spool (and its fdatasync) lives; default $TMPDIR
     work = tempfile.mkdtemp(prefix="hogo-usb-bench.", dir=os.environ.get("USB_BENCH_SPOOL_DIR"))
     k = FakeUsbKernel()
@@ -154,7 +170,7 @@ def run_hogo():
                    "notify": {"fallback": "none"}, "log_level": "warning", "sysfs_root": "/"}, f)
     log = open(os.path.join(work, "agent.log"), "w")
     wrap = os.environ.get("USB_BENCH_WRAP", "").split()
-    agent = subprocess.Popen(wrap + [os.path.join(BUILD, "hogo-agent"), "-c", config, "-d"], stdout=log,
+    agent = subprocess.Popen(wrap + [os.path.join(build, "hogo-agent"), "-c", config, "-d"], stdout=log,
                              stderr=subprocess.STDOUT)
     try:
         if not k.wait(lambda: k.hub_attr("usb1", "authorized_default") == "0", 10):
@@ -163,15 +179,15 @@ def run_hogo():
         time.sleep(1.0)
         rss0 = vmrss_kb(agent.pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
-        samples("hogo-agent, stick: uevent to authorized=0", lat, missed)
+        samples(f"{name}, stick: uevent to authorized=0", lat, missed)
         lat, missed = measure(k, "keyboard", "1", "0", "0")
-        samples("hogo-agent, keyboard: uevent to authorized=1", lat, missed)
-        print(f"RSS hogo-agent {rss0} {vmrss_kb(agent.pid)}")
-        r = subprocess.run([os.path.join(BUILD, "hogoctl"), "status", "--json", "--socket",
+        samples(f"{name}, keyboard: uevent to authorized=1", lat, missed)
+        print(f"RSS {name} {rss0} {vmrss_kb(agent.pid)}")
+        r = subprocess.run([os.path.join(build, "hogoctl"), "status", "--json", "--socket",
                             os.path.join(work, "agent.sock")], capture_output=True, text=True)
         try:
             lat = json.loads(r.stdout)["sources"]["usb"]["decision_latency_usec"]
-            print(f"OWN last {lat['n']}: p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} "
+            print(f"OWN {name}'s own recv()-to-write time, last {lat['n']}: p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} "
                   f"max={lat['max'] / 1000:.3f} ms")
         except (ValueError, KeyError):
             pass
@@ -267,6 +283,9 @@ def run_usbguard():
 
 
 ROUNDS = int(os.environ.get("USB_BENCH_ROUNDS", "4"))
+# USB_BENCH_BASELINE=DIR: another build of hogo (e.g. main's build/) measured in the same
+# rounds, to judge a change to the agent side by side
+BASELINE = os.environ.get("USB_BENCH_BASELINE")
 
 
 def main():
@@ -274,13 +293,14 @@ def main():
     # the daemons take turns (ROUNDS rounds of CYCLES / ROUNDS plugs each) so that a change
     # in the machine's load during the run falls on both alike.
     if len(sys.argv) > 1:
-        return {"hogo": run_hogo, "usbguard": run_usbguard}[sys.argv[1]]()
+        return {"hogo": run_hogo, "usbguard": run_usbguard,
+                "baseline": lambda: run_hogo(BASELINE, "hogo-agent (baseline)")}[sys.argv[1]]()
     per_round = max(1, CYCLES // ROUNDS)
     print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
           f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
     lat, missed, rss, own, peer, rc = {}, {}, {}, [], set(), 0
     for _ in range(ROUNDS):
-        for daemon in ("hogo", "usbguard"):
+        for daemon in ("hogo", "usbguard") + (("baseline",) if BASELINE else ()):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
                                text=True, env=dict(os.environ, USB_BENCH_CYCLES=str(per_round)))
             rc |= r.returncode
@@ -290,21 +310,21 @@ def main():
                     lat.setdefault(d["label"], []).extend(d["lat"])
                     missed[d["label"]] = missed.get(d["label"], 0) + d["missed"]
                 elif line.startswith("RSS "):
-                    _, name, start, end = line.split()
+                    name, start, end = line[4:].rsplit(" ", 2)
                     rss.setdefault(name, []).append((int(start), int(end)))
                 elif line.startswith("OWN "):
                     own.append(line[4:])
                 elif line.startswith("PEER "):
                     peer.add(line[5:])
                 else:
-                    print(line)
+                    print(f"[{daemon}] {line}")
     for label in lat:
         print(f"{summary(label, lat[label])} missed={missed[label]}")
     for name, v in rss.items():
         print(f"{name} VmRSS after start: {min(s for s, _ in v)}-{max(s for s, _ in v)} kB, "
               f"after its plugs: {min(e for _, e in v)}-{max(e for _, e in v)} kB")
     for o in own:
-        print(f"hogo-agent's own recv()-to-write time, {o}")
+        print(o)
     for p in sorted(peer):
         print(f"usbguard-daemon measured: {p}")
     print("target (issue 6): hogo-agent's stick p99 at or below usbguard-daemon's, its VmRSS below")
