@@ -57,6 +57,14 @@ def vmrss_kb(pid):
     return -1
 
 
+def cpu_ms(pid):
+    """utime+stime of pid (all its threads) and of its reaped children, in ms."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) * 1000 / tick, (int(fields[13]) + int(fields[14])) * 1000 / tick
+
+
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
@@ -178,7 +186,10 @@ def run_hogo(build=BUILD, name="hogo-agent"):
             return 1
         time.sleep(1.0)
         rss0 = vmrss_kb(agent.pid)
+        cpu0 = cpu_ms(agent.pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
+        cpu1 = cpu_ms(agent.pid)
+        print(f"CPU {name} {cpu1[0] - cpu0[0]:.0f} {cpu1[1] - cpu0[1]:.0f} {len(lat) + missed}")
         samples(f"{name}, stick: uevent to authorized=0", lat, missed)
         lat, missed = measure(k, "keyboard", "1", "0", "0")
         samples(f"{name}, keyboard: uevent to authorized=1", lat, missed)
@@ -260,7 +271,10 @@ def run_usbguard():
                 print("usbguard-daemon exited: " + f.read()[-1500:].replace("\n", "\n  "))
             return 1
         rss0 = vmrss_kb(pid)
+        cpu0 = cpu_ms(pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
+        cpu1 = cpu_ms(pid)
+        print(f"CPU usbguard-daemon {cpu1[0] - cpu0[0]:.0f} {cpu1[1] - cpu0[1]:.0f} {len(lat) + missed}")
         samples("usbguard-daemon, stick: uevent to authorized=0", lat, missed)
         print(f"PEER {daemon}")
         print(f"RSS usbguard-daemon {rss0} {vmrss_kb(pid)}")
@@ -298,7 +312,7 @@ def main():
     per_round = max(1, CYCLES // ROUNDS)
     print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
           f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
-    lat, missed, rss, own, peer, rc = {}, {}, {}, [], set(), 0
+    lat, missed, rss, own, peer, cpu, rc = {}, {}, {}, [], set(), {}, 0
     for _ in range(ROUNDS):
         for daemon in ("hogo", "usbguard") + (("baseline",) if BASELINE else ()):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
@@ -314,6 +328,10 @@ def main():
                     rss.setdefault(name, []).append((int(start), int(end)))
                 elif line.startswith("OWN "):
                     own.append(line[4:])
+                elif line.startswith("CPU "):
+                    name, own_ms, children_ms, plugs = line[4:].rsplit(" ", 3)
+                    c = cpu.setdefault(name, [0.0, 0.0, 0])
+                    c[0], c[1], c[2] = c[0] + float(own_ms), c[1] + float(children_ms), c[2] + int(plugs)
                 elif line.startswith("PEER "):
                     peer.add(line[5:])
                 else:
@@ -323,6 +341,10 @@ def main():
     for name, v in rss.items():
         print(f"{name} VmRSS after start: {min(s for s, _ in v)}-{max(s for s, _ in v)} kB, "
               f"after its plugs: {min(e for _, e in v)}-{max(e for _, e in v)} kB")
+    for name, (own_ms, children_ms, plugs) in cpu.items():
+        print(f"{name} CPU time (utime+stime) per stick plug: {own_ms / max(plugs, 1):.3f} ms"
+              + (f", {children_ms / max(plugs, 1):.3f} ms more in its notice processes"
+                 if children_ms else ""))
     for o in own:
         print(o)
     for p in sorted(peer):
