@@ -21,6 +21,7 @@
 #
 #   bench/usb_latency.py     USB_BENCH_CYCLES (1000), USB_BENCH_GAP_MS (10),
 #                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR,
+#                            USB_BENCH_TESTBED_DIR (/dev/shm; "" for $TMPDIR),
 #                            USB_BENCH_BASELINE=DIR (a second hogo build, in the same rounds)
 import json
 import os
@@ -261,8 +262,10 @@ def run_usbguard():
         return 0
     conf = ug.write_conf(os.path.join(work, "ug"), "uevent")
     log = open(os.path.join(work, "daemon.log"), "w")
+    # a process group of its own, so that nothing of it outlives this round (a daemon left
+    # running keeps its IPC socket and the next round's daemon cannot start)
     proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", daemon, "-k", "-P", "-c", conf],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         pid = ug.daemon_pid(proc, "pidns")
         time.sleep(2.0)
@@ -289,8 +292,12 @@ def run_usbguard():
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
@@ -310,13 +317,24 @@ def main():
         return {"hogo": run_hogo, "usbguard": run_usbguard,
                 "baseline": lambda: run_hogo(BASELINE, "hogo-agent (baseline)")}[sys.argv[1]]()
     per_round = max(1, CYCLES // ROUNDS)
+    # The testbed (umockdev's sysfs) on a tmpfs of its own, as sysfs is a mount of its own: on
+    # the root file system every poll of `authorized` is an open the agent's files source is
+    # told about (it marks the mount of the data directories), and ext4 writes a truncated
+    # and rewritten attribute back at close; neither happens with the real sysfs. The spool
+    # stays on disk (USB_BENCH_SPOOL_DIR, default the usual temporary directory).
+    env = dict(os.environ, USB_BENCH_CYCLES=str(per_round))
+    env.setdefault("USB_BENCH_SPOOL_DIR", tempfile.gettempdir())
+    testbed_dir = os.environ.get("USB_BENCH_TESTBED_DIR", "/dev/shm")
+    if testbed_dir and os.path.isdir(testbed_dir):
+        env["TMPDIR"] = testbed_dir
     print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
-          f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
+          f"alternating rounds; polling about every 0.1 ms; testbed in {env.get('TMPDIR', '$TMPDIR')}, "
+          f"hogo-agent's spool in {env['USB_BENCH_SPOOL_DIR']}; load average {os.getloadavg()[0]:.1f}")
     lat, missed, rss, own, peer, cpu, rc = {}, {}, {}, [], set(), {}, 0
     for _ in range(ROUNDS):
         for daemon in ("hogo", "usbguard") + (("baseline",) if BASELINE else ()):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
-                               text=True, env=dict(os.environ, USB_BENCH_CYCLES=str(per_round)))
+                               text=True, env=env)
             rc |= r.returncode
             for line in r.stdout.splitlines():
                 if line.startswith("SAMPLES "):
