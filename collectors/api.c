@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <openssl/x509.h>
 #include <strings.h>
 
@@ -47,6 +48,8 @@ struct api_job {
         char *heartbeat_json;
         char reported_version[VERSION_MAX + 1];
         bool detached;
+        struct heartbeat_queue *queued_in; /* set while waiting in that queue */
+        struct api_job *queue_next;
         /* heartbeat and policy */
         char *policy_version;
         char *policy_envelope;
@@ -143,10 +146,106 @@ static struct api_job *job_new(enum job_kind kind, const struct api_context *ctx
 
 bool api_job_detached(const struct api_job *job) { return job->detached; }
 
+/* ---- heartbeats waiting for the writer, one per terminal ----------------------------- */
+
+#define HEARTBEAT_QUEUE_BUCKETS 4096
+
+struct heartbeat_queue {
+        pthread_mutex_t lock;
+        struct api_job *buckets[HEARTBEAT_QUEUE_BUCKETS];
+};
+
+int heartbeat_queue_new(struct heartbeat_queue **ret)
+{
+        struct heartbeat_queue *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        pthread_mutex_init(&q->lock, NULL);
+        *ret = q;
+        return 0;
+}
+
+void heartbeat_queue_free(struct heartbeat_queue *q)
+{
+        if (!q)
+                return;
+        pthread_mutex_destroy(&q->lock);
+        free(q);
+}
+
+static struct api_job **heartbeat_queue_slot(struct heartbeat_queue *q, const char *agent_id)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const char *p = agent_id; *p; p++)
+                h = (h ^ (unsigned char)*p) * 16777619u;
+        struct api_job **slot = &q->buckets[h % HEARTBEAT_QUEUE_BUCKETS];
+        while (*slot && STRNEQ((*slot)->agent_id, agent_id))
+                slot = &(*slot)->queue_next;
+        return slot;
+}
+
+/* With q locked: true when agent_id has a queued heartbeat, whose posture and reported
+ * version are then replaced (*posture_json gets the older posture, for the caller to free). */
+static bool heartbeat_queue_replace_locked(struct heartbeat_queue *q, const char *agent_id,
+                                           char **posture_json, const char *version)
+{
+        struct api_job *queued = *heartbeat_queue_slot(q, agent_id);
+        if (!queued)
+                return false;
+        char *older = queued->heartbeat_json;
+        queued->heartbeat_json = *posture_json;
+        *posture_json = older;
+        snprintf(queued->reported_version, sizeof queued->reported_version, "%s", version);
+        return true;
+}
+
+/* true: the posture replaced the one queued for agent_id, no job is needed. */
+static bool heartbeat_queue_fold(struct heartbeat_queue *q, const char *agent_id,
+                                 char **posture_json, const char *version)
+{
+        pthread_mutex_lock(&q->lock);
+        bool folded = heartbeat_queue_replace_locked(q, agent_id, posture_json, version);
+        pthread_mutex_unlock(&q->lock);
+        return folded;
+}
+
+/* As heartbeat_queue_fold() for job's posture (another worker may have queued one for the
+ * terminal meanwhile: job is then left to the caller to free); false: job is queued now
+ * and must go to the writer. */
+static bool heartbeat_queue_merge(struct heartbeat_queue *q, struct api_job *job)
+{
+        pthread_mutex_lock(&q->lock);
+        bool folded = heartbeat_queue_replace_locked(q, job->agent_id, &job->heartbeat_json,
+                                                     job->reported_version);
+        if (!folded) {
+                struct api_job **slot = heartbeat_queue_slot(q, job->agent_id);
+                job->queued_in = q;
+                job->queue_next = NULL;
+                *slot = job;
+        }
+        pthread_mutex_unlock(&q->lock);
+        return folded;
+}
+
+/* The writer takes the job's posture as it is now; later heartbeats make a new job. */
+static void heartbeat_queue_remove(struct api_job *job)
+{
+        struct heartbeat_queue *q = job->queued_in;
+        if (!q)
+                return;
+        pthread_mutex_lock(&q->lock);
+        struct api_job **slot = heartbeat_queue_slot(q, job->agent_id);
+        if (*slot == job)
+                *slot = job->queue_next;
+        job->queued_in = NULL;
+        pthread_mutex_unlock(&q->lock);
+}
+
 void api_job_free(struct api_job *job)
 {
         if (!job)
                 return;
+        heartbeat_queue_remove(job);
         ingest_batch_free(job->batch);
         EVP_PKEY_free(job->key);
         free(job->cert_pem);
@@ -395,15 +494,42 @@ static int finish_events(struct api_job *job, struct api_reply *reply)
 
 /* ---- POST /v1/heartbeat ------------------------------------------------------------- */
 
-static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
+/* A version spelt with letters, digits and ".-_+:" only needs no JSON escaping. */
+static bool version_is_plain(const char *v)
 {
+        for (; *v; v++)
+                if (!isalnum((unsigned char)*v) && !strchr(".-_+:", *v))
+                        return false;
+        return true;
+}
+
+/* {"policy_version": version or null}: every heartbeat's answer. */
+static int heartbeat_reply(const char *policy_version, struct api_reply *reply)
+{
+        /* the usual versions are written straight, without building a JSON object */
+        if (!policy_version || version_is_plain(policy_version)) {
+                char *body = NULL;
+                int n = policy_version
+                                ? asprintf(&body, "{\"policy_version\":\"%s\"}", policy_version)
+                                : asprintf(&body, "{\"policy_version\":null}");
+                if (n < 0)
+                        return -ENOMEM;
+                free(reply->body);
+                *reply = (struct api_reply){ .status = 200, .body = body, .body_len = (size_t)n,
+                                             .content_type = "application/json",
+                                             .endpoint = reply->endpoint };
+                return 0;
+        }
         json_object *o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        json_object_object_add(o, "policy_version", job->policy_version
-                                                            ? json_object_new_string(job->policy_version)
-                                                            : NULL);
+        json_object_object_add(o, "policy_version", json_object_new_string(policy_version));
         return reply_json(reply, 200, o);
+}
+
+static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
+{
+        return heartbeat_reply(job->policy_version, reply);
 }
 
 static int handle_heartbeat(const struct api_context *ctx, const struct api_request *rq,
@@ -439,11 +565,8 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
             !member_string(rq, reply, o, "hostname", 0, HOSTNAME_MAX))
                 return 0;
 
-        _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
-        if (!job)
-                return -ENOMEM;
-        snprintf(job->reported_version, sizeof job->reported_version, "%s", version);
-        r = json_canonical(o, NULL, &job->heartbeat_json, NULL);
+        _cleanup_free_ char *posture_json = NULL;
+        r = json_canonical(o, NULL, &posture_json, NULL);
         if (r == -EDOM)
                 return refuse(rq, reply, 400, REJECT_INVALID_REQUEST,
                               "numbers must be integers");
@@ -452,8 +575,20 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
 
         bool assigned;
         char assigned_version[VERSION_MAX + 1];
-        if (rq->may_answer_early && rq->department &&
-            policy_cache_get(rq->department, &assigned, assigned_version, sizeof assigned_version)) {
+        bool early = rq->may_answer_early && rq->department &&
+                     policy_cache_get(rq->department, &assigned, assigned_version,
+                                      sizeof assigned_version);
+        /* the terminal's write is queued already: replace its posture, no job */
+        if (early && ctx->heartbeats &&
+            heartbeat_queue_fold(ctx->heartbeats, rq->agent_id, &posture_json, version))
+                return heartbeat_reply(assigned ? assigned_version : NULL, reply);
+
+        _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
+        if (!job)
+                return -ENOMEM;
+        snprintf(job->reported_version, sizeof job->reported_version, "%s", version);
+        job->heartbeat_json = TAKE_PTR(posture_json);
+        if (early) {
                 job->detached = true;
                 free(job->policy_version);
                 job->policy_version = assigned ? strdup(assigned_version) : NULL;
@@ -462,6 +597,8 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                 r = finish_heartbeat(job, reply);
                 if (r < 0)
                         return r;
+                if (ctx->heartbeats && heartbeat_queue_merge(ctx->heartbeats, job))
+                        return 0; /* folded into the queued one; job is freed here */
         }
         *ret_job = TAKE_PTR(job);
         return 0;
@@ -493,6 +630,7 @@ static int policy_lookup(struct api_job *job, struct store *store, const char *d
 
 static int run_heartbeat(struct api_job *job, struct store *store, int64_t now)
 {
+        heartbeat_queue_remove(job);
         struct store_terminal t;
         int r = job_terminal(job, store, &t);
         if (r <= 0)
@@ -570,6 +708,7 @@ static int handle_metrics(const struct api_context *ctx, const struct api_reques
 
 #define ON_AGENT (1u << LISTENER_AGENT)
 #define ON_ENROLL (1u << LISTENER_ENROLL)
+#define ON_METRICS (1u << LISTENER_METRICS)
 
 static const struct route routes[] = {
         { "/v1/enroll", "POST", ENDPOINT_ENROLL, ON_ENROLL, API_ENROLL_MAX_BODY, handle_enroll },
@@ -577,8 +716,11 @@ static const struct route routes[] = {
         { "/v1/heartbeat", "POST", ENDPOINT_HEARTBEAT, ON_AGENT, API_HEARTBEAT_MAX_BODY,
           handle_heartbeat },
         { "/v1/policy", "GET", ENDPOINT_POLICY, ON_AGENT, 0, handle_policy },
-        { "/healthz", "GET", ENDPOINT_HEALTHZ, ON_AGENT | ON_ENROLL, 0, handle_healthz },
-        { "/metrics", "GET", ENDPOINT_METRICS, ON_AGENT | ON_ENROLL, 0, handle_metrics },
+        { "/healthz", "GET", ENDPOINT_HEALTHZ, ON_AGENT | ON_ENROLL | ON_METRICS, 0,
+          handle_healthz },
+        /* Counters name refused agents and why: not for the agents' or the enrollment
+         * network, only for the loopback metrics listener. */
+        { "/metrics", "GET", ENDPOINT_METRICS, ON_METRICS, 0, handle_metrics },
 };
 
 int api_handle(const struct api_context *ctx, const struct api_request *rq,
@@ -596,7 +738,12 @@ int api_handle(const struct api_context *ctx, const struct api_request *rq,
         reply->endpoint = route->endpoint;
         if (!(route->listeners & (1u << rq->listener)))
                 return refuse(rq, reply, 404, REJECT_WRONG_LISTENER,
-                              rq->listener == LISTENER_ENROLL
+                              route->listeners == ON_METRICS
+                                      ? "metrics are served on the metrics listener only "
+                                        "(listen.metrics, loopback)"
+                              : rq->listener == LISTENER_METRICS
+                                      ? "this port only serves /metrics and /healthz"
+                              : rq->listener == LISTENER_ENROLL
                                       ? "this port only enrolls; agents use the mTLS port"
                                       : "enrollment is on the enrollment port, not the mTLS port");
         if (!rq->method || STRNEQ(rq->method, route->method)) {

@@ -7,9 +7,9 @@
  * so the fuzz target drives the same code.
  *
  * Routes (see docs/ARCHITECTURE.md, "Collector"):
- *   enroll listener:  POST /v1/enroll,  GET /healthz, GET /metrics
- *   agent listener:   POST /v1/events, POST /v1/heartbeat, GET /v1/policy, GET /healthz,
- *                     GET /metrics
+ *   enroll listener:  POST /v1/enroll,  GET /healthz
+ *   agent listener:   POST /v1/events, POST /v1/heartbeat, GET /v1/policy, GET /healthz
+ *   metrics listener: GET /metrics, GET /healthz (plain HTTP, loopback only)
  * On the agent listener the agent id is the verified client certificate's CN
  * (api_request.agent_id); no body field is ever read as an identity.
  */
@@ -28,10 +28,22 @@
 #define API_ENROLL_MAX_BODY (32 * 1024)
 #define API_HEARTBEAT_MAX_BODY (64 * 1024)
 
+struct heartbeat_queue;
+
 struct api_context {
         const struct collector_limits *limits;
         struct hogo_ca *ca; /* NULL when this collector does not enroll */
+        struct heartbeat_queue *heartbeats; /* NULL: every heartbeat is its own job */
 };
+
+/* Heartbeats answered early and not yet written, one per terminal. A heartbeat is a
+ * snapshot that the next one replaces, so while a terminal's write is still queued a newer
+ * heartbeat from it only replaces the queued posture (latest wins) instead of adding a
+ * job: under load the writer writes each terminal once per group, not once per request.
+ * What the answer promises stays true: the latest posture the terminal sent is stored. */
+int heartbeat_queue_new(struct heartbeat_queue **ret);
+/* After the writer stopped (no job in it is queued any more). */
+void heartbeat_queue_free(struct heartbeat_queue *q);
 
 struct api_request {
         enum listener_kind listener;
@@ -57,7 +69,8 @@ struct api_reply {
 struct api_job;
 
 /* 0: either *ret_job is set (the writer must run it) or reply is complete; both when the
- * job is detached. */
+ * job is detached. A heartbeat folded into its terminal's queued one (api_context.
+ * heartbeats) has a complete reply and no job. */
 int api_handle(const struct api_context *ctx, const struct api_request *rq,
                struct api_reply *reply, struct api_job **ret_job);
 

@@ -1,7 +1,9 @@
 /* config.c — see config.h. */
 #include "collectors/config.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
+#include <netinet/in.h>
 
 #include "common/canon_json.h"
 #include "common/fileio.h"
@@ -14,6 +16,7 @@
 static const char *const listener_kind_names[_LISTENER_KIND_MAX] = {
         [LISTENER_AGENT] = "agent",
         [LISTENER_ENROLL] = "enroll",
+        [LISTENER_METRICS] = "metrics",
 };
 
 const char *listener_kind_to_string(enum listener_kind k)
@@ -112,12 +115,45 @@ static int get_uint(json_object *o, const char *where, const char *key, uint64_t
         return 0;
 }
 
+bool listen_address_is_loopback(const struct listen_address *a)
+{
+        struct in_addr v4;
+        struct in6_addr v6;
+        if (STREQ(a->host, "localhost"))
+                return true;
+        if (inet_pton(AF_INET, a->host, &v4) == 1)
+                return (ntohl(v4.s_addr) >> 24) == 127;
+        return inet_pton(AF_INET6, a->host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* The metrics listener has no TLS and no client authentication: loopback only. */
+static int check_metrics_listen(struct collector_config *c, char *err, size_t errlen)
+{
+        for (size_t i = 0; i < c->n_listen[LISTENER_METRICS]; i++) {
+                struct listen_address *a = &c->listen[LISTENER_METRICS][i];
+                if (!a->host[0])
+                        snprintf(a->host, sizeof a->host, "127.0.0.1");
+                if (!listen_address_is_loopback(a)) {
+                        snprintf(err, errlen,
+                                 "listen.metrics[%zu]: %s is not a loopback address; /metrics is "
+                                 "plain HTTP without client authentication, so it is served on "
+                                 "127.0.0.1 or ::1 only (scrape it locally or through a tunnel)",
+                                 i, a->host);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
 static int parse_listen(json_object *o, struct collector_config *c, char *err, size_t errlen)
 {
-        static const char *const known[] = { "agent", "enroll" };
+        static const char *const known[] = { "agent", "enroll", "metrics" };
         int r = check_members(o, "listen", known, ELEMENTSOF(known), err, errlen);
         if (r < 0)
                 return r;
+        c->listen[LISTENER_METRICS][0] = (struct listen_address){
+                .host = "127.0.0.1", .port = COLLECTOR_DEFAULT_METRICS_PORT };
+        c->n_listen[LISTENER_METRICS] = 1;
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++) {
                 json_object *list;
                 if (!json_object_object_get_ex(o, listener_kind_names[k], &list))
@@ -157,7 +193,7 @@ static int parse_listen(json_object *o, struct collector_config *c, char *err, s
                 snprintf(err, errlen, "listen.agent: at least one address is needed");
                 return -EINVAL;
         }
-        return 0;
+        return check_metrics_listen(c, err, errlen);
 }
 
 static int parse_tls(json_object *o, struct collector_config *c, char *err, size_t errlen)

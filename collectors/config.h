@@ -5,7 +5,8 @@
  *
  *   {
  *     "listen": { "agent":  ["0.0.0.0:8443"],      mTLS, client certificate required
- *                 "enroll": ["0.0.0.0:8442"] },    server-authenticated TLS, enrollment only
+ *                 "enroll": ["0.0.0.0:8442"],      server-authenticated TLS, enrollment only
+ *                 "metrics": ["127.0.0.1:9442"] }, plain HTTP, GET /metrics; loopback only
  *     "tls": { "certificate": "/etc/hogo/collector/server.crt",
  *              "key":         "/etc/hogo/collector/server.key",
  *              "ca":          "/etc/hogo/collector/ca.crt",
@@ -19,11 +20,15 @@
  *   }
  *
  * "listen.enroll" may be an empty list: the collector then does not enroll (a site that
- * enrolls on one collector only). Paths are used as given.
+ * enrolls on one collector only). "listen.metrics" defaults to 127.0.0.1:9442 and may be
+ * an empty list (no metrics); it speaks plain HTTP without client authentication, so only
+ * loopback addresses are accepted (":port" means 127.0.0.1): counters say which agents
+ * are refused and why, which is not for the network. Paths are used as given.
  */
 #ifndef HOGO_COLLECTOR_CONFIG_H
 #define HOGO_COLLECTOR_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,10 +36,12 @@
 
 #define CONFIG_MAX_LISTEN 8
 #define COLLECTOR_DEFAULT_CONFIG "/etc/hogo/collector.json"
+#define COLLECTOR_DEFAULT_METRICS_PORT 9442
 
 enum listener_kind {
         LISTENER_AGENT,  /* mutual TLS: only enrolled, unrevoked agents get past the handshake */
         LISTENER_ENROLL, /* server-authenticated TLS: POST /v1/enroll and the probes only */
+        LISTENER_METRICS, /* plain HTTP on loopback only: GET /metrics and GET /healthz */
         _LISTENER_KIND_MAX,
 };
 
@@ -48,9 +55,11 @@ struct listen_address {
 struct collector_limits {
         size_t max_body_bytes;      /* largest request body on any route (413 above) */
         unsigned max_batch_events;  /* events per POST /v1/events (413 above) */
-        unsigned timeout_seconds;   /* idle read/write timeout per connection */
+        unsigned timeout_seconds;   /* idle keep-alive: a connection with no request open is
+                                     * closed after this; also the write timeout */
         unsigned handshake_seconds; /* the TLS handshake must finish within this after accept */
-        unsigned request_seconds;   /* headers + body must arrive within this (408 after) */
+        unsigned request_seconds;   /* headers + body must arrive within this from the
+                                     * request's first byte (408 after) */
         unsigned max_connections;   /* open connections per collector; more are closed at once */
         unsigned revocation_refresh_ms;
 };
@@ -86,5 +95,7 @@ int config_open_store(const char *path, struct store **ret);
 
 /* "host:port", "[v6]:port" or ":port" → address; -EINVAL when malformed. */
 int listen_address_parse(const char *s, struct listen_address *ret);
+/* Whether host is a loopback address (127.0.0.0/8, ::1) or "localhost". */
+bool listen_address_is_loopback(const struct listen_address *a);
 
 #endif

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -80,9 +81,15 @@ static const char *method_name(enum evhttp_cmd_type t)
 /* ---- per-connection deadlines and the connection cap ----------------------------------
  * evhttp only has an idle timeout (reset by every byte), so a client trickling one byte
  * every few seconds would hold its connection forever. Each connection therefore carries
- * absolute deadlines: the TLS handshake must finish within limits.handshake_seconds of the
- * accept, and a request's headers and body within limits.request_seconds of the accept or
- * of the previous answer. The bookkeeping hangs on the SSL object (ex_data), which
+ * absolute deadlines, one per state:
+ *   handshaking  the TLS handshake must finish within limits.handshake_seconds of the accept;
+ *   idle         no request begun (after the handshake or an answer): a kept-alive
+ *                connection may wait limits.timeout_seconds for its next request;
+ *   receiving    from a request's first byte, its headers and body must be in within
+ *                limits.request_seconds (408 after), however long the connection idled before;
+ *   busy         the answer waits for the store, not for the client: no deadline.
+ * The first byte is seen by a callback on the bufferevent's input buffer (evhttp has no
+ * hook for it). The bookkeeping hangs on the SSL object (ex_data), which
  * bufferevent_openssl frees exactly when the connection is gone. */
 
 struct connection {
@@ -90,10 +97,21 @@ struct connection {
         struct bufferevent *bev;
         SSL *ssl;
         struct event *deadline_ev;
-        int64_t handshake_deadline_us, request_deadline_us;
+        int64_t handshake_deadline_us, idle_deadline_us, request_deadline_us;
+        int64_t armed_us;   /* when deadline_ev fires; 0 when it is not pending */
+        bool receiving;     /* a request's first byte came; its answer was not sent yet */
         bool busy;          /* a complete request is being handled; its answer is pending */
         bool replying;      /* our own reply is being written (not an evhttp error page) */
         bool over_limit;    /* accepted over limits.max_connections: closed at once */
+        /* Who the peer is, worked out at its first request: the verified certificate
+         * cannot change on the connection (no renegotiation), so later requests reuse it. */
+        struct peer_identity {
+                bool known;
+                bool have_department;
+                char peer[96];
+                char agent_id[128];
+                char department[256];
+        } identity;
 };
 
 /* "host:port" of the client; the socket is only attached after the accept callback. */
@@ -150,24 +168,61 @@ static struct connection *connection_of_request(struct evhttp_request *req)
         return evcon ? connection_of_bev(evhttp_connection_get_bufferevent(evcon)) : NULL;
 }
 
+static int64_t connection_deadline(const struct connection *c)
+{
+        if (!SSL_is_init_finished(c->ssl))
+                return c->handshake_deadline_us;
+        return c->receiving ? c->request_deadline_us : c->idle_deadline_us;
+}
+
 static void connection_arm(struct connection *c)
 {
-        int64_t deadline = SSL_is_init_finished(c->ssl) ? c->request_deadline_us
-                                                         : c->handshake_deadline_us;
-        int64_t left = deadline - now_us();
+        int64_t now = now_us(), deadline = connection_deadline(c);
+        /* A handshake that ends before its deadline leaves a connection that may only idle
+         * until the idle deadline: wake then too (the handshake end has no hook here). */
+        if (!SSL_is_init_finished(c->ssl) && c->idle_deadline_us > now &&
+            c->idle_deadline_us < deadline)
+                deadline = c->idle_deadline_us;
+        /* Deadlines mostly move later (every request and answer): a timer that fires first
+         * re-arms itself then, instead of a timer update per request. */
+        if (c->armed_us && c->armed_us <= deadline)
+                return;
+        int64_t left = deadline - now;
         if (left < 0)
                 left = 0;
         struct timeval tv = { .tv_sec = left / 1000000, .tv_usec = left % 1000000 };
+        c->armed_us = deadline;
         event_add(c->deadline_ev, &tv);
 }
 
-/* A new request may start now: it has limits.request_seconds from here. */
-static void connection_restart_request(struct connection *c)
+static void connection_begin_request(struct connection *c)
 {
-        c->busy = false;
+        c->receiving = true;
         c->request_deadline_us =
                 now_us() + (int64_t)c->worker->server->config->limits.request_seconds * 1000000;
         connection_arm(c);
+}
+
+/* The answer was queued: the connection idles until the next request's first byte (which
+ * may be here already when the client pipelines). */
+static void connection_answered(struct connection *c)
+{
+        c->busy = false;
+        c->receiving = false;
+        c->idle_deadline_us =
+                now_us() + (int64_t)c->worker->server->config->limits.timeout_seconds * 1000000;
+        if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+                connection_begin_request(c);
+        else
+                connection_arm(c);
+}
+
+/* Input buffer hook: decrypted bytes arrived; the first ones of a request start its clock. */
+static void on_input_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+        struct connection *c = arg;
+        if (info->n_added > 0 && !c->receiving && !c->busy)
+                connection_begin_request(c);
 }
 
 /* Closes the connection through evhttp's own timeout path (which frees the connection
@@ -212,6 +267,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
         struct connection *c = arg;
         const struct collector_limits *lim = &c->worker->server->config->limits;
+        c->armed_us = 0;
         if (c->over_limit) {
                 metrics_count_reject(REJECT_CONNECTION_LIMIT);
                 connection_log_limit(c->worker->server);
@@ -219,19 +275,22 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                 return;
         }
         int64_t now = now_us();
-        if (c->busy) {
-                /* the answer waits for the store, not for the client */
-                c->request_deadline_us = now + (int64_t)lim->request_seconds * 1000000;
+        if (c->busy)
+                return; /* the answer waits for the store, not for the client */
+        if (now < connection_deadline(c)) {
                 connection_arm(c);
                 return;
         }
         bool handshaking = !SSL_is_init_finished(c->ssl);
-        if (now < (handshaking ? c->handshake_deadline_us : c->request_deadline_us)) {
-                connection_arm(c);
-                return;
-        }
         char peer[96];
         connection_peer(c, peer, sizeof peer);
+        if (!handshaking && !c->receiving) {
+                /* an idle keep-alive connection: closing it is routine, not a refusal */
+                log_debug("%s: idle for %us (limits.timeout_seconds) since the last answer; "
+                          "connection closed", peer, lim->timeout_seconds);
+                connection_cut(c, false);
+                return;
+        }
         if (handshaking)
                 log_notice("%s: TLS handshake not finished within %us (limits.handshake_seconds); "
                            "connection closed, nothing was stored",
@@ -293,8 +352,9 @@ static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl
         unsigned open = atomic_fetch_add(&s->connections, 1);
         int64_t now = now_us();
         c->handshake_deadline_us = now + (int64_t)s->config->limits.handshake_seconds * 1000000;
-        c->request_deadline_us = now + (int64_t)s->config->limits.request_seconds * 1000000;
+        c->idle_deadline_us = now + (int64_t)s->config->limits.timeout_seconds * 1000000;
         evbuffer_add_cb(bufferevent_get_output(bev), on_output_added, c);
+        evbuffer_add_cb(bufferevent_get_input(bev), on_input_added, c);
         if (open >= s->config->limits.max_connections) {
                 c->over_limit = true;
                 event_active(c->deadline_ev, EV_TIMEOUT, 0);
@@ -303,11 +363,34 @@ static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl
         return 0;
 }
 
+/* The Date header (RFC 7231 IMF-fixdate). evhttp formats one for every answer that has
+ * none (gmtime + printf per request); a worker formats it once a second instead. */
+static const char *http_date_now(void)
+{
+        static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+        static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+        static _Thread_local time_t formatted = -1;
+        static _Thread_local char text[40];
+        time_t now = time(NULL);
+        struct tm tm;
+        if (now != formatted && gmtime_r(&now, &tm)) {
+                snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                         days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+                         tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+                formatted = now;
+        }
+        return text;
+}
+
 static void send_reply(struct evhttp_request *req, struct api_reply *reply)
 {
         metrics_count_request(reply->endpoint, reply->status);
         struct evkeyvalq *h = evhttp_request_get_output_headers(req);
         struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        const char *date = http_date_now();
+        if (*date)
+                evhttp_add_header(h, "Date", date);
         if (reply->content_type)
                 evhttp_add_header(h, "Content-Type", reply->content_type);
         evhttp_add_header(h, "Cache-Control", "no-store");
@@ -322,8 +405,17 @@ static void send_reply(struct evhttp_request *req, struct api_reply *reply)
                 c->replying = true;
         evhttp_send_reply(req, reply->status, NULL, NULL);
         if (c) {
+                /* Headers and body as one TLS record and one write(), not two: the
+                 * bufferevent writes each buffer chain with its own SSL_write(). */
+                evbuffer_pullup(bufferevent_get_output(c->bev), -1);
+                /* Write now instead of waiting for epoll to say the socket is writable (it
+                 * nearly always is): the write event runs in this same loop pass, and the
+                 * changelist then sees EPOLLOUT turned on and off again and skips both
+                 * epoll_ctl calls. A socket that is not writable leaves the event pending,
+                 * as the bufferevent would. */
+                event_active(&c->bev->ev_write, EV_WRITE, 1);
                 c->replying = false;
-                connection_restart_request(c);
+                connection_answered(c);
         }
 }
 
@@ -366,31 +458,46 @@ static void on_done_event(evutil_socket_t fd, short what, void *arg)
         }
 }
 
+static void peer_identity_get(struct peer_identity *id, enum listener_kind kind,
+                              struct evhttp_connection *evcon, SSL *ssl)
+{
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        snprintf(id->peer, sizeof id->peer, "unknown peer");
+        if (evcon) {
+                evhttp_connection_get_peer(evcon, &addr, &port);
+                snprintf(id->peer, sizeof id->peer, strchr(addr ?: "", ':') ? "[%s]:%u" : "%s:%u",
+                         addr ?: "?", port);
+        }
+        id->agent_id[0] = id->department[0] = '\0';
+        id->have_department = false;
+        if (ssl && kind == LISTENER_AGENT &&
+            tls_peer_agent_id(ssl, id->agent_id, sizeof id->agent_id) < 0)
+                id->agent_id[0] = '\0';
+        if (id->agent_id[0])
+                id->have_department =
+                        tls_peer_department(ssl, id->department, sizeof id->department) >= 0;
+        id->known = true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
         struct listener_ctx *l = arg;
         struct server *s = l->worker->server;
         struct evhttp_connection *evcon = evhttp_request_get_connection(req);
         struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-        SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+        SSL *ssl = bev && l->kind != LISTENER_METRICS ? bufferevent_openssl_get_ssl(bev) : NULL;
+        struct connection *c = ssl ? connection_of_bev(bev) : NULL;
 
-        char *addr = NULL;
-        ev_uint16_t port = 0;
-        char peer[96] = "unknown peer";
-        if (evcon) {
-                evhttp_connection_get_peer(evcon, &addr, &port);
-                snprintf(peer, sizeof peer, strchr(addr ?: "", ':') ? "[%s]:%u" : "%s:%u",
-                         addr ?: "?", port);
+        struct peer_identity own = { 0 }, *id = c ? &c->identity : &own;
+        if (!id->known) {
+                if (ssl)
+                        tls_connection_served(ssl);
+                peer_identity_get(id, l->kind, evcon, ssl);
         }
-        char agent_id[128] = "", department[256] = "";
-        bool have_department = false;
-        if (ssl) {
-                tls_connection_served(ssl);
-                if (l->kind == LISTENER_AGENT && tls_peer_agent_id(ssl, agent_id, sizeof agent_id) < 0)
-                        agent_id[0] = '\0';
-                if (agent_id[0])
-                        have_department = tls_peer_department(ssl, department, sizeof department) >= 0;
-        }
+        const char *peer = id->peer;
+        const char *agent_id = id->agent_id;
+        const char *department = id->have_department ? id->department : NULL;
 
         const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
         struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -404,7 +511,7 @@ static void on_request(struct evhttp_request *req, void *arg)
                 .body = len ? (const char *)evbuffer_pullup(in, -1) : "",
                 .body_len = len,
                 .agent_id = agent_id[0] ? agent_id : NULL,
-                .department = have_department ? department : NULL,
+                .department = department,
                 .may_answer_early = writer_backlog(s->writer) < WRITER_BACKLOG_EARLY,
                 .peer = peer,
         };
@@ -444,11 +551,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         it->owner = l->worker;
         it->done = api_job_detached(job) ? on_detached_done : on_job_done;
         it->lazy = api_job_detached(job);
-        if (!api_job_detached(job)) {
-                struct connection *c = connection_of_bev(bev);
-                if (c)
-                        c->busy = true;
-        }
+        if (!api_job_detached(job) && c)
+                c->busy = true;
         writer_submit(s->writer, it);
 }
 
@@ -473,8 +577,10 @@ static struct bufferevent *make_bufferevent(struct event_base *base, void *arg)
         return bev;
 }
 
-/* One listening socket per worker and address: SO_REUSEPORT lets the kernel balance. */
-static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
+/* One listening socket per worker and address: SO_REUSEPORT lets the kernel balance.
+ * Without share (the metrics listener, on one worker) a second collector on the same
+ * port fails to start instead of silently taking half of the scrapes. */
+static int bind_socket(const struct listen_address *a, bool share, evutil_socket_t *ret)
 {
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                                   .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
@@ -493,10 +599,10 @@ static int bind_socket(const struct listen_address *a, evutil_socket_t *ret)
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         int r = 0;
-        /* Accepted sockets inherit TCP_NODELAY: a reply goes out as several TLS records,
-         * and Nagle + delayed ACK would hold the last one back ~40 ms. */
+        /* Accepted sockets inherit TCP_NODELAY: Nagle + delayed ACK would hold an answer
+         * back ~40 ms behind an unacknowledged segment. */
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        if ((share && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) ||
             bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0)
                 r = negative_errno();
         freeaddrinfo(res);
@@ -514,7 +620,14 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
         w->server = s;
         w->index = index;
         pthread_mutex_init(&w->done_lock, NULL);
-        w->base = event_base_new();
+        /* The changelist folds the read-off/write-on/read-on flips of one request into at
+         * most one epoll_ctl per connection and loop pass. */
+        struct event_config *cfg = event_config_new();
+        if (!cfg)
+                return -ENOMEM;
+        event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+        w->base = event_base_new_with_config(cfg);
+        event_config_free(cfg);
         if (!w->base)
                 return log_error_errno(-ENOMEM, "Cannot create an event loop");
         w->done_ev = event_new(w->base, -1, 0, on_done_event, w);
@@ -522,7 +635,10 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
                 return -ENOMEM;
 
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++) {
-                if (s->config->n_listen[k] == 0)
+                /* The metrics listener (loopback, plain HTTP, rare requests) lives on
+                 * the first worker only. */
+                bool tls = k != LISTENER_METRICS;
+                if (s->config->n_listen[k] == 0 || (!tls && index > 0))
                         continue;
                 w->lctx[k] = (struct listener_ctx){ .worker = w, .kind = k,
                                                     .ssl_ctx = s->ssl_ctx[k] };
@@ -539,11 +655,12 @@ static int worker_init(struct server *s, struct worker *w, unsigned index, bool 
                                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
                                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
                                                          EVHTTP_REQ_PATCH);
-                evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
+                if (tls)
+                        evhttp_set_bevcb(http, make_bufferevent, &w->lctx[k]);
                 evhttp_set_gencb(http, on_request, &w->lctx[k]);
                 for (size_t i = 0; !check_only && i < s->config->n_listen[k]; i++) {
                         evutil_socket_t fd = -1;
-                        int r = bind_socket(&s->config->listen[k][i], &fd);
+                        int r = bind_socket(&s->config->listen[k][i], tls, &fd);
                         if (r < 0)
                                 return r;
                         if (!evhttp_accept_socket_with_handle(http, fd)) {
@@ -569,9 +686,13 @@ int server_new(const struct collector_config *config, struct store *store, struc
         s->store = store;
         s->api = (struct api_context){ .limits = &config->limits, .ca = ca };
 
-        int r = 0;
+        int r = heartbeat_queue_new(&s->api.heartbeats);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX && r >= 0; k++)
-                if (config->n_listen[k] > 0)
+                if (config->n_listen[k] > 0 && k != LISTENER_METRICS)
                         r = tls_server_ctx_new(config, k, &s->ssl_ctx[k]);
         if (r < 0) {
                 server_free(s);
@@ -654,5 +775,6 @@ void server_free(struct server *s)
         free(s->workers);
         for (enum listener_kind k = 0; k < _LISTENER_KIND_MAX; k++)
                 SSL_CTX_free(s->ssl_ctx[k]);
+        heartbeat_queue_free(s->api.heartbeats);
         free(s);
 }

@@ -7,10 +7,14 @@
  * that need the store become jobs for the single writer (writer.h); their replies come
  * back to the worker through a per-worker queue and a libevent user event.
  *
- * Limits: an idle/slow connection is closed after limits.timeout_seconds without progress
- * (also during the handshake); headers above 16 KiB and bodies above twice the route's
- * limit are refused by the HTTP layer, bodies between the limit and twice it by the API
- * with a 413 that says the limit.
+ * Limits: the handshake has limits.handshake_seconds; a kept-alive connection may idle
+ * limits.timeout_seconds between requests; a request has limits.request_seconds from its
+ * first byte (408 after); headers above 16 KiB and bodies above twice the route's limit
+ * are refused by the HTTP layer, bodies between the limit and twice it by the API with a
+ * 413 that says the limit.
+ *
+ * The metrics listener (plain HTTP, loopback only) lives on the first worker alone, with
+ * no TLS, deadlines or SO_REUSEPORT.
  */
 #ifndef HOGO_COLLECTOR_SERVER_H
 #define HOGO_COLLECTOR_SERVER_H

@@ -24,7 +24,7 @@ dev_collector_config() {
     [ -n "${DEV_COLLECTOR_LIMITS:-}" ] && limits="\"limits\": $DEV_COLLECTOR_LIMITS,"
     cat >"$1" <<JSON
 {
-  "listen": { "agent": ["$4"], "enroll": ["$5"] }, $limits
+  "listen": { "agent": ["$4"], "enroll": ["$5"], "metrics": ["127.0.0.1:$(dev_free_port)"] }, $limits
   "tls": { "certificate": "$2/server.crt", "key": "$2/server.key",
            "ca": "$2/ca.crt", "ca_key": "$2/ca.key" },
   "store": { "sqlite": "$3" },

@@ -70,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         struct api_context ctx = { .limits = &limits, .ca = ca };
         struct api_request rq = {
-                .listener = (data[0] & 1) ? LISTENER_ENROLL : LISTENER_AGENT,
+                .listener = (enum listener_kind)((data[0] & 0x18) >> 3) % _LISTENER_KIND_MAX,
                 .agent_id = (data[0] & 2) ? "fuzz-agent" : (data[0] & 4) ? "unknown" : NULL,
                 .method = methods[data[1] % ELEMENTSOF(methods)],
                 .path = paths[data[2] % ELEMENTSOF(paths)],

@@ -114,6 +114,7 @@ class Collector:
         self.ca = os.path.join(self.ca_dir, 'ca.crt')
         self.db = os.path.join(t.dir, 'collector.db')
         self.agent_port, self.enroll_port = free_port(), free_port()
+        self.metrics_port = free_port()
         limits = {'timeout_seconds': timeout_seconds, 'revocation_refresh_ms': 100}
         if max_body_bytes:
             limits['max_body_bytes'] = max_body_bytes
@@ -122,7 +123,8 @@ class Collector:
         with open(self.config, 'w') as f:
             json.dump({
                 'listen': {'agent': ['127.0.0.1:%d' % self.agent_port],
-                           'enroll': ['127.0.0.1:%d' % self.enroll_port]},
+                           'enroll': ['127.0.0.1:%d' % self.enroll_port],
+                           'metrics': ['127.0.0.1:%d' % self.metrics_port]},
                 'tls': {'certificate': os.path.join(self.ca_dir, 'server.crt'),
                         'key': os.path.join(self.ca_dir, 'server.key'),
                         'ca': self.ca, 'ca_key': os.path.join(self.ca_dir, 'ca.key')},
@@ -209,6 +211,16 @@ class Collector:
         except ValueError:
             return resp.status, text
 
+    def metrics_request(self, path, host='127.0.0.1'):
+        """(status, text) from the plain-HTTP metrics listener."""
+        conn = http.client.HTTPConnection(host, self.metrics_port, timeout=10)
+        try:
+            conn.request('GET', path)
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode(errors='replace')
+        finally:
+            conn.close()
+
     def handshake_refused(self, cert=None, key=None, port=None):
         """True when the agent listener refuses the handshake (TLS 1.3 reports a refused
         client certificate on the first read, so a request is tried)."""
@@ -277,7 +289,7 @@ class Collector:
 
     def metric(self, series):
         """The value of one exact series, e.g. 'hogo_collector_rejects_total{reason="too_large"}'."""
-        status, text = self.request('GET', '/metrics', port=self.enroll_port)
+        status, text = self.metrics_request('/metrics')
         for line in text.splitlines():
             parts = line.rsplit(' ', 1)
             if len(parts) == 2 and parts[0] == series:

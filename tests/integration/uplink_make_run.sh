@@ -39,6 +39,9 @@ at_exit 'kill -KILL -- -$RUN_PID 2>/dev/null'
 
 check "make run starts collector, uplink and agent" start_run "$T/run1.log"
 check "it says where the collector listens" grep -q "agent API https://localhost:$RUN_AGENT_PORT" "$T/run1.log"
+check "it says where the metrics are, and they answer" bash -c \
+    "url=\$(sed -n 's|.*metrics \\(http://[^ ]*\\) (loopback only).*|\\1|p' '$T/run1.log') && [ -n \"\$url\" ] &&
+     curl -fsS \"\$url\" | grep -q '^hogo_'"
 check "it says it runs in audit mode and blocks nothing" grep -q "AUDIT mode: nothing is blocked" "$T/run1.log"
 check "it prints hogoctl status" grep -qE "^uplink: " "$T/run1.log"
 check "the uplink runs without privilege" bash -c "[ \"\$(ps -o user= -p \$(pgrep -f -- 'hogo-uplink -d -c $RS/'))\" != root ]"

@@ -91,7 +91,8 @@ static int apply_text(struct store *s, const char *agent, const char *text,
 /* --- configuration ----------------------------------------------------------------------- */
 
 static const char good_config[] =
-        "{\"listen\": {\"agent\": [\"127.0.0.1:8443\", \"[::1]:8443\"], \"enroll\": \":8442\"},"
+        "{\"listen\": {\"agent\": [\"127.0.0.1:8443\", \"[::1]:8443\"], \"enroll\": \":8442\","
+        " \"metrics\": [\":9100\", \"[::1]:9100\"]},"
         " \"tls\": {\"certificate\": \"s.crt\", \"key\": \"s.key\", \"ca\": \"ca.crt\", \"ca_key\": \"ca.key\"},"
         " \"store\": {\"postgres\": \"dbname=hogo\"},"
         " \"limits\": {\"max_batch_events\": 500, \"timeout_seconds\": 5, \"handshake_seconds\": 4,"
@@ -107,6 +108,11 @@ static void test_config_parses_every_key(void)
         CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_AGENT][1].host, "::1");
         CU_ASSERT_EQUAL(c->listen[LISTENER_ENROLL][0].port, 8442);
         CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_ENROLL][0].host, "");
+        /* the metrics listener's ":port" means loopback, never every address */
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 2);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][0].host, "127.0.0.1");
+        CU_ASSERT_EQUAL(c->listen[LISTENER_METRICS][0].port, 9100);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][1].host, "::1");
         CU_ASSERT_EQUAL(c->store_kind, STORE_POSTGRES);
         CU_ASSERT_STRING_EQUAL(c->store_target, "dbname=hogo");
         CU_ASSERT_EQUAL(c->limits.max_batch_events, 500);
@@ -115,6 +121,27 @@ static void test_config_parses_every_key(void)
         CU_ASSERT_EQUAL(c->limits.request_seconds, 20);
         CU_ASSERT_EQUAL(c->limits.max_connections, 100);
         CU_ASSERT_EQUAL(c->threads, 2);
+        config_free(c);
+}
+
+static void test_config_metrics_default_loopback(void)
+{
+        static const char text[] =
+                "{\"listen\": {\"agent\": \":8443\"}, \"tls\": {\"certificate\": \"a\", "
+                "\"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}";
+        struct collector_config *c = NULL;
+        char err[256] = "";
+        CU_ASSERT_EQUAL_FATAL(config_parse(text, strlen(text), &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 1);
+        CU_ASSERT_STRING_EQUAL(c->listen[LISTENER_METRICS][0].host, "127.0.0.1");
+        CU_ASSERT_EQUAL(c->listen[LISTENER_METRICS][0].port, COLLECTOR_DEFAULT_METRICS_PORT);
+        config_free(c);
+        static const char off[] =
+                "{\"listen\": {\"agent\": \":8443\", \"metrics\": []}, \"tls\": {\"certificate\": "
+                "\"a\", \"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}";
+        c = NULL;
+        CU_ASSERT_EQUAL_FATAL(config_parse(off, strlen(off), &c, err, sizeof err), 0);
+        CU_ASSERT_EQUAL(c->n_listen[LISTENER_METRICS], 0);
         config_free(c);
 }
 
@@ -142,6 +169,10 @@ static void test_config_refuses_with_the_path(void)
                 { "{\"listen\": {\"agent\": \"x:1\", \"enroll\": \"x:2\"}, \"tls\": {\"certificate\": \"a\", "
                   "\"key\": \"b\", \"ca\": \"c\"}, \"store\": {\"sqlite\": \"a\"}}",
                   "tls.ca_key: missing" },
+                { "{\"listen\": {\"agent\": \"x:1\", \"metrics\": [\"127.0.0.1:1\", \"0.0.0.0:9100\"]}}",
+                  "listen.metrics[1]: 0.0.0.0 is not a loopback address" },
+                { "{\"listen\": {\"agent\": \"x:1\", \"metrics\": \"[::]:9100\"}}",
+                  "listen.metrics[0]: :: is not a loopback address" },
                 { "{\"listen\": ", "not valid JSON" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -365,7 +396,13 @@ static void test_routing_statuses(void)
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", "/v1/events", "application/json", "{", "a", &job), 400);
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", "/v1/events", NULL, "{}", NULL, &job), 403);
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "GET", "/healthz", NULL, NULL, "a", &job), 200);
-        CU_ASSERT_EQUAL(route(LISTENER_ENROLL, "GET", "/metrics", NULL, NULL, NULL, &job), 200);
+        /* the counters only on the loopback metrics listener */
+        CU_ASSERT_EQUAL(route(LISTENER_ENROLL, "GET", "/metrics", NULL, NULL, NULL, &job), 404);
+        CU_ASSERT_EQUAL(route(LISTENER_AGENT, "GET", "/metrics", NULL, NULL, "a", &job), 404);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "GET", "/metrics", NULL, NULL, NULL, &job), 200);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "GET", "/healthz", NULL, NULL, NULL, &job), 200);
+        CU_ASSERT_EQUAL(route(LISTENER_METRICS, "POST", "/v1/heartbeat", "application/json",
+                              "{\"posture\":{}}", NULL, &job), 404);
         _cleanup_free_ char *big = malloc(70000);
         memset(big, ' ', 69999);
         big[69999] = '\0';
@@ -427,7 +464,96 @@ static void test_heartbeat_answered_from_the_policy_cache(void)
         CU_ASSERT_STRING_EQUAL(reply.body, "{\"policy_version\":null}");
         api_reply_clear(&reply);
         api_job_free(job);
+        /* plain versions are written straight, others escaped as JSON */
+        static const struct {
+                const char *version, *body;
+        } versions[] = {
+                { "2026.1-a_b+c:d", "{\"policy_version\":\"2026.1-a_b+c:d\"}" },
+                { "v\"1\\", "{\"policy_version\":\"v\\\"1\\\\\"}" },
+                { "総務/1", "{\"policy_version\":\"総務\\/1\"}" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(versions); i++) {
+                policy_cache_put("総務課", versions[i].version);
+                CU_ASSERT_EQUAL(api_handle(&ctx, &rq, &reply, &job), 0);
+                CU_ASSERT_EQUAL(reply.status, 200);
+                CU_ASSERT_STRING_EQUAL(reply.body, versions[i].body);
+                CU_ASSERT_EQUAL(reply.body_len, strlen(versions[i].body));
+                api_reply_clear(&reply);
+                api_job_free(job);
+        }
         policy_cache_clear();
+}
+
+static struct api_job *heartbeat(const struct api_context *ctx, const char *agent,
+                                  const char *body, int *ret_status)
+{
+        struct api_request rq = { .listener = LISTENER_AGENT, .method = "POST",
+                                  .path = "/v1/heartbeat", .content_type = "application/json",
+                                  .body = body, .body_len = strlen(body), .agent_id = agent,
+                                  .department = "総務課", .may_answer_early = true, .peer = "t" };
+        struct api_reply reply;
+        struct api_job *job = NULL;
+        CU_ASSERT_EQUAL(api_handle(ctx, &rq, &reply, &job), 0);
+        *ret_status = reply.status;
+        api_reply_clear(&reply);
+        return job;
+}
+
+static void run_job(struct store *s, struct api_job *job)
+{
+        CU_ASSERT_EQUAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(api_job_run(job, s, 10), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+}
+
+static void test_heartbeats_coalesce_latest_wins(void)
+{
+        struct store *s = fresh_store();
+        add_terminal(s, "a1", "総務課");
+        add_terminal(s, "a2", "総務課");
+        struct api_context ctx = { .limits = &limits };
+        CU_ASSERT_EQUAL_FATAL(heartbeat_queue_new(&ctx.heartbeats), 0);
+        policy_cache_put("総務課", "9");
+        int status;
+        struct api_job *first = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":1}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+        CU_ASSERT_TRUE(api_job_detached(first));
+        CU_ASSERT_EQUAL(status, 200);
+        /* while a1's write is queued, its next heartbeats are answered and only replace the
+         * queued posture; another terminal gets its own job */
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":2}}", &status));
+        CU_ASSERT_EQUAL(status, 200);
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":3}}", &status));
+        CU_ASSERT_EQUAL(status, 200);
+        struct api_job *other = heartbeat(&ctx, "a2", "{\"posture\":{\"n\":7}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(other);
+        /* a bad heartbeat is refused, never folded in */
+        CU_ASSERT_PTR_NULL(heartbeat(&ctx, "a1", "{\"posture\":{\"n\":1.5}}", &status));
+        CU_ASSERT_EQUAL(status, 400);
+        run_job(s, first);
+        _cleanup_free_ char *posture = NULL;
+        CU_ASSERT_EQUAL(store_posture_get(s, "a1", &posture, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(posture, "{\"posture\":{\"n\":3}}");
+        CU_ASSERT_EQUAL(store_posture_history_count(s, "a1"), 1);
+        /* once the writer took it, a new heartbeat is a new job */
+        struct api_job *later = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":4}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(later);
+        api_job_free(first);
+        /* a job freed without running leaves the queue: the next heartbeat queues anew */
+        api_job_free(later);
+        struct api_job *again = heartbeat(&ctx, "a1", "{\"posture\":{\"n\":5}}", &status);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(again);
+        run_job(s, again);
+        run_job(s, other);
+        free(posture);
+        posture = NULL;
+        CU_ASSERT_EQUAL(store_posture_get(s, "a1", &posture, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(posture, "{\"posture\":{\"n\":5}}");
+        api_job_free(again);
+        api_job_free(other);
+        heartbeat_queue_free(ctx.heartbeats);
+        policy_cache_clear();
+        store_close(s);
 }
 
 static void test_events_job_end_to_end(void)
@@ -540,6 +666,7 @@ static void test_metrics_render_families(void)
 
 static CU_TestInfo config_tests[] = {
         { "every key parses", test_config_parses_every_key },
+        { "metrics listener defaults to loopback", test_config_metrics_default_loopback },
         { "errors name the key", test_config_refuses_with_the_path },
         { "listen address forms", test_listen_address_forms },
         CU_TEST_INFO_NULL,
@@ -556,6 +683,7 @@ static CU_TestInfo api_tests[] = {
         { "routing statuses", test_routing_statuses },
         { "events job end to end", test_events_job_end_to_end },
         { "heartbeat from the policy cache", test_heartbeat_answered_from_the_policy_cache },
+        { "heartbeats coalesce per terminal, latest wins", test_heartbeats_coalesce_latest_wins },
         { "metrics families", test_metrics_render_families },
         CU_TEST_INFO_NULL,
 };
