@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #include "common/fileio.h"
 #include "common/util.h"
@@ -145,7 +146,7 @@ static bool has_target(const struct files_targets *t, enum files_target_kind kin
  * walk meets each directory once); dev as the caller read it. */
 /* What tells a directory from another made later under the same name. */
 struct place_id {
-        uint64_t dev, ino, birth;
+        uint64_t dev, ino, birth, mtime;
         bool dir;
 };
 
@@ -153,7 +154,8 @@ struct place_id {
 static int place_stat(int dirfd, const char *path, bool follow, struct place_id *ret)
 {
         struct statx sx;
-        if (statx(dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
+        if (statx(dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW,
+                  STATX_TYPE | STATX_INO | STATX_BTIME | STATX_MTIME, &sx) < 0)
                 return negative_errno();
         *ret = (struct place_id){
                 .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
@@ -161,6 +163,7 @@ static int place_stat(int dirfd, const char *path, bool follow, struct place_id 
                 .birth = (sx.stx_mask & STATX_BTIME)
                                  ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
                                  : 0,
+                .mtime = (uint64_t)sx.stx_mtime.tv_sec * 1000000000u + sx.stx_mtime.tv_nsec,
                 .dir = S_ISDIR(sx.stx_mode),
         };
         return 0;
@@ -179,7 +182,7 @@ static int append_target(struct files_targets *t, enum files_target_kind kind, c
         if (!copy)
                 return -ENOMEM;
         t->items[t->n++] = (struct files_target){ kind, copy, why, id ? id->dev : 0, id ? id->ino : 0,
-                                                  id ? id->birth : 0 };
+                                                  id ? id->birth : 0, id ? id->mtime : 0 };
         return 0;
 }
 
@@ -333,8 +336,61 @@ static int add_home_tree(struct files_targets *t, int parent_fd, const char *nam
         return r;
 }
 
-static int add_user_dirs(const struct policy *p, struct files_targets *t, char *const *mount_points,
-                         size_t n_mount_points)
+/* The home tree rooted at home from prev, when every directory in it is the very same with
+ * the same modification time, and none was modified in the last two seconds (a timestamp
+ * is coarser than the clock: a change right after the walk may not have moved it).
+ * 1 taken, 0 walk again. */
+static int reuse_home_tree(struct files_targets *t, const struct files_targets *prev, const char *home,
+                           size_t *budget)
+{
+        size_t first = SIZE_MAX, end, n = strlen(home);
+        for (size_t i = 0; prev && i < prev->n && first == SIZE_MAX; i++)
+                if (prev->items[i].kind == FILES_TARGET_DATA_DIR && STREQ(prev->items[i].path, home))
+                        first = i;
+        if (first == SIZE_MAX)
+                return 0;
+        /* the walk appended the home first, then its subtree */
+        for (end = first + 1; end < prev->n; end++) {
+                const struct files_target *x = &prev->items[end];
+                if (x->kind != FILES_TARGET_DATA_DIR || strncmp(x->path, home, n) != 0 || x->path[n] != '/')
+                        break;
+        }
+        if (end - first > *budget)
+                return 0;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        uint64_t recent = ((uint64_t)now.tv_sec - 2) * 1000000000u;
+        for (size_t i = first; i < end; i++) {
+                const struct files_target *x = &prev->items[i];
+                struct place_id id;
+                if (place_stat(AT_FDCWD, x->path, i == first, &id) < 0 || !id.dir || id.dev != x->dev ||
+                    id.ino != x->ino || id.birth != x->birth || x->birth == 0 || id.mtime != x->mtime ||
+                    id.mtime >= recent)
+                        return 0;
+        }
+        for (size_t i = first; i < end; i++) {
+                const struct files_target *x = &prev->items[i];
+                struct place_id id = { x->dev, x->ino, x->birth, x->mtime, true };
+                int r = append_target(t, x->kind, x->path, x->why, &id);
+                if (r < 0)
+                        return r;
+        }
+        *budget -= end - first;
+        return 1;
+}
+
+int files_targets_add_home_tree(struct files_targets *t, const char *home, const struct files_targets *prev,
+                                size_t *budget)
+{
+        struct place_id id;
+        int r = reuse_home_tree(t, prev, home, budget);
+        if (r != 0 || place_stat(AT_FDCWD, home, true, &id) < 0)
+                return r < 0 ? r : 0;
+        return add_home_tree(t, AT_FDCWD, home, home, &id, 0, budget);
+}
+
+static int add_user_dirs(const struct policy *p, const struct files_targets *prev, struct files_targets *t,
+                         char *const *mount_points, size_t n_mount_points)
 {
         size_t budget = FILES_HOME_DIRS_MAX;
         bool downloads = policy_wants(p, POLICY_DEST_DOWNLOADS);
@@ -345,12 +401,10 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
                 if (pw->pw_uid < FILES_FIRST_HUMAN_UID || pw->pw_uid >= 65534 || !pw->pw_dir ||
                     pw->pw_dir[0] != '/' || STREQ(pw->pw_dir, "/") || !is_directory(pw->pw_dir))
                         continue;
-                struct place_id id;
                 if (is_mount_point(mount_points, n_mount_points, pw->pw_dir))
                         r = add_target(t, FILES_TARGET_DATA_MOUNT, pw->pw_dir, "home");
-                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir) && place_stat(AT_FDCWD, pw->pw_dir, true, &id) == 0)
-                        /* (a home shared by two accounts is walked once) */
-                        r = add_home_tree(t, AT_FDCWD, pw->pw_dir, pw->pw_dir, &id, 0, &budget);
+                else if (!has_target(t, FILES_TARGET_DATA_DIR, pw->pw_dir)) /* one walk for a shared home */
+                        r = files_targets_add_home_tree(t, pw->pw_dir, prev, &budget);
                 if (r < 0)
                         break;
                 if (!downloads)
@@ -381,7 +435,8 @@ static int add_user_dirs(const struct policy *p, struct files_targets *t, char *
         return r;
 }
 
-int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret)
+int files_targets_compute(const struct policy *p, const char *sysfs_root, const struct files_targets *prev,
+                          struct files_targets *ret)
 {
         struct files_targets t = { 0 };
         char **mount_points = calloc(4096, sizeof(char *));
@@ -410,7 +465,7 @@ int files_targets_compute(const struct policy *p, const char *sysfs_root, struct
                         r = add_target(&t, FILES_TARGET_DATA_MOUNT, dir, "glob");
         }
         if (r >= 0)
-                r = add_user_dirs(p, &t, mount_points, n_mount_points);
+                r = add_user_dirs(p, prev, &t, mount_points, n_mount_points);
         for (size_t i = 0; r >= 0 && i < p->bulk_transfer.n_destinations; i++) {
                 const struct policy_destination *d = &p->bulk_transfer.destinations[i];
                 if (d->kind != POLICY_DEST_PATH || !is_directory(d->path))

@@ -40,6 +40,7 @@ struct files_target {
         uint64_t dev;    /* st_dev, st_ino and birth time (ns) of path when it was computed */
         uint64_t ino;    /* (0 when it could not be read; birth 0 where the file system */
         uint64_t birth;  /* keeps none) */
+        uint64_t mtime;  /* ns; of a home-tree directory: its entries unchanged since */
 };
 
 /* How far a home that is not its own mount is followed with directory marks. */
@@ -75,7 +76,17 @@ int glob_literal_dir(const char *glob, char **ret);
 /* Works out the targets for the policy: reads mountinfo, sysfs (removable devices under
  * sysfs_root), the password database and users' user-dirs.dirs. Paths that do not exist
  * are left out. */
-int files_targets_compute(const struct policy *p, const char *sysfs_root, struct files_targets *ret);
+/* prev (may be NULL): the last result; a home tree whose every directory is still the same
+ * with the same modification time (so no subdirectory came or went) is taken from it
+ * instead of walked again. NULL after a mount change: then every home is walked. */
+int files_targets_compute(const struct policy *p, const char *sysfs_root, const struct files_targets *prev,
+                          struct files_targets *ret);
+
+/* The data-directory targets of a home that is not its own mount: taken from prev when
+ * every directory of its tree there is still the same, else walked again; *budget (the
+ * directories still to hand out) goes down by as many. 0 or -errno. */
+int files_targets_add_home_tree(struct files_targets *t, const char *home, const struct files_targets *prev,
+                                size_t *budget);
 
 /* The same places for the same reasons, the same directories (device, inode and birth
  * time: one removed and made again under the same name needs its mark again, even when it

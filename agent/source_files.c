@@ -593,7 +593,8 @@ static void failed_places_rotate(struct files_source *s)
 static int rescan(struct files_source *s, bool force)
 {
         struct files_targets t = { 0 };
-        int r = files_targets_compute(s->policy, agent_sysfs_root(s->agent), &t);
+        /* after a mount change or a policy change every home is walked again */
+        int r = files_targets_compute(s->policy, agent_sysfs_root(s->agent), force ? NULL : &s->targets, &t);
         if (r < 0) {
                 record_failure(s, "cannot work out what to watch: %s", strerror(-r));
                 s->marks_failed++;

@@ -1,4 +1,9 @@
 /* test_files_targets.c — the pure parts of choosing where the files source watches. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <stdlib.h>
 #include "agent/files_targets.h"
 #include "common/util.h"
 #include "tests/unit/unit.h"
@@ -71,10 +76,10 @@ static void test_glob_literal_dir(void)
 static void test_destination_lookup(void)
 {
         struct files_target items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 7, 500 },
-                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share", 3, 7, 500 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 7, 500, 0 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB/inner", "network_share", 3, 7, 500, 0 },
         };
         struct files_targets t = { items, ELEMENTSOF(items) };
         const struct files_target *d = files_targets_destination(&t, "/home/taro/Downloads/a.csv");
@@ -98,12 +103,12 @@ static void test_destination_lookup(void)
 static void test_destination_by_device(void)
 {
         struct files_target items[] = {
-                { FILES_TARGET_DATA_MOUNT, (char *)"/srv", "glob", 5, 7, 500 },
-                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/share", "network_share", 3, 7, 500 },
-                { FILES_TARGET_DEST_DIR, (char *)"/mnt/share/inbox", "path", 3, 7, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/other", "path", 0, 7, 500 },
+                { FILES_TARGET_DATA_MOUNT, (char *)"/srv", "glob", 5, 7, 500, 0 },
+                { FILES_TARGET_DEST_DIR, (char *)"/home/taro/Downloads", "downloads", 1, 7, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 7, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/share", "network_share", 3, 7, 500, 0 },
+                { FILES_TARGET_DEST_DIR, (char *)"/mnt/share/inbox", "path", 3, 7, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/mnt/other", "path", 0, 7, 500, 0 },
         };
         struct files_targets t = { items, ELEMENTSOF(items) };
         const struct files_target *d = files_targets_destination_by_dev(&t, 2);
@@ -120,12 +125,12 @@ static void test_destination_by_device(void)
 static void test_targets_equal(void)
 {
         struct files_target a_items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500, 0 },
         };
         struct files_target b_items[] = {
-                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500 },
-                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500 },
+                { FILES_TARGET_DATA_DIR, (char *)"/home/taro", "home", 1, 10, 500, 0 },
+                { FILES_TARGET_DEST_MOUNT, (char *)"/media/taro/USB", "removable", 2, 1, 500, 0 },
         };
         struct files_targets a = { a_items, 2 }, b = { b_items, 2 };
         CU_ASSERT_TRUE(files_targets_equal(&a, &b));
@@ -144,7 +149,84 @@ static void test_targets_equal(void)
         CU_ASSERT_FALSE(files_targets_equal(&a, &b));
 }
 
+static void set_old_mtime(const char *path)
+{
+        struct timespec ts[2] = { { .tv_sec = time(NULL) - 3600 }, { .tv_sec = time(NULL) - 3600 } };
+        CU_ASSERT_EQUAL_FATAL(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static bool has_path(const struct files_targets *t, const char *path)
+{
+        for (size_t i = 0; i < t->n; i++)
+                if (STREQ(t->items[i].path, path))
+                        return true;
+        return false;
+}
+
+/* A home tree on a real directory: the walk's bounds, and a second computation that takes
+ * the tree from the first while no directory changed and walks again once one did. */
+static void test_home_tree(void)
+{
+        char home[] = "/tmp/hogo-test-home-XXXXXX", p[256];
+        CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(home));
+        const char *dirs[] = { "Documents", "Documents/a", "Documents/a/b", ".cache", ".cache/x", "Pictures" };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                snprintf(p, sizeof p, "%s/%s", home, dirs[i]);
+                CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        }
+        snprintf(p, sizeof p, "%s/link", home);
+        CU_ASSERT_EQUAL_FATAL(symlink("/usr", p), 0);
+        for (ssize_t i = ELEMENTSOF(dirs) - 1; i >= 0; i--) {
+                snprintf(p, sizeof p, "%s/%s", home, dirs[i]);
+                set_old_mtime(p);
+        }
+        set_old_mtime(home);
+
+        struct files_targets first = { 0 }, again = { 0 }, after = { 0 };
+        size_t budget = 100;
+        CU_ASSERT_EQUAL_FATAL(files_targets_add_home_tree(&first, home, NULL, &budget), 0);
+        CU_ASSERT_EQUAL(first.n, 5); /* home, Documents, a, b, Pictures: not .cache, not the link */
+        CU_ASSERT_EQUAL(budget, 95);
+        snprintf(p, sizeof p, "%s/Documents/a/b", home);
+        CU_ASSERT_TRUE(has_path(&first, p));
+        snprintf(p, sizeof p, "%s/.cache", home);
+        CU_ASSERT_FALSE(has_path(&first, p));
+        CU_ASSERT_EQUAL(first.items[0].kind, FILES_TARGET_DATA_DIR);
+        CU_ASSERT_STRING_EQUAL(first.items[0].why, "home");
+
+        /* a directory made, its parent's time set back: only a reuse can miss it, so this
+         * shows the tree was taken from the first result */
+        snprintf(p, sizeof p, "%s/Pictures/new", home);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        set_old_mtime(p);
+        snprintf(p, sizeof p, "%s/Pictures", home);
+        set_old_mtime(p);
+        budget = 100;
+        CU_ASSERT_EQUAL_FATAL(files_targets_add_home_tree(&again, home, &first, &budget), 0);
+        CU_ASSERT_TRUE(files_targets_equal(&first, &again));
+        /* once a directory shows a change, the tree is walked again and the new one found */
+        snprintf(p, sizeof p, "%s/Pictures/new2", home);
+        CU_ASSERT_EQUAL_FATAL(mkdir(p, 0755), 0);
+        budget = 3;
+        CU_ASSERT_EQUAL_FATAL(files_targets_add_home_tree(&after, home, &again, &budget), 0);
+        CU_ASSERT_EQUAL(after.n, 3); /* the budget bounds the walk */
+        files_targets_clear(&after);
+        budget = 100;
+        CU_ASSERT_EQUAL_FATAL(files_targets_add_home_tree(&after, home, &again, &budget), 0);
+        snprintf(p, sizeof p, "%s/Pictures/new2", home);
+        CU_ASSERT_TRUE(has_path(&after, p));
+        CU_ASSERT_EQUAL(after.n, 7);
+
+        files_targets_clear(&first);
+        files_targets_clear(&again);
+        files_targets_clear(&after);
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", home);
+        CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 static CU_TestInfo tests[] = {
+        { "home tree", test_home_tree },
         { "targets equal", test_targets_equal },
         { "mountinfo line", test_mountinfo_line },
         { "XDG download dir", test_xdg_download_dir },
