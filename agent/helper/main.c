@@ -1,0 +1,69 @@
+/* hogo-agent-helper — the work hogo-agent runs in a process of its own (agent_helper.h).
+ *
+ *   hogo-agent-helper notify                    a notice request (JSON) on stdin; one result
+ *                                               line per user on stdout (notice_delivery.h)
+ *   hogo-agent-helper check-policy PUBKEY PATH  a policy envelope on stdin; the verdict on
+ *                                               stdout (policy_check.h)
+ *
+ * Started by the agent only (as root, with posix_spawn); not meant to be run by hand.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent_helper.h"
+#include "agent/notice_delivery.h"
+#include "agent/policy_check.h"
+#include "common/canon_json.h"
+#include "common/fileio.h"
+#include "common/util.h"
+
+static int read_stdin(size_t max, char **ret, size_t *ret_len)
+{
+        return read_file_bounded("/dev/stdin", max, ret, ret_len);
+}
+
+static int helper_notify(void)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        int r = read_stdin(NOTICE_REQUEST_MAX, &text, &len);
+        if (r < 0) {
+                errno = -r;
+                fprintf(stderr, AGENT_HELPER_NAME ": cannot read the notice request: %m\n");
+                return 1;
+        }
+        _cleanup_json_ json_object *o = json_tokener_parse(text);
+        struct notice_request req;
+        if (!o || notice_request_from_json(o, &req) < 0) {
+                fprintf(stderr, AGENT_HELPER_NAME ": the notice request is not valid\n");
+                return 1;
+        }
+        notice_deliver(stdout, &req);
+        return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int helper_check_policy(const char *pubkey, const char *path)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_stdin(POLICY_CHECK_INPUT_MAX, &data, &len);
+        if (r < 0) {
+                errno = -r;
+                fprintf(stderr, AGENT_HELPER_NAME ": cannot read the policy envelope: %m\n");
+                return 1;
+        }
+        return policy_check_write_verdict(STDOUT_FILENO, pubkey, path, data, len) < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 2 && STREQ(argv[1], AGENT_HELPER_NOTIFY))
+                return helper_notify();
+        if (argc == 4 && STREQ(argv[1], AGENT_HELPER_CHECK_POLICY))
+                return helper_check_policy(argv[2], argv[3]);
+        fprintf(stderr, "usage: " AGENT_HELPER_NAME " notify < request.json\n"
+                        "       " AGENT_HELPER_NAME " check-policy PUBKEY PATH < policy.json\n"
+                        "(run by hogo-agent, not by hand)\n");
+        return 2;
+}
