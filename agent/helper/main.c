@@ -18,21 +18,23 @@
 #include "common/fileio.h"
 #include "common/util.h"
 
-static int read_stdin(size_t max, char **ret, size_t *ret_len)
+/* The agent's input (a memfd): what says what it is for the message. */
+static int read_stdin(const char *what, size_t max, char **ret, size_t *ret_len)
 {
-        return read_file_bounded("/dev/stdin", max, ret, ret_len);
+        int r = read_file_bounded("/dev/stdin", max, ret, ret_len);
+        if (r < 0) {
+                errno = -r;
+                fprintf(stderr, AGENT_HELPER_NAME ": cannot read the %s: %m\n", what);
+        }
+        return r;
 }
 
 static int helper_notify(void)
 {
         _cleanup_free_ char *text = NULL;
         size_t len;
-        int r = read_stdin(NOTICE_REQUEST_MAX, &text, &len);
-        if (r < 0) {
-                errno = -r;
-                fprintf(stderr, AGENT_HELPER_NAME ": cannot read the notice request: %m\n");
+        if (read_stdin("notice request", NOTICE_REQUEST_MAX, &text, &len) < 0)
                 return 1;
-        }
         _cleanup_json_ json_object *o = json_tokener_parse(text);
         struct notice_request req;
         if (!o || notice_request_from_json(o, &req) < 0) {
@@ -47,12 +49,8 @@ static int helper_check_policy(const char *pubkey, const char *path)
 {
         _cleanup_free_ char *data = NULL;
         size_t len;
-        int r = read_stdin(POLICY_CHECK_INPUT_MAX, &data, &len);
-        if (r < 0) {
-                errno = -r;
-                fprintf(stderr, AGENT_HELPER_NAME ": cannot read the policy envelope: %m\n");
+        if (read_stdin("policy envelope", POLICY_CHECK_INPUT_MAX, &data, &len) < 0)
                 return 1;
-        }
         return policy_check_write_verdict(STDOUT_FILENO, pubkey, path, data, len) < 0 ? 1 : 0;
 }
 

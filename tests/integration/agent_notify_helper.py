@@ -10,26 +10,12 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (BUILD, Agent, Scratch, check, drop_policy, events_of, example_policy,
-                           finish, keygen, sign, start_bus, wait_for, write_config)
-
-
-def control(cfg, request):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(5)
-        c.connect(cfg["control_socket"])
-        c.sendall((json.dumps(request) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data)
+from agent_harness import (BUILD, Agent, Scratch, check, control, drop_policy, events_of,
+                           example_policy, finish, keygen, sign, start_bus, wait_for,
+                           write_config)
 
 
 with Scratch() as s:
