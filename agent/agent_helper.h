@@ -18,7 +18,7 @@
 
 #define AGENT_HELPER_NAME "hogo-agent-helper"
 /* modes: argv[1] of the helper */
-#define AGENT_HELPER_NOTIFY "notify"
+#define AGENT_HELPER_NOTIFY_SERVER "notify-server"
 #define AGENT_HELPER_CHECK_POLICY "check-policy"
 
 /* The helper to run: the configuration's `helper`; else hogo-agent-helper beside the

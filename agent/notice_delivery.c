@@ -226,10 +226,12 @@ static unsigned notify_terminals(struct target *t, const char *summary, const ch
 }
 
 
-static void child_report(FILE *out, const struct target *t, const char *shown,
+static void child_report(FILE *out, const struct notice_request *a, const struct target *t,
+                         const char *shown,
                          unsigned terminals, const char *lang, const char *reason)
 {
         _cleanup_json_ json_object *o = json_object_new_object();
+        json_object_object_add(o, "id", json_object_new_int64(a->id));
         json_object_object_add(o, "user", json_object_new_string(t ? t->user : ""));
         json_object_object_add(o, "uid", json_object_new_int64(t ? (int64_t)t->uid : -1));
         json_object_object_add(o, "shown", json_object_new_string(shown));
@@ -254,13 +256,13 @@ static void notify_target(FILE *out, struct target *t, const struct notice_reque
         int r = notice_render(&a->notice, catalog, a->contact, &summary, &body);
         catalog_free(catalog);
         if (r < 0)
-                return child_report(out, t, "none", 0, lang, "cannot render the notice");
+                return child_report(out, a, t, "none", 0, lang, "cannot render the notice");
 
         char reason[256] = "";
         if (t->graphical > 0) {
                 r = notify_graphical(t, a->address, summary, body);
                 if (r >= 0)
-                        return child_report(out, t, "graphical", 0, lang, NULL);
+                        return child_report(out, a, t, "graphical", 0, lang, NULL);
                 snprintf(reason, sizeof reason,
                          r == -EPERM ? "cannot switch to the user"
                                      : "no notification daemon answered on the session bus");
@@ -268,9 +270,9 @@ static void notify_target(FILE *out, struct target *t, const struct notice_reque
                 snprintf(reason, sizeof reason, "no graphical session");
 
         if (!a->fallback_terminals)
-                return child_report(out, t, "none", 0, lang, reason);
+                return child_report(out, a, t, "none", 0, lang, reason);
         unsigned n = notify_terminals(t, summary, body);
-        child_report(out, t, n > 0 ? "terminals" : "none", n, lang, reason);
+        child_report(out, a, t, n > 0 ? "terminals" : "none", n, lang, reason);
 }
 
 void notice_deliver(FILE *out, const struct notice_request *a)
@@ -282,7 +284,7 @@ void notice_deliver(FILE *out, const struct notice_request *a)
                 char reason[200];
                 errno = -r;
                 snprintf(reason, sizeof reason, "cannot list sessions from logind: %m");
-                child_report(out, NULL, "none", 0, NULL, reason);
+                child_report(out, a, NULL, "none", 0, NULL, reason);
         }
         for (size_t i = 0; i < n; i++)
                 notify_target(out, &targets[i], a);
@@ -300,6 +302,7 @@ json_object *notice_request_to_json(const struct notice_request *req)
         json_object *o = json_object_new_object();
         if (!o)
                 return NULL;
+        json_object_object_add(o, "id", json_object_new_int64(req->id));
         add_string(o, "user", req->user);
         add_string(o, "kind", notice_kind_to_string(req->notice.kind));
         add_string(o, "subject", req->notice.subject);
@@ -331,6 +334,7 @@ int notice_request_from_json(json_object *o, struct notice_request *ret)
         const char *kind = optional_string(o, "kind", &bad);
         int k = kind ? notice_kind_from_string(kind) : -EINVAL;
         struct notice_request r = {
+                .id = json_object_get_int64(json_object_object_get(o, "id")),
                 .user = optional_string(o, "user", &bad),
                 .notice = { .subject = optional_string(o, "subject", &bad),
                             .count = (long)json_object_get_int64(json_object_object_get(o, "count")),

@@ -7,7 +7,7 @@
  * the connecting uid, and a notice must never be a way into a user's session with root's
  * rights. When no daemon answers, the helper writes the notice to the user's terminals.
  * It answers with one JSON line per user on stdout:
- *   {"user","uid","shown":"graphical"|"terminals"|"none","graphical_sessions",
+ *   {"id","user","uid","shown":"graphical"|"terminals"|"none","graphical_sessions",
  *    "terminals","language"?,"reason"?}
  */
 #ifndef HOGO_AGENT_NOTICE_DELIVERY_H
@@ -22,6 +22,7 @@
 #define NOTICE_REQUEST_MAX (256u * 1024)
 
 struct notice_request {
+        int64_t id; /* the agent's number for the notice, in every answer line */
         const char *user; /* NULL: every active session */
         struct notice notice; /* rate_key is not carried */
         const char *contact, *address, *locale_dir;

@@ -1,7 +1,7 @@
 /* hogo-agent-helper — the work hogo-agent runs in a process of its own (agent_helper.h).
  *
- *   hogo-agent-helper notify                    a notice request (JSON) on stdin; one result
- *                                               line per user on stdout (notice_delivery.h)
+ *   hogo-agent-helper notify-server             notices to staff: requests and answers on
+ *                                               stdin, a socket (notice_server.h)
  *   hogo-agent-helper check-policy PUBKEY PATH  a policy envelope on stdin; the verdict on
  *                                               stdout (policy_check.h)
  *
@@ -13,6 +13,7 @@
 
 #include "agent/agent_helper.h"
 #include "agent/notice_delivery.h"
+#include "agent/notice_server.h"
 #include "agent/policy_check.h"
 #include "common/canon_json.h"
 #include "common/fileio.h"
@@ -29,22 +30,6 @@ static int read_stdin(const char *what, size_t max, char **ret, size_t *ret_len)
         return r;
 }
 
-static int helper_notify(void)
-{
-        _cleanup_free_ char *text = NULL;
-        size_t len;
-        if (read_stdin("notice request", NOTICE_REQUEST_MAX, &text, &len) < 0)
-                return 1;
-        _cleanup_json_ json_object *o = json_tokener_parse(text);
-        struct notice_request req;
-        if (!o || notice_request_from_json(o, &req) < 0) {
-                fprintf(stderr, AGENT_HELPER_NAME ": the notice request is not valid\n");
-                return 1;
-        }
-        notice_deliver(stdout, &req);
-        return fflush(stdout) == 0 ? 0 : 1;
-}
-
 static int helper_check_policy(const char *pubkey, const char *path)
 {
         _cleanup_free_ char *data = NULL;
@@ -56,11 +41,11 @@ static int helper_check_policy(const char *pubkey, const char *path)
 
 int main(int argc, char **argv)
 {
-        if (argc == 2 && STREQ(argv[1], AGENT_HELPER_NOTIFY))
-                return helper_notify();
+        if (argc == 2 && STREQ(argv[1], AGENT_HELPER_NOTIFY_SERVER))
+                return notice_serve(STDIN_FILENO);
         if (argc == 4 && STREQ(argv[1], AGENT_HELPER_CHECK_POLICY))
                 return helper_check_policy(argv[2], argv[3]);
-        fprintf(stderr, "usage: " AGENT_HELPER_NAME " notify < request.json\n"
+        fprintf(stderr, "usage: " AGENT_HELPER_NAME " notify-server  (stdin: a SOCK_SEQPACKET socket)\n"
                         "       " AGENT_HELPER_NAME " check-policy PUBKEY PATH < policy.json\n"
                         "(run by hogo-agent, not by hand)\n");
         return 2;
