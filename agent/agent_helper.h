@@ -1,12 +1,13 @@
 /* agent_helper.h — running hogo-agent-helper, the agent's small helper program.
  *
- * Work that needs a process of its own (a notice to staff, which becomes the user to
- * reach the session bus; the policy signature check, which needs OpenSSL's EVP machinery
- * the agent would otherwise keep resident) runs in hogo-agent-helper, started with
+ * Work that needs a process of its own (notices to staff, which become the user to reach
+ * the session bus; the policy signature check, which needs OpenSSL's EVP machinery the
+ * agent would otherwise keep resident) runs in hogo-agent-helper, started with
  * posix_spawn(): vfork semantics, so the agent's page tables are never copied and its
- * threads and mappings cost nothing per child. The helper gets its input on stdin (a
- * memfd, so writing it can never block the agent), writes its answer to stdout, and
- * starts in a process group of its own with every signal at its default and unblocked.
+ * threads and mappings cost nothing per start. The helper starts in a process group of
+ * its own with every signal at its default and unblocked, and only fds 0-2: for the policy
+ * check its input on stdin (a sealed memfd, so writing it can never block the agent) and
+ * its answer on stdout; for notices one socket as both (notice_server.h).
  */
 #ifndef HOGO_AGENT_AGENT_HELPER_H
 #define HOGO_AGENT_AGENT_HELPER_H

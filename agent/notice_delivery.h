@@ -1,12 +1,12 @@
 /* notice_delivery.h — showing one notice to staff, in hogo-agent-helper (see notify.h).
  *
- * The agent hands the helper a notice_request as JSON on stdin; the helper asks logind for
- * the sessions, and for each user concerned renders the notice in that user's language
+ * The agent sends the notice server (notice_server.h) a notice_request as JSON; a worker
+ * asks logind for the sessions, and for each user concerned renders the notice in that user's language
  * and forks a grandchild that becomes the user (groups, gid, uid) and calls
  * org.freedesktop.Notifications.Notify on the user's session bus: the bus authenticates
  * the connecting uid, and a notice must never be a way into a user's session with root's
- * rights. When no daemon answers, the helper writes the notice to the user's terminals.
- * It answers with one JSON line per user on stdout:
+ * rights. When no daemon answers, the worker writes the notice to the user's terminals.
+ * It answers with one JSON line per user:
  *   {"id","user","uid","shown":"graphical"|"terminals"|"none","graphical_sessions",
  *    "terminals","language"?,"reason"?}
  */
