@@ -28,8 +28,8 @@ int agent_helper_path(const struct agent_config *config, char **ret)
                 *ret = p;
                 return 0;
         }
-        /* a build tree: the helper is built beside hogo-agent. Only a root-owned file is
-         * taken from there, as an installed agent's directory is root's. */
+        /* a build tree: the helper is built beside hogo-agent. Only a file owned by the
+         * agent's user and writable by no one else is taken from there. */
         char self[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
         if (n > 0) {
@@ -41,7 +41,8 @@ int agent_helper_path(const struct agent_config *config, char **ret)
                         struct stat st;
                         if (asprintf(&p, "%s/%s", self, AGENT_HELPER_NAME) < 0)
                                 return -ENOMEM;
-                        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
+                        if (stat(p, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+                            (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) {
                                 *ret = p;
                                 return 0;
                         }
