@@ -29,7 +29,9 @@
 
 /* the server has NOTIFY_CHILD_TIMEOUT_USEC per notice; this is for a server that hangs */
 #define NOTIFY_SERVER_TIMEOUT_USEC (NOTIFY_CHILD_TIMEOUT_USEC + 5 * 1000000ull)
+#ifndef NOTIFY_SERVER_IDLE_USEC /* a build may shorten it to exercise the idle path */
 #define NOTIFY_SERVER_IDLE_USEC (60 * 1000000ull)
+#endif
 #define NOTIFY_MESSAGE_MAX (64 * 1024)
 
 /* The running notice server. */
@@ -217,8 +219,14 @@ static int on_server_io(sd_event_source *es, int fd, uint32_t revents, void *use
 static int on_server_exit(sd_event_source *es, const siginfo_t *si, void *userdata)
 {
         struct notifier *n = userdata;
-        if (es != n->server.child)
-                return 0; /* one let go of (idle, or stopped): reaped, nothing more to do */
+        if (es != n->server.child) {
+                /* one let go of (idle, or stopped) is reaped now: its floating source,
+                 * owned by the loop until here, goes too */
+                sd_event_source_ref(es);
+                (void)sd_event_source_set_floating(es, false);
+                sd_event_source_disable_unref(es);
+                return 0;
+        }
         server_drain(n);
         char reason[160];
         snprintf(reason, sizeof reason, "the notice helper failed (%s %d)",
