@@ -76,7 +76,7 @@ TOOL_BINS := $(patsubst %.c,$(BUILD)/%,$(TOOL_SRCS))
 LOCALE_MOS := $(patsubst po/%.po,$(BUILD)/locale/%/LC_MESSAGES/hogo-agent.mo,$(wildcard po/*.po))
 
 .PHONY: all bins unit-bins tool-bins check unit bench run install deb fuzz fuzzers \
-        format lint clean deps
+        format lint clean deps bench-deps
 all: bins unit-bins tool-bins $(LOCALE_MOS)
 
 bins: $(BINS)
@@ -127,11 +127,15 @@ $(BUILD)/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(ALL_LIBS)
 
 .SECONDARY:
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -path $(BUILD)/peers -prune -o -name '*.d' -type f -print 2>/dev/null)
 
 # --- tests -----------------------------------------------------------------------------
 deps:
 	@scripts/install-deps
+
+# the test dependencies plus the peers the benchmarks measure against (build/peers/)
+bench-deps:
+	@scripts/install-deps --bench
 
 check: deps
 	$(MAKE) all
@@ -146,7 +150,7 @@ fuzz: deps
 	tests/fuzz/run $(FUZZ_SECONDS)
 
 # --- benchmarks, run, packaging ----------------------------------------------------------
-bench: deps all
+bench: bench-deps all
 	bench/run
 
 run:

@@ -31,6 +31,7 @@
 #include <pwd.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -1224,6 +1225,14 @@ static void window_config(const struct policy *p, struct bulk_window_config *ret
         };
 }
 
+
+#define CACHE_BYTES (CACHE_SLOTS * sizeof(struct cache_slot))
+/* Every slot empty again; the kernel hands out zeroed pages when they are next used. */
+static void cache_clear(struct files_source *s)
+{
+        if (madvise(s->cache, CACHE_BYTES, MADV_DONTNEED) < 0)
+                memset(s->cache, 0, CACHE_BYTES);
+}
 static int files_apply_policy(void *self, const struct policy *policy)
 {
         struct files_source *s = self;
@@ -1241,7 +1250,7 @@ static int files_apply_policy(void *self, const struct policy *policy)
         rules_clear(&s->rules);
         s->rules = rules;
         /* globs or the attribute may have changed: every cached answer is stale */
-        memset(s->cache, 0, CACHE_SLOTS * sizeof *s->cache);
+        cache_clear(s);
         if (!wc.block)
                 s->n_blocked = 0;
         pthread_mutex_unlock(&s->lock);
@@ -1299,7 +1308,8 @@ static void files_shutdown(void *self)
         failed_places_rotate(s);
         bulk_window_free(s->window);
         rules_clear(&s->rules);
-        free(s->cache);
+        if (s->cache)
+                munmap(s->cache, CACHE_BYTES);
         pthread_mutex_destroy(&s->lock);
         free(s);
 }
@@ -1313,7 +1323,11 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
         s->self = getpid();
         s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = s->perm_stop_efd = -1;
         pthread_mutex_init(&s->lock, NULL);
-        s->cache = calloc(CACHE_SLOTS, sizeof *s->cache);
+        /* its own mapping: untouched slots cost no memory, and clearing it gives the
+         * pages back (an idle agent's resident memory) */
+        s->cache = mmap(NULL, CACHE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (s->cache == MAP_FAILED)
+                s->cache = NULL;
         struct bulk_window_config wc;
         window_config(policy, &wc);
         int r = s->cache ? bulk_window_new(&wc, &s->window) : -ENOMEM;

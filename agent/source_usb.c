@@ -15,12 +15,26 @@
  * only says where to look, every fact is re-read from sysfs. A new policy, or an approval
  * running out, re-evaluates every present device and takes away at once what is no longer
  * allowed.
+ *
+ * The uevent socket is served by a thread of its own, which does nothing but read the
+ * event, decide and write sysfs: nothing the main loop does (an event's fsync, the files
+ * source re-marking its mounts, forking a notice, the control socket) can hold a plug
+ * back. What a decision must record is queued (struct pending_report) and the thread
+ * wakes the main loop, which makes those events durable in the spool and shows the
+ * notices, at the highest priority, before it handles anything else. The device is
+ * unauthorized by default, so writing sysfs before the event is durable opens nothing.
+ * One mutex guards the state; the main loop takes it for a new policy, an approval
+ * running out, status and posture, and never holds it across the spool or a notice.
  */
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <pwd.h>
-#include <sys/socket.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <systemd/sd-event.h>
 #include <systemd/sd-login.h>
@@ -55,15 +69,36 @@ struct usb_device_state {
         struct usb_device_state *next;
 };
 
+/* An event a decision made, waiting for the main loop to spool it (and show its notice). */
+struct pending_report {
+        struct pending_report *next;
+        const char *type; /* static string */
+        enum event_severity severity;
+        json_object *details;
+        bool notice;
+        enum notice_kind kind;
+        char subject[256];
+        char rate_key[128];
+};
+
 struct usb_state {
+        /* guards everything below it that the uevent thread touches: the devices, the
+         * policy pointer, counters, errors, latencies and the pending reports */
+        pthread_mutex_t lock;
+        pthread_t thread;
+        bool thread_running;
+        int stop_fd;   /* eventfd: main -> thread, "exit" */
+        int report_fd; /* eventfd: thread -> main, "reports are pending" */
+        sd_event_source *report_io;
+        struct pending_report *pending, **pending_tail;
+
         struct agent *agent;
         const struct policy *policy;
         char *root;
         char *base; /* <root>/sys */
         char hostname[HOST_NAME_MAX + 1];
 
-        int fd;
-        sd_event_source *io;
+        int fd; /* the uevent socket, read by the uevent thread only */
         sd_event_source *expiry;
 
         struct usb_device_state *devices;
@@ -308,12 +343,21 @@ static void device_identity_to_json(const struct usb_device_state *d, json_objec
         json_object_object_add(o, "port", json_object_new_string(d->name));
 }
 
-static void report(struct usb_state *u, struct usb_device_state *d, const char *type,
-                   enum event_severity severity)
+/* Queues the event for d (with u->lock held); the main loop spools it (flush_reports).
+ * Returns the queued report, for a notice to be attached, or NULL when out of memory (the
+ * event is then only logged). */
+static struct pending_report *report(struct usb_state *u, struct usb_device_state *d,
+                                     const char *type, enum event_severity severity)
 {
+        struct pending_report *p = calloc(1, sizeof *p);
         json_object *details = json_object_new_object();
-        if (!details)
-                return;
+        if (!p || !details) {
+                free(p);
+                json_object_put(details);
+                log_error("Out of memory recording %s for USB device %s; the decision stands",
+                          type, d->name);
+                return NULL;
+        }
         device_identity_to_json(d, details);
         json_object_object_add(details, "devpath", json_object_new_string(d->devpath));
         if (d->decision && u->policy)
@@ -325,23 +369,54 @@ static void report(struct usb_state *u, struct usb_device_state *d, const char *
         }
         if (d->read_only_failed)
                 json_object_object_add(details, "read_only_failed", json_object_new_boolean(true));
-
-        _cleanup_free_ char *user = active_user();
-        (void)agent_emit(u->agent, type, severity, user, details);
+        p->type = type;
+        p->severity = severity;
+        p->details = details;
+        *u->pending_tail = p;
+        u->pending_tail = &p->next;
+        return p;
 }
 
-static void notify_staff(struct usb_state *u, struct usb_device_state *d, enum notice_kind kind)
+/* A notice to staff about d goes with the event p. */
+static void notify_staff(struct pending_report *p, const struct usb_device_state *d,
+                         enum notice_kind kind)
 {
-        char subject[256], key[128];
-        snprintf(subject, sizeof subject, "%s%s%s (%04x:%04x)",
+        if (!p)
+                return;
+        p->notice = true;
+        p->kind = kind;
+        snprintf(p->subject, sizeof p->subject, "%s%s%s (%04x:%04x)",
                  d->facts.manufacturer ? d->facts.manufacturer : "",
                  d->facts.manufacturer && d->facts.product ? " " : "",
                  d->facts.product ? d->facts.product : "USB", d->facts.vendor_id, d->facts.product_id);
-        snprintf(key, sizeof key, "usb:%04x:%04x:%s", d->facts.vendor_id, d->facts.product_id,
-                 d->facts.serial ? d->facts.serial : "");
-        struct notice n = { .kind = kind, .subject = subject, .rate_key = key };
+        snprintf(p->rate_key, sizeof p->rate_key, "usb:%04x:%04x:%s", d->facts.vendor_id,
+                 d->facts.product_id, d->facts.serial ? d->facts.serial : "");
+}
+
+/* Main loop only, without u->lock: spools every queued event (security ones durable when
+ * this returns) against the active session's user and, unless shutting down, shows their
+ * notices. */
+static void flush_reports(struct usb_state *u, bool notices)
+{
+        pthread_mutex_lock(&u->lock);
+        struct pending_report *list = u->pending;
+        u->pending = NULL;
+        u->pending_tail = &u->pending;
+        pthread_mutex_unlock(&u->lock);
+        if (!list)
+                return;
+
         _cleanup_free_ char *user = active_user();
-        agent_notice(u->agent, user, &n);
+        for (struct pending_report *p = list, *next; p; p = next) {
+                next = p->next;
+                (void)agent_emit(u->agent, p->type, p->severity, user, TAKE_PTR(p->details));
+                if (p->notice && notices) {
+                        struct notice n = { .kind = p->kind, .subject = p->subject,
+                                            .rate_key = p->rate_key };
+                        agent_notice(u->agent, user, &n);
+                }
+                free(p);
+        }
 }
 
 static void note_block(struct usb_state *u)
@@ -367,19 +442,19 @@ static void device_report(struct usb_state *u, struct usb_device_state *d)
         case USB_OUTCOME_BLOCKED:
                 u->n_blocked++;
                 note_block(u);
-                report(u, d, "usb.blocked", EVENT_SEVERITY_WARNING);
-                notify_staff(u, d, NOTICE_USB_BLOCKED);
+                notify_staff(report(u, d, "usb.blocked", EVENT_SEVERITY_WARNING), d,
+                             NOTICE_USB_BLOCKED);
                 break;
         case USB_OUTCOME_READ_ONLY:
                 u->n_read_only++;
-                report(u, d, "usb.read_only", EVENT_SEVERITY_NOTICE);
-                notify_staff(u, d, NOTICE_USB_READ_ONLY);
+                notify_staff(report(u, d, "usb.read_only", EVENT_SEVERITY_NOTICE), d,
+                             NOTICE_USB_READ_ONLY);
                 break;
         default:
                 u->n_allowed++;
                 /* audit mode: what would have been blocked is a security record too */
-                report(u, d, "usb.allowed",
-                       d->decision->audit ? EVENT_SEVERITY_WARNING : EVENT_SEVERITY_INFO);
+                (void)report(u, d, "usb.allowed",
+                             d->decision->audit ? EVENT_SEVERITY_WARNING : EVENT_SEVERITY_INFO);
                 break;
         }
         d->reported = true;
@@ -502,7 +577,7 @@ static void forget_vanished(struct usb_state *u)
                         continue;
                 device_unlink(u, d);
                 u->n_removed++;
-                report(u, d, "usb.removed", EVENT_SEVERITY_INFO);
+                (void)report(u, d, "usb.removed", EVENT_SEVERITY_INFO);
                 device_free(d);
         }
 }
@@ -521,7 +596,10 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 {
         struct usb_state *u = userdata;
         log_info("A removable-media approval ended; re-evaluating present USB devices");
+        pthread_mutex_lock(&u->lock);
         evaluate_all(u);
+        pthread_mutex_unlock(&u->lock);
+        flush_reports(u, true);
         (void)schedule_expiry(u);
         return 0;
 }
@@ -577,7 +655,7 @@ static void on_usb_event(struct usb_state *u, const struct uevent *ev)
                                 return;
                         device_unlink(u, d);
                         u->n_removed++;
-                        report(u, d, "usb.removed", EVENT_SEVERITY_INFO);
+                        (void)report(u, d, "usb.removed", EVENT_SEVERITY_INFO);
                         device_free(d);
                 }
                 return;
@@ -615,12 +693,13 @@ static void on_block_event(struct usb_state *u, const struct uevent *ev)
         }
 }
 
-static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/* Reads every pending uevent and acts on it (u->lock held). Returns 0 when the socket is
+ * drained, -errno when it cannot be read any more. */
+static int drain_uevents(struct usb_state *u)
 {
-        struct usb_state *u = userdata;
         char buf[UEVENT_BUFFER_SIZE + 1];
         for (;;) {
-                ssize_t n = recv(fd, buf, UEVENT_BUFFER_SIZE, MSG_DONTWAIT);
+                ssize_t n = recv(u->fd, buf, UEVENT_BUFFER_SIZE, MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 return 0;
@@ -631,7 +710,9 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
                                 evaluate_all(u);
                                 continue;
                         }
-                        return log_error_errno(negative_errno(), "Reading uevents failed: %m");
+                        int r = negative_errno();
+                        record_error(u, NULL, r, "read uevents");
+                        return r;
                 }
                 u->event_usec = monotonic_usec();
                 struct uevent ev;
@@ -644,6 +725,65 @@ static int on_uevent(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
 }
 
+/* The uevent thread: waits on the socket, decides and writes sysfs, and wakes the main
+ * loop when events are to be recorded. Nothing else runs here. */
+static void *uevent_thread(void *userdata)
+{
+        struct usb_state *u = userdata;
+        struct pollfd fds[2] = {
+                { .fd = u->fd, .events = POLLIN },
+                { .fd = u->stop_fd, .events = POLLIN },
+        };
+        for (;;) {
+                if (poll(fds, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        log_error_errno(negative_errno(), "Waiting for uevents failed: %m. "
+                                        "New USB devices stay blocked");
+                        break;
+                }
+                if (fds[1].revents)
+                        break;
+                if (!fds[0].revents)
+                        continue;
+                pthread_mutex_lock(&u->lock);
+                int r = drain_uevents(u);
+                bool queued = u->pending;
+                pthread_mutex_unlock(&u->lock);
+                if (queued)
+                        (void)eventfd_write(u->report_fd, 1);
+                if (r < 0) {
+                        log_error_errno(r, "Reading uevents failed: %m. New USB devices stay "
+                                        "blocked");
+                        break;
+                }
+        }
+        return NULL;
+}
+
+static int on_reports(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+        struct usb_state *u = userdata;
+        eventfd_t n;
+        (void)eventfd_read(fd, &n);
+        flush_reports(u, true);
+        return 0;
+}
+
+static int start_uevent_thread(struct usb_state *u)
+{
+        /* every signal blocked in the thread: they are the main loop's (signalfd) */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        int r = -pthread_create(&u->thread, NULL, uevent_thread, u);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                return r;
+        u->thread_running = true;
+        return 0;
+}
+
 /* ---- source operations ------------------------------------------------------------------ */
 
 static void usb_shutdown(void *self)
@@ -651,16 +791,28 @@ static void usb_shutdown(void *self)
         struct usb_state *u = self;
         if (!u)
                 return;
+        if (u->thread_running) {
+                (void)eventfd_write(u->stop_fd, 1);
+                pthread_join(u->thread, NULL);
+        }
+        /* decisions already made are still recorded; no notices while stopping */
+        if (u->pending_tail)
+                flush_reports(u, false);
         /* The fail-closed defaults stay: stopping the agent never opens the ports. */
-        sd_event_source_disable_unref(u->io);
+        sd_event_source_disable_unref(u->report_io);
         sd_event_source_disable_unref(u->expiry);
         if (u->fd >= 0)
                 close(u->fd);
+        if (u->stop_fd >= 0)
+                close(u->stop_fd);
+        if (u->report_fd >= 0)
+                close(u->report_fd);
         while (u->devices) {
                 struct usb_device_state *d = u->devices;
                 u->devices = d->next;
                 device_free(d);
         }
+        pthread_mutex_destroy(&u->lock);
         free(u->root);
         free(u->base);
         free(u);
@@ -671,9 +823,11 @@ static int usb_init(struct agent *agent, const struct policy *policy, void **ret
         struct usb_state *u = calloc(1, sizeof *u);
         if (!u)
                 return -ENOMEM;
+        pthread_mutex_init(&u->lock, NULL);
+        u->pending_tail = &u->pending;
         u->agent = agent;
         u->policy = policy;
-        u->fd = -1;
+        u->fd = u->stop_fd = u->report_fd = -1;
         const char *root = agent_sysfs_root(agent);
         u->root = strdup(root && *root ? root : "/");
         u->base = usb_sysfs_base(u->root);
@@ -691,21 +845,35 @@ static int usb_init(struct agent *agent, const struct policy *policy, void **ret
                 usb_shutdown(u);
                 return log_error_errno(r, "Cannot open the kernel uevent socket: %m");
         }
-        int r = sd_event_add_io(agent_event_loop(agent), &u->io, u->fd, EPOLLIN, on_uevent, u);
+        u->stop_fd = eventfd(0, EFD_CLOEXEC);
+        u->report_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (u->stop_fd < 0 || u->report_fd < 0) {
+                int r = negative_errno();
+                usb_shutdown(u);
+                return log_error_errno(r, "Cannot create the USB source's eventfds: %m");
+        }
+        int r = sd_event_add_io(agent_event_loop(agent), &u->report_io, u->report_fd, EPOLLIN,
+                                on_reports, u);
         if (r < 0) {
                 usb_shutdown(u);
-                return log_error_errno(r, "Cannot watch the uevent socket: %m");
+                return log_error_errno(r, "Cannot watch the USB source's eventfd: %m");
         }
-        /* a high priority: a plug must be decided before a timer or the control socket */
-        (void)sd_event_source_set_priority(u->io, SD_EVENT_PRIORITY_IMPORTANT);
+        /* the highest priority: a decision is made durable before anything else is done */
+        (void)sd_event_source_set_priority(u->report_io, SD_EVENT_PRIORITY_IMPORTANT);
 
         r = hubs_fail_closed(u);
         if (r < 0 && r != -ENOENT)
                 record_error(u, NULL, r, "enumerate controllers");
         evaluate_all(u);
+        flush_reports(u, true);
         (void)schedule_expiry(u);
         log_info("usb: %u of %u USB controller(s) fail closed, %s present device(s) evaluated",
                  u->n_hubs_fail_closed, u->n_hubs, u->devices ? "the" : "no");
+        r = start_uevent_thread(u);
+        if (r < 0) {
+                usb_shutdown(u);
+                return log_error_errno(r, "Cannot start the USB source's uevent thread: %m");
+        }
         *ret_self = u;
         return 0;
 }
@@ -713,8 +881,11 @@ static int usb_init(struct agent *agent, const struct policy *policy, void **ret
 static int usb_apply_policy(void *self, const struct policy *policy)
 {
         struct usb_state *u = self;
+        pthread_mutex_lock(&u->lock);
         u->policy = policy;
         evaluate_all(u);
+        pthread_mutex_unlock(&u->lock);
+        flush_reports(u, true);
         return schedule_expiry(u);
 }
 
@@ -749,9 +920,8 @@ static json_object *device_status(const struct usb_state *u, const struct usb_de
         return o;
 }
 
-static void usb_status(void *self, json_object *status)
+static void usb_status_locked(struct usb_state *u, json_object *status)
 {
-        struct usb_state *u = self;
         bool degraded = u->hub_error || u->n_hubs_fail_closed < u->n_hubs;
         json_object_object_add(status, "state", json_object_new_string(degraded ? "degraded" : "running"));
         json_object_object_add(status, "reason",
@@ -786,6 +956,14 @@ static void usb_status(void *self, json_object *status)
         json_object_object_add(status, "devices", arr);
 }
 
+static void usb_status(void *self, json_object *status)
+{
+        struct usb_state *u = self;
+        pthread_mutex_lock(&u->lock);
+        usb_status_locked(u, status);
+        pthread_mutex_unlock(&u->lock);
+}
+
 struct storage_ctx {
         const struct usb_device_state *d;
         unsigned unallowed;
@@ -808,9 +986,8 @@ static int storage_check_cb(const char *base, const char *name, const char *devp
         return 0;
 }
 
-static void usb_posture(void *self, json_object *checks)
+static void usb_posture_locked(struct usb_state *u, json_object *checks)
 {
-        struct usb_state *u = self;
         (void)hubs_fail_closed(u); /* re-asserts them, and counts what holds */
         unsigned unallowed = 0;
         for (const struct usb_device_state *d = u->devices; d; d = d->next) {
@@ -846,6 +1023,14 @@ static void usb_posture(void *self, json_object *checks)
         json_object_object_add(o, "unallowed_interfaces_authorized", json_object_new_int64(unallowed));
         json_object_object_add(o, "blocks_24h", json_object_new_int64(blocks_last_day(u)));
         json_object_object_add(checks, "removable_media", o);
+}
+
+static void usb_posture(void *self, json_object *checks)
+{
+        struct usb_state *u = self;
+        pthread_mutex_lock(&u->lock);
+        usb_posture_locked(u, checks);
+        pthread_mutex_unlock(&u->lock);
 }
 
 const struct source_ops usb_source = {

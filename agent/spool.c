@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "agent/spool_record.h"
+#include "common/atomic_tmp.h"
 #include "common/canon_json.h"
 #include "common/chain_drop.h"
 #include "common/fileio.h"
@@ -33,6 +34,8 @@ struct spool_segment {
         uint64_t low_events; /* events the size cap may drop */
         bool damaged;        /* holds bytes that are no record: never rewritten */
 };
+/* low_events of a segment not counted yet (an older segment at open, see recover_segment) */
+#define SEGMENT_LOW_UNKNOWN UINT64_MAX
 
 struct pending_record {
         uint64_t seq, ts_usec;
@@ -293,8 +296,56 @@ struct chain_walk {
         char max_hash[SHA256_HEX_LEN + 1];
 };
 
-/* Scans one segment at open: counts, damage, chain continuity; cuts a torn tail when it is
- * the last segment. */
+/* One record found at open: its seq and hash carry the walk on. check: it must follow the
+ * record the walk stands on (seq and chain). A record that is no event marks the segment
+ * damaged. */
+static void walk_record(struct spool *spool, struct spool_segment *seg, struct chain_walk *walk,
+                        const struct spool_scan_item *item, bool first, bool check)
+{
+        struct spool_entry e;
+        if (spool_entry_parse(item->payload, item->payload_len, false, &e) < 0) {
+                seg->damaged = true;
+                add_fault(spool, "corrupt_record", seg->first_seq, item->offset,
+                          "a record passes its CRC but is no event");
+                return;
+        }
+        if (first && e.first_seq != seg->first_seq)
+                add_fault(spool, "misnamed_segment", seg->first_seq, item->offset,
+                          "starts at seq %" PRIu64 " but its name says %" PRIu64
+                          " (renamed or reordered)",
+                          e.first_seq, seg->first_seq);
+        if (check && walk->last_seq != 0 && e.first_seq != walk->last_seq + 1)
+                add_fault(spool, e.first_seq > walk->last_seq ? "gap" : "reorder",
+                          seg->first_seq, item->offset,
+                          "seq %" PRIu64 " follows seq %" PRIu64, e.first_seq,
+                          walk->last_seq);
+        else if (check && walk->last_seq != 0 && STRNEQ(e.prev_hash, walk->last_hash))
+                add_fault(spool, "chain_break", seg->first_seq, item->offset,
+                          "seq %" PRIu64 " does not chain to seq %" PRIu64,
+                          e.first_seq, walk->last_seq);
+
+        walk->last_seq = e.last_seq;
+        memcpy(walk->last_hash, e.hash, sizeof walk->last_hash);
+        if (e.last_seq > walk->max_seq) {
+                walk->max_seq = e.last_seq;
+                memcpy(walk->max_hash, e.hash, sizeof walk->max_hash);
+        }
+        seg->last_seq = MAX(seg->last_seq, e.last_seq);
+        if (seg->low_events != SEGMENT_LOW_UNKNOWN && !e.tombstone &&
+            !event_severity_is_security(e.severity))
+                seg->low_events++;
+}
+
+/* Scans one segment at open: damage, where it starts and ends, chain continuity across
+ * segments; cuts a torn tail when it is the last segment.
+ *
+ * Start-up time on a full spool is the price of parsing every event, so only the last
+ * segment (the one a crash can have torn, and the one appended to) is parsed record by
+ * record. An older segment was complete and synced before the next one was created: its
+ * records are checked by CRC (a flipped bit is found and reported here), its first and
+ * last record are parsed (its name, its seq range, the chain into and out of it), and
+ * how many of its events the size cap may drop is counted when the cap first needs it.
+ * `hogoctl spool verify` and the collector still check every record's seq and hash. */
 static int recover_segment(struct spool *spool, struct spool_segment *seg, bool last,
                            struct chain_walk *walk)
 {
@@ -306,10 +357,12 @@ static int recover_segment(struct spool *spool, struct spool_segment *seg, bool 
                                        seg->first_seq, spool->dir);
 
         struct spool_scan scan;
-        struct spool_scan_item item;
+        struct spool_scan_item item, unparsed = { 0 };
         spool_scan_init(&scan, data, len);
-        bool first = true;
+        bool first = true, have_unparsed = false;
         size_t keep = len;
+        if (!last)
+                seg->low_events = SEGMENT_LOW_UNKNOWN;
         while (spool_scan_next(&scan, &item) != SPOOL_SCAN_END) {
                 if (item.kind == SPOOL_SCAN_CORRUPT) {
                         seg->damaged = true;
@@ -335,40 +388,17 @@ static int recover_segment(struct spool *spool, struct spool_segment *seg, bool 
                         }
                         continue;
                 }
-
-                struct spool_entry e;
-                if (spool_entry_parse(item.payload, item.payload_len, false, &e) < 0) {
-                        seg->damaged = true;
-                        add_fault(spool, "corrupt_record", seg->first_seq, item.offset,
-                                  "a record passes its CRC but is no event");
+                if (!last && !first) {
+                        unparsed = item; /* parsed only if it turns out to be the last */
+                        have_unparsed = true;
                         continue;
                 }
-                if (first && e.first_seq != seg->first_seq)
-                        add_fault(spool, "misnamed_segment", seg->first_seq, item.offset,
-                                  "starts at seq %" PRIu64 " but its name says %" PRIu64
-                                  " (renamed or reordered)",
-                                  e.first_seq, seg->first_seq);
+                walk_record(spool, seg, walk, &item, first, true);
                 first = false;
-                if (walk->last_seq != 0 && e.first_seq != walk->last_seq + 1)
-                        add_fault(spool, e.first_seq > walk->last_seq ? "gap" : "reorder",
-                                  seg->first_seq, item.offset,
-                                  "seq %" PRIu64 " follows seq %" PRIu64, e.first_seq,
-                                  walk->last_seq);
-                else if (walk->last_seq != 0 && STRNEQ(e.prev_hash, walk->last_hash))
-                        add_fault(spool, "chain_break", seg->first_seq, item.offset,
-                                  "seq %" PRIu64 " does not chain to seq %" PRIu64,
-                                  e.first_seq, walk->last_seq);
-
-                walk->last_seq = e.last_seq;
-                memcpy(walk->last_hash, e.hash, sizeof walk->last_hash);
-                if (e.last_seq > walk->max_seq) {
-                        walk->max_seq = e.last_seq;
-                        memcpy(walk->max_hash, e.hash, sizeof walk->max_hash);
-                }
-                seg->last_seq = MAX(seg->last_seq, e.last_seq);
-                if (!e.tombstone && !event_severity_is_security(e.severity))
-                        seg->low_events++;
         }
+        /* the last record of an older segment: where it ends, and where the chain goes on */
+        if (have_unparsed)
+                walk_record(spool, seg, walk, &unparsed, false, false);
         seg->bytes = keep;
 
         if (last) {
@@ -436,6 +466,16 @@ int spool_open(const struct spool_options *options, struct spool **ret)
                           "until the uplink rewrites it",
                           spool->dir, strerror(-r));
                 spool->acked_seq = 0;
+        }
+
+        /* what an uplink killed mid-write left in its directory (it cleans up too, when it
+         * starts again) */
+        static const char *const uplink_files[] = { SPOOL_ACKED_FILE, SPOOL_UPLINK_STATUS_FILE };
+        for (size_t i = 0; i < ELEMENTSOF(uplink_files); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "%s/%s", spool->dir, uplink_files[i]) < 0)
+                        return -ENOMEM;
+                (void)atomic_tmp_remove_stale(path);
         }
 
         _cleanup_free_ uint64_t *firsts = NULL;
@@ -804,14 +844,20 @@ static int64_t overflow_segment(struct spool *spool, size_t index, uint64_t need
         size_t n = 0, cap = 0;
         struct spool_scan scan;
         struct spool_scan_item item;
+        uint64_t low = 0;
         spool_scan_init(&scan, data, len);
         while (spool_scan_next(&scan, &item) != SPOOL_SCAN_END) {
                 struct spool_entry e;
                 if (item.kind != SPOOL_SCAN_RECORD ||
                     spool_entry_parse(item.payload, item.payload_len, false, &e) < 0) {
+                        /* damage the CRC-only check at open could not see */
+                        if (item.kind == SPOOL_SCAN_RECORD)
+                                add_fault(spool, "corrupt_record", seg->first_seq, item.offset,
+                                          "a record passes its CRC but is no event");
                         seg->damaged = true; /* keep the evidence as it is */
                         return 0;
                 }
+                low += !e.tombstone && !event_severity_is_security(e.severity);
                 if (n == cap) {
                         cap = cap ? cap * 2 : 1024;
                         struct spool_overflow_record *nr = realloc(recs, cap * sizeof *nr);
@@ -826,6 +872,7 @@ static int64_t overflow_segment(struct spool *spool, size_t index, uint64_t need
                 recs[n] = (struct spool_overflow_record){ .entry = e, .size = (uint32_t)item.size };
                 offsets[n++] = item.offset;
         }
+        seg->low_events = low; /* counted now if open left it unknown */
 
         _cleanup_free_ struct chain_drop *drops = NULL;
         size_t n_drops;

@@ -8,21 +8,14 @@
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${HOGO_BUILD:-$SRC/build}
+. "$SRC/bench/agent_lib.sh"
 SECONDS_IDLE=${IDLE_SECONDS:-60}
 T=$(mktemp -d "${TMPDIR:-/tmp}/hogo-bench-idle.XXXXXX")
 PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-"$BUILD/hogoctl" policy keygen --out "$T/keys" >/dev/null
-"$BUILD/hogoctl" policy sign --key "$T/keys/policy-signing.key" \
-    "$SRC/policy/examples/strict-default.json" >"$T/policy.json.tmp"
-mkdir -p "$T/policy" && mv "$T/policy.json.tmp" "$T/policy/policy.json"
-cat >"$T/agent.json" <<JSON
-{"spool_dir": "$T/spool", "policy_dir": "$T/policy", "policy_pubkey": "$T/keys/policy-signing.pub",
- "state_dir": "$T/state", "control_socket": "$T/agent.sock", "log_level": "warning",
- "notify": {"locale_dir": "$BUILD/locale"}}
-JSON
+agent_bench_config "$T" "$T/spool"
 
 # the system bus of the machine when there is one: the agent idles as it would in service
 "$BUILD/hogo-agent" -d -c "$T/agent.json" 2>"$T/agent.log" &
@@ -43,6 +36,20 @@ hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$PID/status")
 # most of RSS is shared library text (libcrypto, libc) that every process shares; the
 # agent's own memory is its private dirty pages
 priv=$(awk '/^Private_Dirty:/ {print $2}' "/proc/$PID/smaps_rollup")
+
+# where the resident memory is: per mapping (a library, the heap, anonymous memory). Most
+# of it is shared library pages; [anonymous] is mostly the files source's mark cache
+# (its slots are filled by the machine's file opens, so it grows on a busy machine).
+smaps_breakdown() {
+    awk '/^[0-9a-f]+-[0-9a-f]+ / { n = NF >= 6 ? $6 : "[anonymous]"; sub(".*/", "", n); next }
+         /^Rss:/ { rss[n] += $2 } /^Private_Dirty:/ { pd[n] += $2 }
+         END { for (n in rss) if (rss[n] > 0) printf "%d %d %s\n", rss[n], pd[n], n }' "/proc/$PID/smaps" |
+        sort -rn | head -n "${SMAPS_TOP:-12}" |
+        awk '{ printf "agent_idle:   %7.2f MiB RSS %7.2f MiB private dirty  %s\n", $1 / 1024, $2 / 1024, $3 }'
+}
+echo "agent_idle: resident memory by mapping (largest first):"
+smaps_breakdown
+echo "agent_idle: threads $(awk '/^Threads:/ {print $2}' "/proc/$PID/status")"
 
 awk -v t="$((t1 - t0))" -v hz="$hz" -v ns="$((s1 - s0))" -v rss="$rss" -v hwm="$hwm" -v priv="$priv" -v w="$((w1 - w0))" 'BEGIN {
     secs = ns / 1e9; cpu = 100 * (t / hz) / secs

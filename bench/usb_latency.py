@@ -15,10 +15,14 @@
 # decision_latency_usec), which leaves out the harness's sending and polling.
 # usbguard runs as usbguard_harness.py runs it (its configuration, in a PID namespace so
 # that it accepts the testbed's uevents); that script is found through HOGO_BENCH_PEERS or
-# ../shared/bench-peers.
+# ../shared/bench-peers. The daemon is the copy `scripts/install-deps --bench` (run by
+# `make bench`) unpacks from Debian's .debs into build/peers/root, never installed, so no
+# usbguard.service is ever enabled; an installed /usr/sbin/usbguard-daemon is the fallback.
 #
 #   bench/usb_latency.py     USB_BENCH_CYCLES (1000), USB_BENCH_GAP_MS (10),
-#                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR
+#                            USB_BENCH_SERIALS=same (one stick replugged), USB_BENCH_SPOOL_DIR,
+#                            USB_BENCH_TESTBED_DIR (/dev/shm; "" for $TMPDIR),
+#                            USB_BENCH_BASELINE=DIR (a second hogo build, in the same rounds)
 import json
 import os
 import shutil
@@ -52,6 +56,14 @@ def vmrss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return -1
+
+
+def cpu_ms(pid):
+    """utime+stime of pid (all its threads) and of its reaped children, in ms."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) * 1000 / tick, (int(fields[13]) + int(fields[14])) * 1000 / tick
 
 
 def pct(v, p):
@@ -117,11 +129,18 @@ def measure(k, recording, want, authorized_before, hub_default):
         auth = os.path.join(d.dir, "authorized")
         t0 = time.monotonic_ns()
         d.add()
+        sent = time.monotonic_ns()
         deadline = t0 + 2_000_000_000
-        ok = False
-        while time.monotonic_ns() < deadline:
+        ok, gap, last = False, 0, sent
+        while True:
+            now = time.monotonic_ns()
+            gap, last = max(gap, now - last), now
+            # the last look comes after the deadline, so that a harness that overslept
+            # does not count a written attribute as a miss
             if read(auth) == want:
                 ok = True
+                break
+            if now >= deadline:
                 break
             time.sleep(POLL)
         t1 = time.monotonic_ns()
@@ -129,6 +148,14 @@ def measure(k, recording, want, authorized_before, hub_default):
             lat.append((t1 - t0) / 1e6)
         else:
             missed += 1
+            # written later, or never (the event lost)? and how long the harness itself
+            # went without polling
+            late = next((time.monotonic_ns() for _ in range(3000) if read(auth) == want or
+                         time.sleep(0.001)), None)
+            print(f"MISS plug {i}: sending took {(sent - t0) / 1e6:.1f} ms, longest gap between "
+                  f"polls {gap / 1e6:.1f} ms, " +
+                  (f"written {(late - t0) / 1e6:.0f} ms after the uevent" if late else
+                   "still not written 5 s after the uevent"), flush=True)
             if missed >= 3 and not lat:
                 break
         d.remove()
@@ -140,7 +167,7 @@ def samples(label, lat, missed):
     print("SAMPLES " + json.dumps({"label": label, "lat": lat, "missed": missed}), flush=True)
 
 
-def run_hogo():
+def run_hogo(build=BUILD, name="hogo-agent"):
     # USB_BENCH_SPOOL_DIR: where the agent's spool (and its fdatasync) lives; default $TMPDIR
     work = tempfile.mkdtemp(prefix="hogo-usb-bench.", dir=os.environ.get("USB_BENCH_SPOOL_DIR"))
     k = FakeUsbKernel()
@@ -152,7 +179,7 @@ def run_hogo():
                    "notify": {"fallback": "none"}, "log_level": "warning", "sysfs_root": "/"}, f)
     log = open(os.path.join(work, "agent.log"), "w")
     wrap = os.environ.get("USB_BENCH_WRAP", "").split()
-    agent = subprocess.Popen(wrap + [os.path.join(BUILD, "hogo-agent"), "-c", config, "-d"], stdout=log,
+    agent = subprocess.Popen(wrap + [os.path.join(build, "hogo-agent"), "-c", config, "-d"], stdout=log,
                              stderr=subprocess.STDOUT)
     try:
         if not k.wait(lambda: k.hub_attr("usb1", "authorized_default") == "0", 10):
@@ -160,16 +187,19 @@ def run_hogo():
             return 1
         time.sleep(1.0)
         rss0 = vmrss_kb(agent.pid)
+        cpu0 = cpu_ms(agent.pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
-        samples("hogo-agent, stick: uevent to authorized=0", lat, missed)
+        cpu1 = cpu_ms(agent.pid)
+        print(f"CPU {name} {cpu1[0] - cpu0[0]:.0f} {cpu1[1] - cpu0[1]:.0f} {len(lat) + missed}")
+        samples(f"{name}, stick: uevent to authorized=0", lat, missed)
         lat, missed = measure(k, "keyboard", "1", "0", "0")
-        samples("hogo-agent, keyboard: uevent to authorized=1", lat, missed)
-        print(f"RSS hogo-agent {rss0} {vmrss_kb(agent.pid)}")
-        r = subprocess.run([os.path.join(BUILD, "hogoctl"), "status", "--json", "--socket",
+        samples(f"{name}, keyboard: uevent to authorized=1", lat, missed)
+        print(f"RSS {name} {rss0} {vmrss_kb(agent.pid)}")
+        r = subprocess.run([os.path.join(build, "hogoctl"), "status", "--json", "--socket",
                             os.path.join(work, "agent.sock")], capture_output=True, text=True)
         try:
             lat = json.loads(r.stdout)["sources"]["usb"]["decision_latency_usec"]
-            print(f"OWN last {lat['n']}: p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} "
+            print(f"OWN {name}'s own recv()-to-write time, last {lat['n']}: p50={lat['p50'] / 1000:.3f} p99={lat['p99'] / 1000:.3f} "
                   f"max={lat['max'] / 1000:.3f} ms")
         except (ValueError, KeyError):
             pass
@@ -193,14 +223,30 @@ def peer_harness():
     return None
 
 
+# usbguard as scripts/install-deps --bench leaves it: Debian's .debs unpacked, not installed
+PEERS = os.environ.get("HOGO_PEERS_DIR") or os.path.join(SRC, "build/peers")
+
+
+def usbguard_daemon(k):
+    """The usbguard-daemon to measure and the environment it runs in: the unpacked copy
+    under build/peers/root (its libusbguard beside it), else an installed one. umockdev sets
+    UMOCKDEV_DIR in the C environment only, so it is passed on explicitly."""
+    env = dict(os.environ, UMOCKDEV_DIR=k.tb.get_root_dir())
+    root = os.path.join(PEERS, "root")
+    daemon = os.path.join(root, "usr/sbin/usbguard-daemon")
+    if os.access(daemon, os.X_OK):
+        libs = os.path.join(root, "usr/lib/x86_64-linux-gnu")
+        env["LD_LIBRARY_PATH"] = ":".join(p for p in (libs, os.environ.get("LD_LIBRARY_PATH")) if p)
+        return daemon, env
+    if os.access("/usr/sbin/usbguard-daemon", os.X_OK):
+        return "/usr/sbin/usbguard-daemon", env
+    return None, None
+
+
 def run_usbguard():
     harness = peer_harness()
     if not harness:
         print("usbguard: ../shared/bench-peers/usbguard_harness.py not found (set HOGO_BENCH_PEERS); skipped")
-        return 0
-    if not os.path.exists("/usr/sbin/usbguard-daemon"):
-        print("usbguard: not installed (apt-get install usbguard; note that the package enables "
-              "usbguard.service on a systemd machine); skipped")
         return 0
     import importlib.util
     spec = importlib.util.spec_from_file_location("usbguard_harness", harness)
@@ -209,19 +255,31 @@ def run_usbguard():
 
     work = tempfile.mkdtemp(prefix="hogo-usbguard-bench.")
     k = FakeUsbKernel()
+    daemon, env = usbguard_daemon(k)
+    if not daemon:
+        print(f"usbguard: not found in {PEERS} (scripts/install-deps --bench unpacks it there, "
+              "`make bench` runs it); skipped")
+        return 0
     conf = ug.write_conf(os.path.join(work, "ug"), "uevent")
     log = open(os.path.join(work, "daemon.log"), "w")
-    proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", "/usr/sbin/usbguard-daemon", "-k",
-                             "-P", "-c", conf], stdout=log, stderr=subprocess.STDOUT)
+    # a process group of its own, so that nothing of it outlives this round (a daemon left
+    # running keeps its IPC socket and the next round's daemon cannot start)
+    proc = subprocess.Popen(["unshare", "-p", "-f", "--kill-child", daemon, "-k", "-P", "-c", conf],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         pid = ug.daemon_pid(proc, "pidns")
         time.sleep(2.0)
         if proc.poll() is not None:
-            print("usbguard-daemon exited; see its log")
+            with open(os.path.join(work, "daemon.log")) as f:
+                print("usbguard-daemon exited: " + f.read()[-1500:].replace("\n", "\n  "))
             return 1
         rss0 = vmrss_kb(pid)
+        cpu0 = cpu_ms(pid)
         lat, missed = measure(k, "stick", "0", "1", "1")
+        cpu1 = cpu_ms(pid)
+        print(f"CPU usbguard-daemon {cpu1[0] - cpu0[0]:.0f} {cpu1[1] - cpu0[1]:.0f} {len(lat) + missed}")
         samples("usbguard-daemon, stick: uevent to authorized=0", lat, missed)
+        print(f"PEER {daemon}")
         print(f"RSS usbguard-daemon {rss0} {vmrss_kb(pid)}")
         if not lat:
             with open(os.path.join(work, "daemon.log")) as f:
@@ -234,14 +292,21 @@ def run_usbguard():
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
 ROUNDS = int(os.environ.get("USB_BENCH_ROUNDS", "4"))
+# USB_BENCH_BASELINE=DIR: another build of hogo (e.g. main's build/) measured in the same
+# rounds, to judge a change to the agent side by side
+BASELINE = os.environ.get("USB_BENCH_BASELINE")
 
 
 def main():
@@ -249,15 +314,27 @@ def main():
     # the daemons take turns (ROUNDS rounds of CYCLES / ROUNDS plugs each) so that a change
     # in the machine's load during the run falls on both alike.
     if len(sys.argv) > 1:
-        return {"hogo": run_hogo, "usbguard": run_usbguard}[sys.argv[1]]()
+        return {"hogo": run_hogo, "usbguard": run_usbguard,
+                "baseline": lambda: run_hogo(BASELINE, "hogo-agent (baseline)")}[sys.argv[1]]()
     per_round = max(1, CYCLES // ROUNDS)
+    # The testbed (umockdev's sysfs) on a tmpfs of its own, as sysfs is a mount of its own: on
+    # the root file system every poll of `authorized` is an open the agent's files source is
+    # told about (it marks the mount of the data directories), and ext4 writes a truncated
+    # and rewritten attribute back at close; neither happens with the real sysfs. The spool
+    # stays on disk (USB_BENCH_SPOOL_DIR, default the usual temporary directory).
+    env = dict(os.environ, USB_BENCH_CYCLES=str(per_round))
+    env.setdefault("USB_BENCH_SPOOL_DIR", tempfile.gettempdir())
+    testbed_dir = os.environ.get("USB_BENCH_TESTBED_DIR", "/dev/shm")
+    if testbed_dir and os.path.isdir(testbed_dir):
+        env["TMPDIR"] = testbed_dir
     print(f"USB decision latency: {per_round * ROUNDS} plug events per daemon and device, in {ROUNDS} "
-          f"alternating rounds; polling about every 0.1 ms; load average {os.getloadavg()[0]:.1f}")
-    lat, missed, rss, own, rc = {}, {}, {}, [], 0
+          f"alternating rounds; polling about every 0.1 ms; testbed in {env.get('TMPDIR', '$TMPDIR')}, "
+          f"hogo-agent's spool in {env['USB_BENCH_SPOOL_DIR']}; load average {os.getloadavg()[0]:.1f}")
+    lat, missed, rss, own, peer, cpu, rc = {}, {}, {}, [], set(), {}, 0
     for _ in range(ROUNDS):
-        for daemon in ("hogo", "usbguard"):
+        for daemon in ("hogo", "usbguard") + (("baseline",) if BASELINE else ()):
             r = subprocess.run([sys.executable, os.path.abspath(__file__), daemon], capture_output=True,
-                               text=True, env=dict(os.environ, USB_BENCH_CYCLES=str(per_round)))
+                               text=True, env=env)
             rc |= r.returncode
             for line in r.stdout.splitlines():
                 if line.startswith("SAMPLES "):
@@ -265,19 +342,32 @@ def main():
                     lat.setdefault(d["label"], []).extend(d["lat"])
                     missed[d["label"]] = missed.get(d["label"], 0) + d["missed"]
                 elif line.startswith("RSS "):
-                    _, name, start, end = line.split()
+                    name, start, end = line[4:].rsplit(" ", 2)
                     rss.setdefault(name, []).append((int(start), int(end)))
                 elif line.startswith("OWN "):
                     own.append(line[4:])
+                elif line.startswith("CPU "):
+                    name, own_ms, children_ms, plugs = line[4:].rsplit(" ", 3)
+                    c = cpu.setdefault(name, [0.0, 0.0, 0])
+                    c[0], c[1], c[2] = c[0] + float(own_ms), c[1] + float(children_ms), c[2] + int(plugs)
+                elif line.startswith("PEER "):
+                    peer.add(line[5:])
                 else:
-                    print(line)
+                    print(f"[{daemon}] {line}")
     for label in lat:
         print(f"{summary(label, lat[label])} missed={missed[label]}")
     for name, v in rss.items():
         print(f"{name} VmRSS after start: {min(s for s, _ in v)}-{max(s for s, _ in v)} kB, "
               f"after its plugs: {min(e for _, e in v)}-{max(e for _, e in v)} kB")
+    for name, (own_ms, children_ms, plugs) in cpu.items():
+        print(f"{name} CPU time (utime+stime) per stick plug: {own_ms / max(plugs, 1):.3f} ms"
+              + (f", {children_ms / max(plugs, 1):.3f} ms more in its notice processes"
+                 if children_ms else ""))
     for o in own:
-        print(f"hogo-agent's own recv()-to-write time, {o}")
+        print(o)
+    for p in sorted(peer):
+        print(f"usbguard-daemon measured: {p}")
+    print("target (issue 6): hogo-agent's stick p99 at or below usbguard-daemon's, its VmRSS below")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return rc
 

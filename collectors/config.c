@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <netinet/in.h>
 
+#include "collectors/ingest.h"
 #include "common/canon_json.h"
 #include "common/fileio.h"
 #include "common/json_strict.h"
@@ -232,14 +233,15 @@ static int parse_limits(json_object *o, struct collector_config *c, char *err, s
         static const char *const known[] = { "max_body_bytes", "max_batch_events",
                                              "timeout_seconds", "handshake_seconds",
                                              "request_seconds", "max_connections",
-                                             "revocation_refresh_ms" };
+                                             "revocation_refresh_ms", "gap_declaration_seconds" };
         int r = check_members(o, "limits", known, ELEMENTSOF(known), err, errlen);
         if (r < 0)
                 return r;
         uint64_t body = c->limits.max_body_bytes, events = c->limits.max_batch_events,
                  timeout = c->limits.timeout_seconds, refresh = c->limits.revocation_refresh_ms,
                  handshake = c->limits.handshake_seconds, request = c->limits.request_seconds,
-                 connections = c->limits.max_connections;
+                 connections = c->limits.max_connections,
+                 gap_wait = c->limits.gap_declaration_seconds;
         /* The contract caps a batch at 1,000 events / 1 MiB; a site may only lower it. */
         if ((r = get_uint(o, "limits", "max_body_bytes", 1024, 1024 * 1024, &body, err, errlen)) < 0 ||
             (r = get_uint(o, "limits", "max_batch_events", 1, 1000, &events, err, errlen)) < 0 ||
@@ -249,8 +251,11 @@ static int parse_limits(json_object *o, struct collector_config *c, char *err, s
             (r = get_uint(o, "limits", "max_connections", 1, 1000000, &connections, err,
                           errlen)) < 0 ||
             (r = get_uint(o, "limits", "revocation_refresh_ms", 10, 60000, &refresh, err,
-                          errlen)) < 0)
+                          errlen)) < 0 ||
+            (r = get_uint(o, "limits", "gap_declaration_seconds", 0, 7 * 24 * 3600, &gap_wait,
+                          err, errlen)) < 0)
                 return r;
+        c->limits.gap_declaration_seconds = (unsigned)gap_wait;
         c->limits.handshake_seconds = (unsigned)handshake;
         c->limits.request_seconds = (unsigned)request;
         c->limits.max_connections = (unsigned)connections;
@@ -285,6 +290,7 @@ int config_parse(const char *text, size_t len, struct collector_config **ret, ch
                 .request_seconds = 30,
                 .max_connections = 4096,
                 .revocation_refresh_ms = 250,
+                .gap_declaration_seconds = INGEST_GAP_DECLARATION_WAIT_SECONDS,
         };
         c->log_level = LOG_INFO;
 

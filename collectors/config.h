@@ -14,7 +14,8 @@
  *     "store": { "sqlite": "/var/lib/hogo/collector.db" },   or { "postgres": "conninfo" }
  *     "limits": { "max_body_bytes": 1048576, "max_batch_events": 1000,
  *                 "timeout_seconds": 10, "handshake_seconds": 10, "request_seconds": 30,
- *                 "max_connections": 4096, "revocation_refresh_ms": 250 },
+ *                 "max_connections": 4096, "revocation_refresh_ms": 250,
+ *                 "gap_declaration_seconds": 3600 },   a chain gap's wait for its declaration
  *     "threads": 0,                                 0 = one worker per CPU
  *     "log_level": "info"
  *   }
@@ -62,6 +63,8 @@ struct collector_limits {
                                      * request's first byte (408 after) */
         unsigned max_connections;   /* open connections per collector; more are closed at once */
         unsigned revocation_refresh_ms;
+        unsigned gap_declaration_seconds; /* a chain gap waits this long for the agent's
+                                             declaration of spool drops (ingest.h) */
 };
 
 struct collector_config {

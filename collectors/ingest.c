@@ -86,7 +86,11 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 json_object *ev = json_object_array_get_idx(events, i);
                 struct ingest_event *e = &b->events[i];
                 char why[256];
-                r = event_validate(ev, why, sizeof why);
+                /* One canonicalization serves the hash check and the stored text. */
+                r = event_validate_canonical(ev, why, sizeof why, e->computed_hash,
+                                             &e->canonical, NULL);
+                if (r == -ENOMEM)
+                        return r;
                 if (r < 0 && r != -EBADMSG) {
                         json_object *seq;
                         if (json_object_is_type(ev, json_type_object) &&
@@ -100,12 +104,7 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                  * stored and reported, not refused (refusing would hide it and wedge the
                  * uplink on a batch it cannot change). */
                 e->hash_ok = r == 0;
-                if (!e->hash_ok) {
-                        /* only needed for the alert; a valid event's hash is its own */
-                        r = event_compute_hash(ev, e->computed_hash);
-                        if (r < 0)
-                                return r;
-                }
+                b->n_events = i + 1; /* e->canonical is the batch's to free */
                 json_object *seq;
                 json_object_object_get_ex(ev, "seq", &seq);
                 e->seq = (uint64_t)json_object_get_int64(seq);
@@ -114,26 +113,36 @@ int ingest_batch_parse(const char *body, size_t len, unsigned max_events,
                 e->ts = member_string(ev, "ts");
                 e->prev_hash = member_string(ev, "prev_hash");
                 e->hash = member_string(ev, "hash");
-                r = json_canonical(ev, NULL, &e->canonical, NULL);
-                if (r < 0)
-                        return r;
                 if (e->hash_ok && STREQ(e->type, CHAIN_DROP_OVERFLOW_TYPE)) {
                         r = batch_add_drops(b, ev);
                         if (r < 0)
                                 return r;
                 }
-                b->n_events = i + 1;
         }
         *ret = TAKE_PTR(b);
         return 0;
 }
 
+/* What every step of applying one batch needs. */
+struct apply {
+        struct store *store;
+        const char *agent_id;
+        const struct ingest_batch *batch;
+        /* events to store, inserted together (one statement on PostgreSQL instead of a
+         * round trip each) before anything reads the events table and at the end */
+        struct store_event *pending;
+        size_t n_pending;
+        int64_t now;
+        struct ingest_result *res;
+};
+
 /* Stores one tamper.chain_break alert: {"kind", "seq", "expected": {...}, "got": {...}}
- * plus, when the event itself is not stored, the event as received. */
+ * plus, when the event itself is not stored, the event as received (event_canonical), and
+ * for a gap whose declaration never came, how long it was waited for. */
 static int chain_break_store(struct store *store, const char *agent_id,
-                             enum chain_break_kind kind, const struct ingest_event *e,
-                             json_object *expected, json_object *got, bool include_event,
-                             int64_t now, struct ingest_result *res)
+                             enum chain_break_kind kind, uint64_t seq, json_object *expected,
+                             json_object *got, const char *event_canonical,
+                             int64_t waited_seconds, int64_t now)
 {
         _cleanup_json_ json_object *d = json_object_new_object();
         if (!d) {
@@ -142,14 +151,17 @@ static int chain_break_store(struct store *store, const char *agent_id,
                 return -ENOMEM;
         }
         json_object_object_add(d, "kind", json_object_new_string(chain_break_kind_to_string(kind)));
-        json_object_object_add(d, "seq", json_object_new_int64((int64_t)e->seq));
+        json_object_object_add(d, "seq", json_object_new_int64((int64_t)seq));
         json_object_object_add(d, "expected", expected);
         json_object_object_add(d, "got", got);
-        if (include_event) {
-                json_object *copy = json_tokener_parse(e->canonical);
+        if (event_canonical) {
+                json_object *copy = json_tokener_parse(event_canonical);
                 if (copy)
                         json_object_object_add(d, "event", copy);
         }
+        if (waited_seconds >= 0)
+                json_object_object_add(d, "declaration_waited_seconds",
+                                       json_object_new_int64(waited_seconds));
         _cleanup_free_ char *text = NULL;
         int r = json_canonical(d, NULL, &text, NULL);
         if (r < 0)
@@ -157,9 +169,8 @@ static int chain_break_store(struct store *store, const char *agent_id,
         r = store_alert_insert(store, agent_id, CHAIN_BREAK_ALERT, text, now);
         if (r < 0)
                 return r;
-        res->breaks[kind]++;
         log_warning("Agent %s: event chain broken (%s) at seq %llu; stored as a %s alert",
-                    agent_id, chain_break_kind_to_string(kind), (unsigned long long)e->seq,
+                    agent_id, chain_break_kind_to_string(kind), (unsigned long long)seq,
                     CHAIN_BREAK_ALERT);
         return 0;
 }
@@ -177,63 +188,136 @@ static json_object *seq_and_hash(const char *seq_key, uint64_t seq, const char *
         return o;
 }
 
-static int event_store(struct store *store, const char *agent_id, const struct ingest_event *e,
-                       int64_t now, struct ingest_result *res)
+/* A break found while applying a batch: stored and counted in the batch's result. */
+static int apply_break(struct apply *a, enum chain_break_kind kind, const struct ingest_event *e,
+                       json_object *expected, json_object *got, bool include_event)
 {
-        int r = store_event_insert(store, agent_id, e->seq, e->type, e->severity, e->ts, e->hash,
-                                   e->canonical, now);
+        int r = chain_break_store(a->store, a->agent_id, kind, e->seq, expected, got,
+                                  include_event ? e->canonical : NULL, -1, a->now);
         if (r < 0)
-                return r; /* -EEXIST cannot happen: the seq was looked up under the row lock */
-        res->stored++;
+                return r;
+        a->res->breaks[kind]++;
         return 0;
 }
 
-static int ingest_event_apply(struct store *store, const char *agent_id,
-                              const struct ingest_batch *b, const struct ingest_event *e,
-                              uint64_t *last_seq,
-                              char last_hash[static SHA256_HEX_LEN + 1], int64_t now,
-                              struct ingest_result *res)
+/* The gap alert of a pending gap whose declaration did not come. */
+static int gap_alert(struct store *store, const struct store_chain_gap *g, int64_t waited,
+                     int64_t now)
+{
+        return chain_break_store(store, g->agent_id, CHAIN_BREAK_GAP, g->next_seq,
+                                 seq_and_hash("seq", g->last_seq + 1, "prev_hash", g->last_hash),
+                                 seq_and_hash("seq", g->next_seq, "prev_hash", g->next_prev_hash),
+                                 NULL, waited, now);
+}
+
+/* A gap from last_seq/last_hash to e: accepted when declared drops bridge it, else held
+ * pending until a declaration bridges it (apply_declarations(), in this batch or a later
+ * one) or its wait is over (ingest_gaps_expire()). Never silently accepted: it is either
+ * bridged or kept. */
+static int apply_gap(struct apply *a, uint64_t last_seq, const char *last_hash,
+                     const struct ingest_event *e)
+{
+        const struct ingest_batch *b = a->batch;
+        if (chain_gap_bridged(last_seq, last_hash, e->seq, e->prev_hash, b->drops, b->n_drops))
+                return 0;
+        /* with the drops declared in earlier batches too (only those inside the gap) */
+        _cleanup_free_ struct chain_drop *stored = NULL;
+        size_t n_stored = 0;
+        int r = store_chain_drops_get(a->store, a->agent_id, last_seq, e->seq, &stored, &n_stored);
+        if (r < 0)
+                return r;
+        if (n_stored > 0) {
+                _cleanup_free_ struct chain_drop *all = calloc(b->n_drops + n_stored, sizeof *all);
+                if (!all)
+                        return -ENOMEM;
+                if (b->n_drops)
+                        memcpy(all, b->drops, b->n_drops * sizeof *all);
+                memcpy(all + b->n_drops, stored, n_stored * sizeof *all);
+                if (chain_gap_bridged(last_seq, last_hash, e->seq, e->prev_hash, all,
+                                      b->n_drops + n_stored))
+                        return 0;
+        }
+        struct store_chain_gap g = { .last_seq = last_seq, .next_seq = e->seq,
+                                     .detected_at = a->now };
+        snprintf(g.agent_id, sizeof g.agent_id, "%s", a->agent_id);
+        memcpy(g.last_hash, last_hash, sizeof g.last_hash);
+        snprintf(g.next_prev_hash, sizeof g.next_prev_hash, "%s", e->prev_hash);
+        r = store_chain_gap_add(a->store, &g);
+        if (r < 0)
+                return r; /* -EEXIST cannot happen: the head moved past next_seq */
+        a->res->gaps_pending++;
+        log_info("Agent %s: events %llu..%llu missing; waiting for the agent's declaration of "
+                 "spool drops (limits.gap_declaration_seconds) before raising a %s alert",
+                 a->agent_id, (unsigned long long)last_seq + 1, (unsigned long long)e->seq - 1,
+                 CHAIN_BREAK_ALERT);
+        return 0;
+}
+
+static int event_store(struct apply *a, const struct ingest_event *e)
+{
+        a->pending[a->n_pending++] = (struct store_event){ .seq = e->seq,
+                                                           .type = e->type,
+                                                           .severity = e->severity,
+                                                           .ts = e->ts,
+                                                           .hash = e->hash,
+                                                           .event_json = e->canonical };
+        return 0;
+}
+
+static int events_flush(struct apply *a)
+{
+        if (a->n_pending == 0)
+                return 0;
+        int r = store_event_insert_batch(a->store, a->agent_id, a->pending, a->n_pending, a->now,
+                                         NULL);
+        if (r < 0)
+                return r;
+        /* all of them: every seq was checked against the store (and the pending ones)
+         * under the terminal's row lock, so none was stored already */
+        a->res->stored += (uint64_t)r;
+        a->n_pending = 0;
+        return 0;
+}
+
+static int ingest_event_apply(struct apply *a, const struct ingest_event *e, uint64_t *last_seq,
+                              char last_hash[static SHA256_HEX_LEN + 1])
 {
         int r;
 
         if (e->seq <= *last_seq) {
                 char stored[SHA256_HEX_LEN + 1];
-                r = store_event_hash(store, agent_id, e->seq, stored);
+                r = events_flush(a); /* the lookup must see this batch's events too */
+                if (r < 0)
+                        return r;
+                r = store_event_hash(a->store, a->agent_id, e->seq, stored);
                 if (r >= 0 && STREQ(stored, e->hash)) {
-                        res->duplicates++; /* a re-send after a lost answer */
+                        a->res->duplicates++; /* a re-send after a lost answer */
                         return 0;
                 }
                 if (r >= 0)
-                        return chain_break_store(store, agent_id, CHAIN_BREAK_CONFLICT, e,
-                                                 seq_and_hash("seq", e->seq, "hash", stored),
-                                                 seq_and_hash("seq", e->seq, "hash", e->hash),
-                                                 true, now, res);
+                        return apply_break(a, CHAIN_BREAK_CONFLICT, e,
+                                           seq_and_hash("seq", e->seq, "hash", stored),
+                                           seq_and_hash("seq", e->seq, "hash", e->hash), true);
                 if (r != -ENOENT)
                         return r;
-                r = chain_break_store(store, agent_id, CHAIN_BREAK_REORDER, e,
-                                      seq_and_hash("seq", *last_seq + 1, NULL, NULL),
-                                      seq_and_hash("seq", e->seq, NULL, NULL), false, now, res);
+                r = apply_break(a, CHAIN_BREAK_REORDER, e,
+                                seq_and_hash("seq", *last_seq + 1, NULL, NULL),
+                                seq_and_hash("seq", e->seq, NULL, NULL), false);
                 if (r < 0)
                         return r;
-                r = event_store(store, agent_id, e, now, res);
+                r = event_store(a, e);
         } else {
-                bool gap = e->seq > *last_seq + 1;
-                r = 0;
-                /* a gap the agent's spool declared (dropped events) is no break */
-                if (gap && !chain_gap_bridged(*last_seq, last_hash, e->seq, e->prev_hash,
-                                              b->drops, b->n_drops))
-                        r = chain_break_store(store, agent_id, CHAIN_BREAK_GAP, e,
-                                              seq_and_hash("seq", *last_seq + 1, "prev_hash", last_hash),
-                                              seq_and_hash("seq", e->seq, "prev_hash", e->prev_hash),
-                                              false, now, res);
-                else if (!gap && STRNEQ(e->prev_hash, last_hash))
-                        r = chain_break_store(store, agent_id, CHAIN_BREAK_PREV_MISMATCH, e,
-                                              seq_and_hash(NULL, 0, "prev_hash", last_hash),
-                                              seq_and_hash(NULL, 0, "prev_hash", e->prev_hash),
-                                              false, now, res);
+                if (e->seq > *last_seq + 1)
+                        r = apply_gap(a, *last_seq, last_hash, e);
+                else if (STRNEQ(e->prev_hash, last_hash))
+                        r = apply_break(a, CHAIN_BREAK_PREV_MISMATCH, e,
+                                        seq_and_hash(NULL, 0, "prev_hash", last_hash),
+                                        seq_and_hash(NULL, 0, "prev_hash", e->prev_hash), false);
+                else
+                        r = 0;
                 if (r < 0)
                         return r;
-                r = event_store(store, agent_id, e, now, res);
+                r = event_store(a, e);
                 if (r < 0)
                         return r;
                 /* The head follows what came, so one break is reported once, not again for
@@ -244,10 +328,52 @@ static int ingest_event_apply(struct store *store, const char *agent_id,
         if (r < 0)
                 return r;
         if (!e->hash_ok)
-                r = chain_break_store(store, agent_id, CHAIN_BREAK_HASH_MISMATCH, e,
-                                      seq_and_hash(NULL, 0, "hash", e->computed_hash),
-                                      seq_and_hash(NULL, 0, "hash", e->hash), false, now, res);
+                r = apply_break(a, CHAIN_BREAK_HASH_MISMATCH, e,
+                                seq_and_hash(NULL, 0, "hash", e->computed_hash),
+                                seq_and_hash(NULL, 0, "hash", e->hash), false);
         return r;
+}
+
+/* Keeps the drops this batch declared and settles the terminal's pending gaps they (with
+ * the drops declared before) now bridge. */
+static int apply_declarations(struct apply *a)
+{
+        const struct ingest_batch *b = a->batch;
+        if (b->n_drops == 0)
+                return 0;
+        for (size_t i = 0; i < b->n_drops; i++) {
+                int r = store_chain_drop_add(a->store, a->agent_id, &b->drops[i]);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n_gaps = 0;
+        int r = store_chain_gaps_get(a->store, a->agent_id, INT64_MAX, &gaps, &n_gaps);
+        if (r < 0 || n_gaps == 0)
+                return r;
+        for (size_t i = 0; i < n_gaps; i++) {
+                const struct store_chain_gap *g = &gaps[i];
+                _cleanup_free_ struct chain_drop *drops = NULL;
+                size_t n_drops = 0;
+                r = store_chain_drops_get(a->store, a->agent_id, g->last_seq, g->next_seq, &drops,
+                                          &n_drops);
+                if (r < 0)
+                        return r;
+                if (!chain_gap_bridged(g->last_seq, g->last_hash, g->next_seq, g->next_prev_hash,
+                                       drops, n_drops))
+                        continue;
+                r = store_chain_gap_remove(a->store, a->agent_id, g->next_seq);
+                if (r == -ENOENT)
+                        continue; /* another collector settled it meanwhile */
+                if (r < 0)
+                        return r;
+                a->res->gaps_resolved++;
+                log_info("Agent %s: the missing events %llu..%llu were declared dropped by its "
+                         "spool; no chain break",
+                         a->agent_id, (unsigned long long)g->last_seq + 1,
+                         (unsigned long long)g->next_seq - 1);
+        }
+        return 0;
 }
 
 int ingest_batch_apply(struct store *store, const char *agent_id, const struct ingest_batch *b,
@@ -261,18 +387,26 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
                 return -EPERM;
 
         struct ingest_result res = { 0 };
+        _cleanup_free_ struct store_event *pending = calloc(b->n_events, sizeof *pending);
+        if (!pending)
+                return -ENOMEM;
+        struct apply a = { .store = store, .agent_id = agent_id, .batch = b, .now = now,
+                           .res = &res, .pending = pending };
         uint64_t last_seq = t.last_seq;
         char last_hash[SHA256_HEX_LEN + 1];
         memcpy(last_hash, t.last_hash, sizeof last_hash);
         if (last_seq == 0 && !is_lower_hex(last_hash, SHA256_HEX_LEN))
                 memcpy(last_hash, EVENT_GENESIS_HASH, sizeof last_hash);
 
-        for (size_t i = 0; i < b->n_events; i++) {
-                r = ingest_event_apply(store, agent_id, b, &b->events[i], &last_seq, last_hash,
-                                       now, &res);
-                if (r < 0)
-                        return r;
-        }
+        for (size_t i = 0; i < b->n_events && r >= 0; i++)
+                r = ingest_event_apply(&a, &b->events[i], &last_seq, last_hash);
+        if (r >= 0)
+                r = events_flush(&a);
+        if (r < 0)
+                return r;
+        r = apply_declarations(&a);
+        if (r < 0)
+                return r;
         if (last_seq != t.last_seq) {
                 r = store_terminal_set_chain(store, agent_id, last_seq, last_hash);
                 if (r < 0)
@@ -280,5 +414,30 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
         }
         res.acked_seq = last_seq;
         *ret = res;
+        return 0;
+}
+
+int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
+                       unsigned *ret_alerted)
+{
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n = 0;
+        unsigned alerted = 0;
+        int r = store_chain_gaps_get(store, NULL, now - wait_seconds, &gaps, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                /* Removed first: the one collector whose removal succeeds raises the alert. */
+                r = store_chain_gap_remove(store, gaps[i].agent_id, gaps[i].next_seq);
+                if (r == -ENOENT)
+                        continue;
+                if (r >= 0)
+                        r = gap_alert(store, &gaps[i], now - gaps[i].detected_at, now);
+                if (r < 0)
+                        return r;
+                alerted++;
+        }
+        if (ret_alerted)
+                *ret_alerted = alerted;
         return 0;
 }

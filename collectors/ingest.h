@@ -17,9 +17,13 @@
  *      - seq below the chain head and not stored: a "reorder" break, the event is stored;
  *      - seq = head + 1 with prev_hash = head's hash: stored, the head moves on;
  *      - seq = head + 1 with another prev_hash: "prev_hash_mismatch", stored, head moves;
- *      - seq > head + 1: stored, the head moves; a "gap" break unless drops declared by an
- *        agent.spool_overflow event of the same batch bridge it exactly
- *        (chain_gap_bridged(), the rule the spool's own verifier applies);
+ *      - seq > head + 1: stored, the head moves; no break when drops the terminal declared
+ *        (agent.spool_overflow events of this batch or of earlier ones) bridge it exactly
+ *        (chain_gap_bridged(), the rule the spool's own verifier applies); otherwise a
+ *        pending gap (store_chain_gap_add()): the declaration follows the dropped events in
+ *        the agent's spool and may come in a later batch, whose apply removes the gaps its
+ *        drops now bridge; ingest_gaps_expire() turns the ones still pending after their
+ *        wait into "gap" breaks. A gap is never accepted without a declaration;
  *      - and, for any stored event, a hash that does not match its content is a
  *        "hash_mismatch" break as well.
  *    Every break becomes one tamper.chain_break alert holding what was expected and what
@@ -38,6 +42,12 @@
 #include "common/digest.h"
 
 #define INGEST_MAX_EVENTS 1000
+/* How long a gap waits for the agent's declaration of spool drops before it is alerted (the
+ * default of the configuration's limits.gap_declaration_seconds). An
+ * uplink with a backlog sends it in order and at full speed, so the declaration (which
+ * follows the dropped events in the spool) arrives within minutes of the gap; an hour
+ * also covers an upload cut short by a brief sleep or network loss. */
+#define INGEST_GAP_DECLARATION_WAIT_SECONDS 3600
 
 struct ingest_event {
         uint64_t seq;
@@ -60,6 +70,8 @@ struct ingest_result {
         uint64_t acked_seq;
         uint64_t stored, duplicates;
         unsigned breaks[_CHAIN_BREAK_MAX];
+        unsigned gaps_pending;  /* gaps held for their declaration */
+        unsigned gaps_resolved; /* pending gaps (of any batch) this batch's declarations bridged */
 };
 
 /* 0 and the batch; or -EINVAL / -E2BIG with the reason (REJECT_MALFORMED_JSON,
@@ -81,5 +93,12 @@ static inline void ingest_batch_freep(struct ingest_batch **b)
  * the caller rolls back. */
 int ingest_batch_apply(struct store *store, const char *agent_id, const struct ingest_batch *b,
                        int64_t now, struct ingest_result *ret);
+
+/* Inside an open transaction: raises the tamper.chain_break "gap" alert of every pending
+ * gap detected wait_seconds or more before now (its declaration had that long to come) and
+ * drops it from the pending ones. The writer runs it with
+ * INGEST_GAP_DECLARATION_WAIT_SECONDS. */
+int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
+                       unsigned *ret_alerted);
 
 #endif

@@ -728,7 +728,8 @@ static void *worker_main(void *arg)
 
 int server_start(struct server *s)
 {
-        int r = writer_start(s->store, s->config->limits.revocation_refresh_ms, &s->writer);
+        int r = writer_start(s->store, s->config->limits.revocation_refresh_ms,
+                             s->config->limits.gap_declaration_seconds, &s->writer);
         if (r < 0)
                 return r;
         for (unsigned i = 0; i < s->n_workers; i++) {

@@ -59,6 +59,12 @@ enum {
         ST_TOKEN_GET,
         ST_POLICY_PUT,
         ST_POLICY_GET,
+        ST_CHAIN_DROP_ADD,
+        ST_CHAIN_DROPS_GET,
+        ST_CHAIN_GAP_ADD,
+        ST_CHAIN_GAPS_GET,
+        ST_CHAIN_GAPS_GET_ALL,
+        ST_CHAIN_GAP_REMOVE,
         ST__MAX,
 };
 
@@ -131,6 +137,25 @@ static const struct store_statement statements[ST__MAX] = {
               "VALUES ($1, $2, $3, $4) ON CONFLICT (department, version) DO NOTHING"),
     STATEMENT(ST_POLICY_GET, "SELECT version, envelope FROM policies WHERE department = $1 "
                              "ORDER BY id DESC LIMIT 1"),
+    STATEMENT(ST_CHAIN_DROP_ADD,
+              "INSERT INTO chain_drops (agent_id, from_seq, to_seq, prev_hash, hash) "
+              "VALUES ($1, $2, $3, $4, $5) "
+              "ON CONFLICT (agent_id, from_seq, to_seq, prev_hash, hash) DO NOTHING"),
+    STATEMENT(ST_CHAIN_DROPS_GET,
+              "SELECT from_seq, to_seq, prev_hash, hash FROM chain_drops WHERE agent_id = $1 "
+              "AND from_seq > $2 AND to_seq < $3 ORDER BY from_seq, to_seq"),
+    STATEMENT(ST_CHAIN_GAP_ADD,
+              "INSERT INTO chain_gaps (agent_id, last_seq, last_hash, next_seq, next_prev_hash, "
+              "detected_at) VALUES ($1, $2, $3, $4, $5, $6) "
+              "ON CONFLICT (agent_id, next_seq) DO NOTHING"),
+#define CHAIN_GAP_COLUMNS "agent_id, last_seq, last_hash, next_seq, next_prev_hash, detected_at"
+    STATEMENT(ST_CHAIN_GAPS_GET,
+              "SELECT " CHAIN_GAP_COLUMNS " FROM chain_gaps WHERE agent_id = $1 "
+              "AND detected_at <= $2 ORDER BY detected_at, next_seq"),
+    STATEMENT(ST_CHAIN_GAPS_GET_ALL,
+              "SELECT " CHAIN_GAP_COLUMNS " FROM chain_gaps WHERE detected_at <= $1 "
+              "ORDER BY detected_at, agent_id, next_seq"),
+    STATEMENT(ST_CHAIN_GAP_REMOVE, "DELETE FROM chain_gaps WHERE agent_id = $1 AND next_seq = $2"),
 };
 _Static_assert(ST__MAX <= STORE_STATEMENTS_BACKEND_FIRST, "raise STORE_STATEMENTS_BACKEND_FIRST");
 
@@ -689,6 +714,155 @@ int64_t store_alert_count(struct store *store, const char *agent_id, const char 
                 return count_rows(store, ST_ALERT_COUNT_TYPE,
                                   (struct store_value[]){STORE_TEXT(type)}, 1);
         return count_rows(store, ST_ALERT_COUNT_ALL, NULL, 0);
+}
+
+/* --- chain drops and pending gaps ---------------------------------------------------------- */
+
+static bool valid_seq(uint64_t seq)
+{
+        return seq > 0 && seq <= INT64_MAX;
+}
+
+int store_chain_drop_add(struct store *store, const char *agent_id, const struct chain_drop *drop)
+{
+        if (!valid_name(agent_id, 64) || !valid_seq(drop->from_seq) || !valid_seq(drop->to_seq) ||
+            drop->to_seq < drop->from_seq || !is_lower_hex(drop->prev_hash, SHA256_HEX_LEN) ||
+            !is_lower_hex(drop->hash, SHA256_HEX_LEN))
+                return -EINVAL;
+        int r = RUN(store, ST_CHAIN_DROP_ADD, NULL, NULL, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)drop->from_seq), STORE_INT((int64_t)drop->to_seq),
+                    STORE_TEXT(drop->prev_hash), STORE_TEXT(drop->hash));
+        return r < 0 ? r : 0;
+}
+
+/* A growing array of fixed-size rows for the readers below. */
+struct row_array {
+        void *items;
+        size_t n, cap, size;
+};
+
+static void *row_array_next(struct row_array *a)
+{
+        if (a->n == a->cap) {
+                size_t cap = a->cap ? a->cap * 2 : 8;
+                void *items = reallocarray(a->items, cap, a->size);
+                if (!items)
+                        return NULL;
+                a->items = items;
+                a->cap = cap;
+        }
+        void *item = (char *)a->items + a->n * a->size;
+        memset(item, 0, a->size);
+        return item;
+}
+
+/* The rows read, or the error that stopped reading them (nothing handed back then). */
+static int row_array_take(struct row_array *a, int r, void *ret_items, size_t *ret_n)
+{
+        if (r < 0) {
+                free(a->items);
+                return r;
+        }
+        *(void **)ret_items = a->items;
+        *ret_n = a->n;
+        return 0;
+}
+
+static int row_seq(const struct store_value *v, uint64_t *ret)
+{
+        if (v->type != STORE_VALUE_INT || v->i < 1)
+                return -EBADMSG;
+        *ret = (uint64_t)v->i;
+        return 0;
+}
+
+static int row_chain_drop(const struct store_value *c, size_t n, void *ud)
+{
+        struct row_array *a = ud;
+        struct chain_drop *d = row_array_next(a);
+        if (!d)
+                return -ENOMEM;
+        int r;
+        if (n != 4)
+                return -EBADMSG;
+        if ((r = row_seq(&c[0], &d->from_seq)) < 0 || (r = row_seq(&c[1], &d->to_seq)) < 0 ||
+            (r = copy_text(d->prev_hash, sizeof d->prev_hash, &c[2])) < 0 ||
+            (r = copy_text(d->hash, sizeof d->hash, &c[3])) < 0)
+                return r;
+        a->n++;
+        return 0;
+}
+
+int store_chain_drops_get(struct store *store, const char *agent_id, uint64_t after_seq,
+                          uint64_t before_seq, struct chain_drop **ret_drops, size_t *ret_n)
+{
+        if (!valid_name(agent_id, 64))
+                return -EINVAL;
+        struct row_array a = {.size = sizeof(struct chain_drop)};
+        int r = RUN(store, ST_CHAIN_DROPS_GET, row_chain_drop, &a, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)MIN(after_seq, (uint64_t)INT64_MAX)),
+                    STORE_INT((int64_t)MIN(before_seq, (uint64_t)INT64_MAX)));
+        return row_array_take(&a, r, ret_drops, ret_n);
+}
+
+int store_chain_gap_add(struct store *store, const struct store_chain_gap *gap)
+{
+        if (!valid_name(gap->agent_id, sizeof gap->agent_id) || gap->last_seq > INT64_MAX ||
+            !valid_seq(gap->next_seq) || gap->next_seq <= gap->last_seq + 1 ||
+            !is_lower_hex(gap->last_hash, SHA256_HEX_LEN) ||
+            !is_lower_hex(gap->next_prev_hash, SHA256_HEX_LEN))
+                return -EINVAL;
+        int r = RUN(store, ST_CHAIN_GAP_ADD, NULL, NULL, STORE_TEXT(gap->agent_id),
+                    STORE_INT((int64_t)gap->last_seq), STORE_TEXT(gap->last_hash),
+                    STORE_INT((int64_t)gap->next_seq), STORE_TEXT(gap->next_prev_hash),
+                    STORE_INT(gap->detected_at));
+        if (r < 0)
+                return r;
+        return r == 0 ? -EEXIST : 0;
+}
+
+static int row_chain_gap(const struct store_value *c, size_t n, void *ud)
+{
+        struct row_array *a = ud;
+        struct store_chain_gap *g = row_array_next(a);
+        if (!g)
+                return -ENOMEM;
+        int r;
+        if (n != 6 || c[1].type != STORE_VALUE_INT || c[1].i < 0 || c[5].type != STORE_VALUE_INT)
+                return -EBADMSG;
+        g->last_seq = (uint64_t)c[1].i;
+        g->detected_at = c[5].i;
+        if ((r = copy_text(g->agent_id, sizeof g->agent_id, &c[0])) < 0 ||
+            (r = copy_text(g->last_hash, sizeof g->last_hash, &c[2])) < 0 ||
+            (r = row_seq(&c[3], &g->next_seq)) < 0 ||
+            (r = copy_text(g->next_prev_hash, sizeof g->next_prev_hash, &c[4])) < 0)
+                return r;
+        a->n++;
+        return 0;
+}
+
+int store_chain_gaps_get(struct store *store, const char *agent_id, int64_t detected_before,
+                         struct store_chain_gap **ret_gaps, size_t *ret_n)
+{
+        if (agent_id && !valid_name(agent_id, 64))
+                return -EINVAL;
+        struct row_array a = {.size = sizeof(struct store_chain_gap)};
+        int r = agent_id ? RUN(store, ST_CHAIN_GAPS_GET, row_chain_gap, &a, STORE_TEXT(agent_id),
+                               STORE_INT(detected_before))
+                         : RUN(store, ST_CHAIN_GAPS_GET_ALL, row_chain_gap, &a,
+                               STORE_INT(detected_before));
+        return row_array_take(&a, r, ret_gaps, ret_n);
+}
+
+int store_chain_gap_remove(struct store *store, const char *agent_id, uint64_t next_seq)
+{
+        if (!valid_name(agent_id, 64) || !valid_seq(next_seq))
+                return -EINVAL;
+        int r = RUN(store, ST_CHAIN_GAP_REMOVE, NULL, NULL, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)next_seq));
+        if (r < 0)
+                return r;
+        return r == 0 ? -ENOENT : 0;
 }
 
 struct posture_args {

@@ -11,7 +11,8 @@
  * {"store": {"postgres": "host=/run/postgresql dbname=hogo"}}.
  *
  * Tables (migrations are versioned in schema_version): departments, terminals, events,
- * alerts, posture (latest + history), tokens, revocations, policies; docs/ARCHITECTURE.md
+ * alerts, posture (latest + history), tokens, revocations, policies, chain_drops and
+ * chain_gaps (version 3); docs/ARCHITECTURE.md
  * ("Store") describes each. Times are Unix seconds (int64). All functions return 0 /
  * positive on success and -errno on failure; "not found" is -ENOENT, a duplicate key is
  * -EEXIST. Errors are logged once, here, with what the database said.
@@ -34,6 +35,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/chain_drop.h"
 #include "common/digest.h"
 
 struct store;
@@ -122,6 +124,35 @@ int store_event_hash(struct store *store, const char *agent_id, uint64_t seq,
                      char ret[static SHA256_HEX_LEN + 1]);
 /* Number of events stored for agent_id (NULL: all agents), or -errno. */
 int64_t store_event_count(struct store *store, const char *agent_id);
+
+/* Chain gaps waiting for their declaration (the rules are in collectors/ingest.h). An agent
+ * declares the events its spool dropped in an agent.spool_overflow event that comes after
+ * them, possibly in a later batch: the drops a terminal declared are kept, and a gap they
+ * do not bridge yet is kept pending until they do or its wait is over. */
+struct store_chain_gap {
+        char agent_id[64];
+        uint64_t last_seq; /* the chain head before the gap, and its hash */
+        char last_hash[SHA256_HEX_LEN + 1];
+        uint64_t next_seq; /* the event that came after it, and its prev_hash */
+        char next_prev_hash[SHA256_HEX_LEN + 1];
+        int64_t detected_at;
+};
+/* Keeps a drop agent_id declared; a drop declared again is kept once. */
+int store_chain_drop_add(struct store *store, const char *agent_id, const struct chain_drop *drop);
+/* The drops agent_id declared that lie strictly between after_seq and before_seq (the
+ * only ones that can bridge a gap between those two), by from_seq; *ret_drops is
+ * malloc()ed (NULL when none). */
+int store_chain_drops_get(struct store *store, const char *agent_id, uint64_t after_seq,
+                          uint64_t before_seq, struct chain_drop **ret_drops, size_t *ret_n);
+/* -EEXIST when a gap before that next_seq is pending already. */
+int store_chain_gap_add(struct store *store, const struct store_chain_gap *gap);
+/* The pending gaps of agent_id (NULL: of every terminal) detected at or before
+ * detected_before, oldest first; *ret_gaps is malloc()ed (NULL when none). */
+int store_chain_gaps_get(struct store *store, const char *agent_id, int64_t detected_before,
+                         struct store_chain_gap **ret_gaps, size_t *ret_n);
+/* -ENOENT when that gap is not pending (any more): with several collectors exactly one
+ * removal of a gap succeeds, so exactly one of them acts on it. */
+int store_chain_gap_remove(struct store *store, const char *agent_id, uint64_t next_seq);
 
 /* Alerts: tamper.chain_break and others the collector raises itself. */
 int store_alert_insert(struct store *store, const char *agent_id, const char *type,

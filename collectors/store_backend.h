@@ -60,13 +60,41 @@ struct store_migration {
 };
 
 /* The schema version this code migrates to; every back end's list ends with it. */
-#define STORE_SCHEMA_LATEST 2
+#define STORE_SCHEMA_LATEST 4
 
 /* Migrations whose SQL both dialects accept, shared by the back ends' lists. */
 #define STORE_MIGRATION_2                                                                          \
         {                                                                                          \
                 2, "alerts by type and time",                                                      \
                     "CREATE INDEX alerts_type_created ON alerts (type, created_at)",               \
+        }
+#define STORE_MIGRATION_3                                                                          \
+        {                                                                                          \
+                3, "declared spool drops and chain gaps waiting for their declaration",            \
+                    "CREATE TABLE chain_drops ("                                                   \
+                    " agent_id TEXT NOT NULL,"                                                     \
+                    " from_seq BIGINT NOT NULL,"                                                   \
+                    " to_seq BIGINT NOT NULL,"                                                     \
+                    " prev_hash TEXT NOT NULL,"                                                    \
+                    " hash TEXT NOT NULL,"                                                         \
+                    " PRIMARY KEY (agent_id, from_seq, to_seq, prev_hash, hash));"                 \
+                    "CREATE TABLE chain_gaps ("                                                    \
+                    " agent_id TEXT NOT NULL,"                                                     \
+                    " last_seq BIGINT NOT NULL,"                                                   \
+                    " last_hash TEXT NOT NULL,"                                                    \
+                    " next_seq BIGINT NOT NULL,"                                                   \
+                    " next_prev_hash TEXT NOT NULL,"                                               \
+                    " detected_at BIGINT NOT NULL,"                                                \
+                    " PRIMARY KEY (agent_id, next_seq));"                                          \
+                    "CREATE INDEX chain_gaps_detected ON chain_gaps (detected_at)",                \
+        }
+/* A terminal's events are read in its own order, seq, through the unique (agent_id, seq)
+ * index; (agent_id, ts) duplicated it and cost a quarter of the store's CPU per ingested
+ * event (every insert updates every index). */
+#define STORE_MIGRATION_4                                                                          \
+        {                                                                                          \
+                4, "events: drop the (agent_id, ts) index the (agent_id, seq) one covers",        \
+                    "DROP INDEX IF EXISTS events_agent_ts",                                        \
         }
 
 struct store_backend {

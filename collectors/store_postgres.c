@@ -540,6 +540,8 @@ static const struct store_migration pg_migrations[] = {
         " UNIQUE (department, version));",
     },
     STORE_MIGRATION_2,
+    STORE_MIGRATION_3,
+    STORE_MIGRATION_4,
 };
 
 const struct store_backend store_backend_postgres = {

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "collectors/ingest.h"
 #include "collectors/metrics.h"
 #include "collectors/policy_cache.h"
 #include "collectors/tls.h"
@@ -13,6 +14,7 @@
 struct writer {
         struct store *store;
         unsigned refresh_ms;
+        unsigned gap_wait_seconds;
         pthread_t thread;
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -86,6 +88,32 @@ int writer_refresh_policy_cache(struct store *store)
         }
         free(departments);
         return r;
+}
+
+int writer_expire_gaps(struct store *store, int64_t now, unsigned wait_seconds)
+{
+        /* A read first: almost always nothing is due, and then no transaction is begun. */
+        _cleanup_free_ struct store_chain_gap *due = NULL;
+        size_t n = 0;
+        int r = store_chain_gaps_get(store, NULL, now - (int64_t)wait_seconds, &due, &n);
+        if (r < 0 || n == 0)
+                return r;
+        r = store_begin(store);
+        if (r < 0)
+                return log_error_errno(r, "Cannot begin a store transaction: %m");
+        unsigned alerted = 0;
+        r = ingest_gaps_expire(store, now, (int64_t)wait_seconds, &alerted);
+        if (r >= 0)
+                r = store_commit(store);
+        if (r < 0) {
+                store_rollback(store);
+                /* the gaps stay pending: the next refresh tries again */
+                return log_error_errno(r, "Cannot raise the alerts of overdue chain gaps; "
+                                          "they stay pending and are tried again: %m");
+        }
+        for (unsigned i = 0; i < alerted; i++)
+                metrics_count_chain_break(CHAIN_BREAK_GAP);
+        return 0;
 }
 
 /* Runs items in one transaction; false when it had to be rolled back. */
@@ -201,6 +229,8 @@ static void *writer_main(void *arg)
                 if (now_usec(CLOCK_MONOTONIC) >= next_refresh) {
                         writer_refresh_revoked(w->store);
                         writer_refresh_policy_cache(w->store);
+                        writer_expire_gaps(w->store, (int64_t)(now_usec(CLOCK_REALTIME) / 1000000u),
+                                           w->gap_wait_seconds);
                         next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
                 }
                 pthread_mutex_lock(&w->lock);
@@ -208,7 +238,8 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
-int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret)
+int writer_start(struct store *store, unsigned refresh_ms, unsigned gap_wait_seconds,
+                 struct writer **ret)
 {
         int r = writer_refresh_revoked(store);
         if (r < 0)
@@ -218,6 +249,7 @@ int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret)
                 return -ENOMEM;
         w->store = store;
         w->refresh_ms = refresh_ms ?: 250;
+        w->gap_wait_seconds = gap_wait_seconds;
         pthread_condattr_t attr;
         pthread_condattr_init(&attr);
         pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);

@@ -13,7 +13,8 @@
  * WRITER_LAZY_USEC, so a stream of heartbeats shares commits instead of paying one each.
  *
  * The writer also refreshes the revoked set (tls.h) and the policy cache (policy_cache.h)
- * from the store every refresh_ms.
+ * from the store every refresh_ms, and then raises the alerts of chain gaps whose
+ * declaration did not come in time (writer_expire_gaps()).
  */
 #ifndef HOGO_COLLECTOR_WRITER_H
 #define HOGO_COLLECTOR_WRITER_H
@@ -38,7 +39,9 @@ struct writer_item {
 struct writer;
 
 /* Loads the revoked set once, then starts the thread. */
-int writer_start(struct store *store, unsigned refresh_ms, struct writer **ret);
+/* gap_wait_seconds: how long a chain gap waits for its declaration (writer_expire_gaps()). */
+int writer_start(struct store *store, unsigned refresh_ms, unsigned gap_wait_seconds,
+                 struct writer **ret);
 void writer_submit(struct writer *w, struct writer_item *item);
 /* Jobs queued and not yet taken (a hint for back-pressure). */
 size_t writer_backlog(struct writer *w);
@@ -51,5 +54,9 @@ void writer_run_group(struct store *store, struct writer_item *items);
 /* Reloads the revoked set and the cached departments' policy versions from the store. */
 int writer_refresh_revoked(struct store *store);
 int writer_refresh_policy_cache(struct store *store);
+/* In a transaction of its own: the alerts of the pending chain gaps detected wait_seconds
+ * or more before now (ingest_gaps_expire()); they stay pending when the store fails, for
+ * the next call. */
+int writer_expire_gaps(struct store *store, int64_t now, unsigned wait_seconds);
 
 #endif

@@ -14,6 +14,10 @@
 
 /* Serializes o canonically; skip_key (may be NULL) is left out of the top-level object. */
 int json_canonical(json_object *o, const char *skip_key, char **ret, size_t *ret_len);
+/* Same, with prefix_len bytes of prefix before the text in *ret (and counted in *ret_len):
+ * a hash over prefix + text (the event chain's) then needs no second copy. */
+int json_canonical_prefixed(json_object *o, const char *skip_key, const char *prefix,
+                            size_t prefix_len, char **ret, size_t *ret_len);
 
 static inline void json_object_putp(json_object **o)
 {

@@ -16,6 +16,8 @@ void sha256_hex(const void *data, size_t len, char out[static SHA256_HEX_LEN + 1
 
 /* CRC-32C (Castagnoli), as used by iSCSI/ext4; crc32c(0, "123456789", 9) == 0xE3069283. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t len);
+/* The same without the CPU's crc32 instruction (crc32c() uses it where there is one). */
+uint32_t crc32c_portable(uint32_t crc, const void *data, size_t len);
 
 /* Standard base64 with padding. Returns a malloc()ed NUL-terminated string or NULL. */
 char *base64_encode(const void *data, size_t len);

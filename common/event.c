@@ -36,38 +36,37 @@ void event_format_ts(uint64_t usec, char buf[static 32])
         snprintf(buf + n, 32 - n, ".%03uZ", (unsigned)((usec / 1000) % 1000));
 }
 
-/* The hash of ev and, when asked for, ev's canonical text without "hash". */
+/* The hash of ev. It covers prev_hash followed by ev's canonical text without "hash", so
+ * that text is written once, right after prev_hash, and hashed where it lies; when asked
+ * for, the buffer is handed back: *ret_text, with the canonical text at *ret_text +
+ * *ret_skip, *ret_len bytes long. */
 static int event_hash_canonical(json_object *ev, char out[static SHA256_HEX_LEN + 1],
-                                char **ret_canon, size_t *ret_len)
+                                char **ret_text, size_t *ret_skip, size_t *ret_len)
 {
         json_object *prev = NULL;
         if (!json_object_object_get_ex(ev, "prev_hash", &prev) ||
             !json_object_is_type(prev, json_type_string))
                 return -EINVAL;
 
-        _cleanup_free_ char *canon = NULL;
+        size_t plen = (size_t)json_object_get_string_len(prev);
+        _cleanup_free_ char *buf = NULL;
         size_t len;
-        int r = json_canonical(ev, "hash", &canon, &len);
+        int r = json_canonical_prefixed(ev, "hash", json_object_get_string(prev), plen, &buf,
+                                        &len);
         if (r < 0)
                 return r;
-
-        size_t plen = (size_t)json_object_get_string_len(prev);
-        _cleanup_free_ char *buf = malloc(plen + len);
-        if (!buf)
-                return -ENOMEM;
-        memcpy(buf, json_object_get_string(prev), plen);
-        memcpy(buf + plen, canon, len);
-        sha256_hex(buf, plen + len, out);
-        if (ret_canon) {
-                *ret_canon = TAKE_PTR(canon);
-                *ret_len = len;
+        sha256_hex(buf, len, out);
+        if (ret_text) {
+                *ret_text = TAKE_PTR(buf);
+                *ret_skip = plen;
+                *ret_len = len - plen;
         }
         return 0;
 }
 
 int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1])
 {
-        return event_hash_canonical(ev, out, NULL, NULL);
+        return event_hash_canonical(ev, out, NULL, NULL, NULL);
 }
 
 /* The canonical text of a built event from its text without "hash": the member goes right
@@ -79,8 +78,12 @@ static int canonical_add_hash(const char *canon, size_t len, const char *hash, c
         static const char key[] = ",\"prev_hash\":\"";
         const size_t klen = sizeof key - 1;
         const char *at = NULL;
-        for (const char *p = canon; (p = memmem(p, len - (size_t)(p - canon), key, klen)); p++)
-                at = p;
+        /* searched from the end: only the short top-level members after it are walked */
+        for (size_t i = len >= klen ? len - klen + 1 : 0; i-- > 0;)
+                if (canon[i] == ',' && memcmp(canon + i, key, klen) == 0) {
+                        at = canon + i;
+                        break;
+                }
         if (!at)
                 return -EINVAL;
         size_t head = (size_t)(at - canon) + 1, member = 8 + SHA256_HEX_LEN + 2;
@@ -88,7 +91,9 @@ static int canonical_add_hash(const char *canon, size_t len, const char *hash, c
         if (!out)
                 return -ENOMEM;
         memcpy(out, canon, head);
-        snprintf(out + head, member + 1, "\"hash\":\"%s\",", hash);
+        memcpy(out + head, "\"hash\":\"", 8);
+        memcpy(out + head + 8, hash, SHA256_HEX_LEN);
+        memcpy(out + head + 8 + SHA256_HEX_LEN, "\",", 2);
         memcpy(out + head + member, canon + head, len - head);
         out[len + member] = '\0';
         *ret = out;
@@ -119,11 +124,11 @@ int event_build_canonical(uint64_t seq, uint64_t ts_usec, const char *type,
         json_object_object_add(ev, "prev_hash", json_object_new_string(prev_hash));
 
         char hash[SHA256_HEX_LEN + 1];
-        _cleanup_free_ char *canon = NULL;
-        size_t len = 0;
-        int r = event_hash_canonical(ev, hash, ret_canon ? &canon : NULL, &len);
+        _cleanup_free_ char *text = NULL;
+        size_t skip = 0, len = 0;
+        int r = event_hash_canonical(ev, hash, ret_canon ? &text : NULL, &skip, &len);
         if (r == 0 && ret_canon)
-                r = canonical_add_hash(canon, len, hash, ret_canon, ret_canon_len);
+                r = canonical_add_hash(text + skip, len, hash, ret_canon, ret_canon_len);
         if (r < 0) {
                 json_object_put(ev);
                 return r;
@@ -165,94 +170,123 @@ static bool valid_ts(const char *s)
         return true;
 }
 
-int event_validate(json_object *ev, char *err, size_t errlen)
+int event_validate_canonical(json_object *ev, char *err, size_t errlen,
+                             char ret_hash[static SHA256_HEX_LEN + 1], char **ret_canon,
+                             size_t *ret_canon_len)
 {
+        enum { SEQ, TS, TYPE, SEVERITY, USER, DETAILS, PREV_HASH, HASH, _FIELDS };
         static const struct {
                 const char *key;
                 json_type type;
-        } fields[] = {
-                { "seq", json_type_int },         { "ts", json_type_string },
-                { "type", json_type_string },     { "severity", json_type_string },
-                { "user", json_type_string },     { "details", json_type_object },
-                { "prev_hash", json_type_string }, { "hash", json_type_string },
+        } fields[_FIELDS] = {
+                [SEQ] = { "seq", json_type_int },
+                [TS] = { "ts", json_type_string },
+                [TYPE] = { "type", json_type_string },
+                [SEVERITY] = { "severity", json_type_string },
+                [USER] = { "user", json_type_string },
+                [DETAILS] = { "details", json_type_object },
+                [PREV_HASH] = { "prev_hash", json_type_string },
+                [HASH] = { "hash", json_type_string },
         };
 
         if (!json_object_is_type(ev, json_type_object)) {
                 snprintf(err, errlen, "event: expected an object");
                 return -EINVAL;
         }
-        json_object_object_foreach(ev, key, val)
-        {
-                (void)val;
-                bool known = false;
-                for (size_t i = 0; i < ELEMENTSOF(fields); i++)
-                        known = known || STREQ(key, fields[i].key);
-                if (!known) {
-                        snprintf(err, errlen, "%s: unknown member", key);
-                        return -EINVAL;
+        /* One lookup per field; the members are walked only when there are more of them
+         * than known fields found, to name the unknown one. */
+        json_object *v[_FIELDS];
+        int found = 0;
+        for (size_t i = 0; i < _FIELDS; i++)
+                if (json_object_object_get_ex(ev, fields[i].key, &v[i]))
+                        found++;
+                else
+                        v[i] = NULL;
+        if (json_object_object_length(ev) != found) {
+                json_object_object_foreach(ev, key, val)
+                {
+                        (void)val;
+                        bool known = false;
+                        for (size_t i = 0; i < _FIELDS; i++)
+                                known = known || STREQ(key, fields[i].key);
+                        if (!known) {
+                                snprintf(err, errlen, "%s: unknown member", key);
+                                return -EINVAL;
+                        }
                 }
         }
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                json_object *v;
-                if (!json_object_object_get_ex(ev, fields[i].key, &v)) {
+        for (size_t i = 0; i < _FIELDS; i++) {
+                if (!v[i]) {
                         snprintf(err, errlen, "%s: missing", fields[i].key);
                         return -EINVAL;
                 }
-                if (!json_object_is_type(v, fields[i].type)) {
+                if (!json_object_is_type(v[i], fields[i].type)) {
                         snprintf(err, errlen, "%s: expected %s", fields[i].key,
                                  json_type_to_name(fields[i].type));
                         return -EINVAL;
                 }
         }
 
-        json_object *v;
-        json_object_object_get_ex(ev, "seq", &v);
-        if (json_object_get_int64(v) < 1) {
+        if (json_object_get_int64(v[SEQ]) < 1) {
                 snprintf(err, errlen, "seq: must be a positive integer");
                 return -EINVAL;
         }
-        json_object_object_get_ex(ev, "ts", &v);
-        if (!valid_ts(json_object_get_string(v))) {
+        if (!valid_ts(json_object_get_string(v[TS]))) {
                 snprintf(err, errlen, "ts: expected RFC 3339 UTC with milliseconds");
                 return -EINVAL;
         }
-        json_object_object_get_ex(ev, "type", &v);
-        if (!valid_type_name(json_object_get_string(v))) {
+        if (!valid_type_name(json_object_get_string(v[TYPE]))) {
                 snprintf(err, errlen, "type: expected a dotted lower-case name");
                 return -EINVAL;
         }
-        json_object_object_get_ex(ev, "severity", &v);
-        if (event_severity_from_string(json_object_get_string(v)) < 0) {
+        if (event_severity_from_string(json_object_get_string(v[SEVERITY])) < 0) {
                 snprintf(err, errlen, "severity: expected info, notice, warning or alert");
                 return -EINVAL;
         }
-        json_object_object_get_ex(ev, "user", &v);
-        if (json_object_get_string_len(v) > EVENT_USER_MAX) {
+        if (json_object_get_string_len(v[USER]) > EVENT_USER_MAX) {
                 snprintf(err, errlen, "user: longer than %d bytes", EVENT_USER_MAX);
                 return -EINVAL;
         }
-        const char *hashes[] = { "prev_hash", "hash" };
-        for (size_t i = 0; i < ELEMENTSOF(hashes); i++) {
-                json_object_object_get_ex(ev, hashes[i], &v);
-                if (!is_lower_hex(json_object_get_string(v), SHA256_HEX_LEN)) {
+        const size_t hashes[] = { PREV_HASH, HASH };
+        for (size_t i = 0; i < ELEMENTSOF(hashes); i++)
+                if (!is_lower_hex(json_object_get_string(v[hashes[i]]), SHA256_HEX_LEN)) {
                         snprintf(err, errlen, "%s: expected 64 lower-case hex digits",
-                                 hashes[i]);
+                                 fields[hashes[i]].key);
                         return -EINVAL;
                 }
-        }
 
         char want[SHA256_HEX_LEN + 1];
-        int r = event_compute_hash(ev, want);
+        _cleanup_free_ char *text = NULL;
+        size_t skip = 0, len = 0;
+        int r = event_hash_canonical(ev, want, ret_canon ? &text : NULL, &skip, &len);
         if (r < 0) {
                 snprintf(err, errlen, "event: cannot be hashed (%s)",
                          r == -EDOM ? "contains a non-integer number" : strerror(-r));
                 return -EINVAL;
         }
-        if (STRNEQ(want, json_object_get_string(v))) {
+        const char *claimed = json_object_get_string(v[HASH]);
+        /* The text as received: the claimed hash goes where the canonical order puts it,
+         * whether or not it matches (a mismatch is stored as evidence). */
+        if (ret_canon) {
+                size_t canon_len;
+                r = canonical_add_hash(text + skip, len, claimed, ret_canon, &canon_len);
+                if (r < 0)
+                        return r;
+                if (ret_canon_len)
+                        *ret_canon_len = canon_len;
+        }
+        memcpy(ret_hash, want, sizeof want);
+        if (STRNEQ(want, claimed)) {
                 snprintf(err, errlen, "hash: does not match the event's content");
                 return -EBADMSG;
         }
         return 0;
+}
+
+int event_validate(json_object *ev, char *err, size_t errlen)
+{
+        char hash[SHA256_HEX_LEN + 1];
+        return event_validate_canonical(ev, err, errlen, hash, NULL, NULL);
 }
 
 const char *chain_verdict_to_string(enum chain_verdict v)

@@ -60,6 +60,14 @@ int event_compute_hash(json_object *ev, char out[static SHA256_HEX_LEN + 1]);
 /* Checks the shape of an event (types, formats, lengths, no unknown members) and that its
  * hash is right. On failure writes a one-line reason into err. */
 int event_validate(json_object *ev, char *err, size_t errlen);
+/* event_validate() that, for a well-formed event (0, or -EBADMSG when only the hash is
+ * wrong), also hands back the hash its content gives and, when ret_canon is not NULL, its
+ * canonical JSON as received (its own "hash" member included; ret_canon_len may be
+ * NULL) — from the one
+ * canonicalization the hash check needs. On -EBADMSG *ret_canon must be freed too. */
+int event_validate_canonical(json_object *ev, char *err, size_t errlen,
+                             char ret_hash[static SHA256_HEX_LEN + 1], char **ret_canon,
+                             size_t *ret_canon_len);
 
 /* Result of checking one event against the previous one of the same agent. */
 enum chain_verdict {

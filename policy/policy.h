@@ -274,8 +274,9 @@ int policy_envelope_verify(const char *data, size_t len, EVP_PKEY *const *keys, 
 int policy_envelope_load_file(const char *path, EVP_PKEY *const *keys, size_t n_keys,
                               struct policy **ret_policy, struct policy_errors *errs);
 
-/* For display only (hogoctl policy show), never for enforcing: the policy inside an
- * envelope without checking its signature, and the key id it claims. */
+/* The policy inside an envelope without checking its signature, and the key id it claims:
+ * for display (hogoctl policy show), or for bytes whose signature was just checked
+ * elsewhere (the agent checks it in a child process); never to enforce unchecked bytes. */
 int policy_envelope_parse_unverified(const char *data, size_t len, struct policy **ret_policy,
                                      char ret_key_id[static ED25519_KEY_ID_LEN + 1], struct policy_errors *errs);
 

@@ -16,6 +16,7 @@
 #include "agent/uplink/batch.h"
 #include "agent/uplink/client.h"
 #include "agent/uplink/enroll.h"
+#include "common/atomic_tmp.h"
 #include "common/canon_json.h"
 #include "common/event.h"
 #include "common/fileio.h"
@@ -234,6 +235,9 @@ int uplink_new(const struct uplink_config *config, struct uplink **ret)
                 uplink_free(u);
                 return r;
         }
+        /* an uplink killed while writing them left its temporary files */
+        (void)atomic_tmp_remove_stale(u->acked_path);
+        (void)atomic_tmp_remove_stale(u->status_path);
         u->agent_id = read_agent_id(config);
         struct collector_client_options o = {
             .urls = config->collectors,

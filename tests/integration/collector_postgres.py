@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # collector_postgres — the collector on the PostgreSQL back end (HOGO_TEST_PG, the throwaway
-# cluster tests/run starts): enrollment, ingest with re-sends and a deleted event, heartbeat
-# and revocation behave as on SQLite. Each run uses a schema of its own, dropped at the end.
+# cluster tests/run starts): enrollment, ingest with re-sends, a deleted event and spool
+# drops declared a batch later, heartbeat and revocation behave as on SQLite. Each run uses a schema of its own, dropped at the end.
 # timeout: 120
 import os
 import subprocess
@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from collectortest import BUILD, HOGOCTL, Collector, Test, make_events  # noqa: E402
+from collectortest import BUILD, HOGOCTL, Collector, Test, make_event, make_events  # noqa: E402
 
 t = Test()
 pg = os.environ.get('HOGO_TEST_PG')
@@ -27,7 +27,8 @@ r = psql('CREATE SCHEMA %s' % schema)
 t.check('a schema of its own in the test cluster', r.returncode == 0, r.stderr)
 t.at_exit(lambda: psql('DROP SCHEMA %s CASCADE' % schema))
 conninfo = "%s options='-c search_path=%s'" % (pg, schema)
-c = Collector(t, store={'postgres': conninfo})
+GAP_WAIT = 2  # a chain gap's wait for the agent's declaration of spool drops
+c = Collector(t, store={'postgres': conninfo}, extra_limits={'gap_declaration_seconds': GAP_WAIT})
 c.start()
 
 
@@ -45,9 +46,25 @@ t.check('batch acknowledged after COMMIT', status == 200 and body == {'acked_seq
 status, body = c.request('POST', '/v1/events', {'events': evs[:15]}, agent=a)
 t.check('overlapping re-send: only the new events stored', status == 200 and body == {'acked_seq': 15}
         and store_check(a) == {'events': '15', 'last_seq': '15', 'chain_breaks': '0'}, (status, body, store_check(a)))
+gap_posted = time.time()
 status, body = c.request('POST', '/v1/events', {'events': evs[15:16] + evs[17:]}, agent=a)
-t.check('deleted event (seq 17): stored around it, one chain break', status == 200 and body == {'acked_seq': 20}
+# the spool-overflow case: events 4..6 dropped, declared in the next batch
+b = c.enroll(hostname='pc-pg-overflow')
+drop = {'from_seq': 4, 'to_seq': 6, 'prev_hash': evs[3]['prev_hash'], 'hash': evs[5]['hash']}
+overflow = make_event(21, evs[19]['hash'], etype='agent.spool_overflow', severity='warning',
+                      details={'dropped': [drop]})
+sb1 = c.request('POST', '/v1/events', {'events': evs[:3] + evs[6:]}, agent=b)
+sb2 = c.request('POST', '/v1/events', {'events': [overflow]}, agent=b)
+deadline = gap_posted + GAP_WAIT + 5
+while store_check(a).get('chain_breaks') != '1' and time.time() < deadline:
+    time.sleep(0.1)
+t.check('deleted event (seq 17): stored around it, one chain break once the gap\'s wait is over',
+        status == 200 and body == {'acked_seq': 20}
         and store_check(a) == {'events': '19', 'last_seq': '20', 'chain_breaks': '1'}, (status, body, store_check(a)))
+time.sleep(max(0, gap_posted + GAP_WAIT + 1 - time.time()))
+t.check('spool drops declared a batch after the gap: no chain break, even after the wait',
+        (sb1, sb2) == ((200, {'acked_seq': 20}), (200, {'acked_seq': 21}))
+        and store_check(b) == {'events': '18', 'last_seq': '21', 'chain_breaks': '0'}, (sb1, sb2, store_check(b)))
 status, body = c.request('POST', '/v1/heartbeat', {'posture': {}, 'policy_version': None}, agent=a)
 t.check('heartbeat', status == 200 and body == {'policy_version': None}, (status, body))
 token = c.token(uses=1)

@@ -6,6 +6,7 @@
 # are all interrupted too.
 # timeout: 180
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/spool_restart.bash"
 
 W=$BUILD/tests/tools/spool_writer
 D=$T/spool
@@ -35,24 +36,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
         head -n 5 "$T/out" "$T/err"; ls -l "$D" | tail -n 4
     fi
 
-    # the restart: recovery as a new agent does it
-    if ! "$W" recover "$D" >"$T/rec" 2>"$T/recerr"; then
-        problem "recovery failed: $(cat "$T/recerr")"; continue
-    fi
-    if grep '^fault' "$T/rec" | grep -qv '"torn_tail"'; then
-        problem "recovery found more than a torn tail: $(grep '^fault' "$T/rec")"
-    fi
-    next=$(awk '$1 == "next" { print $2 }' "$T/rec")
-
-    if ! v=$("$HOGOCTL" spool verify "$D" 2>&1); then
-        problem "verify: $v"; continue
-    fi
-    last=$(sed -nE 's/^OK [0-9]+ events, seq [0-9]+\.\.([0-9]+)$/\1/p; s/^OK 0 events$/0/p' <<<"$v")
-    if [ -z "$last" ]; then
-        problem "verify said: $v"; continue
-    fi
-    [ "$last" -ge "$promised" ] || problem "seq $promised was durable, the spool ends at $last"
-    [ "$next" -eq $((last + 1)) ] || problem "next seq $next does not follow the last event $last"
+    spool_restart_check || continue
     if [ "$problems" -gt 5 ]; then break; fi
 done
 

@@ -12,9 +12,11 @@
 #   - bus/usb/drivers_probe is a FIFO: every interface name the agent writes is recorded
 #     (a driver would bind to it).
 # Devices come from tests/usb/<name>.umockdev: a device block, then its interfaces.
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import time
 
@@ -94,6 +96,18 @@ def set_attr(block, attr, value):
     return "\n".join(lines) + "\n"
 
 
+def _stopped(pid):
+    """Every thread of pid is stopped (or gone)."""
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                    return False
+    except OSError:
+        pass
+    return True
+
+
 class Plugged:
     def __init__(self, name, devpath, interfaces):
         self.name = name  # kernel name, "1-1"
@@ -114,6 +128,33 @@ class FakeUsbKernel:
         self.probe_fd = os.open(probe, os.O_RDONLY | os.O_NONBLOCK)
         self.probed = []  # interface names written to drivers_probe, in order
         self.devices = {}
+        # processes held still while a device is built (hold_while_building)
+        self.hold_pids = []
+
+    @contextlib.contextmanager
+    def building(self):
+        """The kernel creates every attribute of a device before it sends the device's
+        uevent; umockdev sends its uevent while it is still writing them. A daemon that reacts
+        at once would find half a device, so the processes in hold_pids are stopped while a
+        device is built and see its uevent only when it is complete."""
+        held = []
+        for pid in self.hold_pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+                held.append(pid)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 1.0  # a task in uninterruptible sleep stops later
+        while held and time.monotonic() < deadline and not all(_stopped(p) for p in held):
+            time.sleep(0.0005)
+        try:
+            yield
+        finally:
+            for pid in held:
+                try:
+                    os.kill(pid, signal.SIGCONT)
+                except ProcessLookupError:
+                    pass
 
     def path(self, devpath, attr=None):
         p = self.sys + devpath
@@ -160,7 +201,8 @@ class FakeUsbKernel:
         self.devices[name] = p
         authorized = "0" if self.hub_attr(hub, "authorized_default") == "0" else "1"
         p.plugged_ns = time.monotonic_ns()
-        self.tb.add_from_string(set_attr(dev, "authorized", authorized))
+        with self.building():
+            self.tb.add_from_string(set_attr(dev, "authorized", authorized))
         if authorized == "1":
             self._create_interfaces(p, hub)
         return name
@@ -174,7 +216,8 @@ class FakeUsbKernel:
         for b in p.interface_blocks:
             if "A: authorized/unwritable=" not in b:
                 b = set_attr(b, "authorized", default)
-            self.tb.add_from_string(b)
+            with self.building():
+                self.tb.add_from_string(b)
         p.interfaces_present = True
 
     def _remove_interfaces(self, p):

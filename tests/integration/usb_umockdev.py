@@ -77,8 +77,10 @@ class Agent:
         self.log = open(os.path.join(self.work, "agent.log"), "a")
         self.proc = subprocess.Popen([AGENT, "-c", self.config, "-d"], stdout=self.log,
                                      stderr=subprocess.STDOUT)
+        self.kernel.hold_pids = [self.proc.pid]
 
     def stop(self):
+        self.kernel.hold_pids = []
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

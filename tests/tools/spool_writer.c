@@ -2,17 +2,22 @@
  *
  *   spool_writer append DIR [--count N] [--batch N] [--security-every K] [--pad BYTES]
  *                [--segment BYTES] [--max BYTES] [--queue BYTES] [--ack-lag N] [--wait]
+ *                [--report-files]
  *       appends N events (0: until killed), group-committing every --batch events, and
  *       prints "durable SEQ" after each commit that succeeded (line-buffered, so a line
  *       in the output is a promise the spool must keep across SIGKILL). --ack-lag plays
  *       the uplink: after each commit it acknowledges all but the last N durable events
  *       and collects. --wait: after the events, print the stats, wait for a line on stdin,
  *       commit again and print the stats again (the disk-full test frees space meanwhile).
+ *       --report-files: after every "durable" line, a "synced NAME:BYTES ..." line with
+ *       every segment file and its size at that instant, all of it fsynced then (the
+ *       power-loss test may throw away anything beyond it).
  *   spool_writer recover DIR
  *       opens the spool (the recovery a restarted agent does), prints its faults and
  *       "next SEQ", closes it.
  * Every run starts by printing "first SEQ", the seq its first event gets.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <sys/stat.h>
 #include <inttypes.h>
@@ -50,13 +55,36 @@ static void print_faults(struct spool *spool)
                                                                     JSON_C_TO_STRING_PLAIN));
 }
 
+static bool report_files;
+
+/* Called right after a durable point: every segment and its length are on disk now. */
+static void report_durable(const char *dir, uint64_t seq)
+{
+        /* synced before durable: a kill between the two lines leaves no promise whose
+         * files were not reported */
+        DIR *d = report_files ? opendir(dir) : NULL;
+        if (!d) {
+                printf("durable %" PRIu64 "\n", seq);
+                return;
+        }
+        fputs("synced", stdout);
+        struct dirent *de;
+        struct stat st;
+        while ((de = readdir(d)))
+                if (strncmp(de->d_name, "seg-", 4) == 0 && !strstr(de->d_name, ".tmp") &&
+                    fstatat(dirfd(d), de->d_name, &st, 0) == 0)
+                        printf(" %s:%lld", de->d_name, (long long)st.st_size);
+        closedir(d);
+        printf("\ndurable %" PRIu64 "\n", seq);
+}
+
 static void commit(struct spool *spool, const char *dir, uint64_t ack_lag)
 {
         if (spool_sync(spool) < 0)
                 return;
         struct spool_stats st;
         spool_get_stats(spool, &st);
-        printf("durable %" PRIu64 "\n", st.durable_seq);
+        report_durable(dir, st.durable_seq);
         if (ack_lag > 0 && st.durable_seq > ack_lag) {
                 char path[4096], text[32];
                 /* as the uplink does: its own directory of the spool */
@@ -81,6 +109,7 @@ int main(int argc, char **argv)
                 { "queue", required_argument, NULL, 'q' },
                 { "ack-lag", required_argument, NULL, 'a' },
                 { "wait", no_argument, NULL, 'w' },
+                { "report-files", no_argument, NULL, 'f' },
                 {},
         };
         uint64_t count = 0, batch = 32, security_every = 0, pad = 64, ack_lag = 0;
@@ -91,7 +120,7 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IOLBF, 0);
         log_setup("spool_writer", LOG_TARGET_STDERR, LOG_NOTICE);
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-                uint64_t v = c == 'w' ? 0 : strtoull(optarg, NULL, 0);
+                uint64_t v = c == 'w' || c == 'f' ? 0 : strtoull(optarg, NULL, 0);
                 switch (c) {
                 case 'c': count = v; break;
                 case 'b': batch = v ? v : 1; break;
@@ -102,6 +131,7 @@ int main(int argc, char **argv)
                 case 'q': o.queue_bytes = v; break;
                 case 'a': ack_lag = v; break;
                 case 'w': wait = true; break;
+                case 'f': report_files = true; break;
                 default: return 2;
                 }
         }
@@ -149,7 +179,7 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 if (r == 0 && security)
-                        printf("durable %" PRIu64 "\n", seq);
+                        report_durable(dir, seq);
                 if (i % batch == 0)
                         commit(spool, dir, ack_lag);
         }

@@ -18,39 +18,10 @@
 #include "common/ed25519.h"
 #include "common/event.h"
 #include "common/util.h"
+#include "tests/unit/event_chain_build.h"
 #include "tests/unit/unit.h"
 
 /* --- helpers ----------------------------------------------------------------------------- */
-
-static json_object *chain(size_t n, uint64_t first_seq, const char *prev, const char *type)
-{
-        json_object *arr = json_object_new_array();
-        char last[SHA256_HEX_LEN + 1];
-        snprintf(last, sizeof last, "%s", prev);
-        for (size_t i = 0; i < n; i++) {
-                json_object *d = json_object_new_object();
-                json_object_object_add(d, "n", json_object_new_int64((int64_t)i));
-                json_object *ev;
-                CU_ASSERT_EQUAL_FATAL(event_build(first_seq + i, 1795791600000000ull + i, type,
-                                                  EVENT_SEVERITY_WARNING, "tanaka", d, last, &ev),
-                                      0);
-                json_object *h;
-                json_object_object_get_ex(ev, "hash", &h);
-                snprintf(last, sizeof last, "%s", json_object_get_string(h));
-                json_object_array_add(arr, ev);
-        }
-        return arr;
-}
-
-/* {"events": arr} as text (takes arr). */
-static char *batch_text(json_object *arr)
-{
-        json_object *o = json_object_new_object();
-        json_object_object_add(o, "events", arr);
-        char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        json_object_put(o);
-        return s;
-}
 
 static struct store *fresh_store(void)
 {
@@ -209,7 +180,7 @@ static void test_batch_parse_limits_and_reasons(void)
         int64_t bad;
         char err[256];
 
-        _cleanup_free_ char *ok = batch_text(chain(3, 1, EVENT_GENESIS_HASH, "usb.blocked"));
+        _cleanup_free_ char *ok = chain_batch_text(chain_build(3, 1, EVENT_GENESIS_HASH, "usb.blocked"));
         CU_ASSERT_EQUAL(ingest_batch_parse(ok, strlen(ok), 3, &b, &reason, &bad, err, sizeof err), 0);
         CU_ASSERT_EQUAL(b->n_events, 3);
         CU_ASSERT_TRUE(b->events[2].hash_ok);
@@ -227,18 +198,18 @@ static void test_batch_parse_limits_and_reasons(void)
         CU_ASSERT_PTR_NULL(b);
 
         /* an unknown member in the second event: invalid, and the seq is reported */
-        json_object *arr = chain(3, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *arr = chain_build(3, 1, EVENT_GENESIS_HASH, "usb.blocked");
         json_object_object_add(json_object_array_get_idx(arr, 1), "agent_id", json_object_new_string("x"));
-        _cleanup_free_ char *inv = batch_text(arr);
+        _cleanup_free_ char *inv = chain_batch_text(arr);
         CU_ASSERT_EQUAL(ingest_batch_parse(inv, strlen(inv), 10, &b, &reason, &bad, err, sizeof err), -EINVAL);
         CU_ASSERT_EQUAL(reason, REJECT_INVALID_EVENT);
         CU_ASSERT_EQUAL(bad, 2);
         CU_ASSERT_PTR_NOT_NULL(strstr(err, "events[1]"));
 
         /* content changed under its hash: kept for the chain rules, not refused */
-        arr = chain(2, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        arr = chain_build(2, 1, EVENT_GENESIS_HASH, "usb.blocked");
         json_object_object_add(json_object_array_get_idx(arr, 0), "user", json_object_new_string("mallory"));
-        _cleanup_free_ char *mod = batch_text(arr);
+        _cleanup_free_ char *mod = chain_batch_text(arr);
         CU_ASSERT_EQUAL(ingest_batch_parse(mod, strlen(mod), 10, &b, &reason, &bad, err, sizeof err), 0);
         CU_ASSERT_FALSE(b->events[0].hash_ok);
         CU_ASSERT_TRUE(b->events[1].hash_ok);
@@ -247,12 +218,56 @@ static void test_batch_parse_limits_and_reasons(void)
 
 /* --- chain rules against SQLite ------------------------------------------------------------ */
 
+/* The stored text comes from the hash check's canonicalization; it must be exactly the
+ * event's canonical form, for awkward details and for a tampered event alike. */
+static void test_batch_parse_stores_the_canonical_form(void)
+{
+        json_object *d = json_object_new_object(), *inner = json_object_new_object();
+        json_object_object_add(inner, "prev_hash", json_object_new_string("x\",\"prev_hash\":\""));
+        json_object_object_add(inner, "z", json_object_new_string("名簿\n\001\\"));
+        json_object_object_add(d, "nested", inner);
+        json_object_object_add(d, "a", json_object_new_array());
+        json_object *ev;
+        CU_ASSERT_EQUAL_FATAL(event_build(1, 1795791600000000ull, "files.bulk_warning",
+                                          EVENT_SEVERITY_WARNING, "tanaka", d, EVENT_GENESIS_HASH,
+                                          &ev), 0);
+        json_object *arr = json_object_new_array();
+        json_object_array_add(arr, ev);
+        json_object *tampered = chain_build(2, 2, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *t = json_object_get(json_object_array_get_idx(tampered, 0));
+        json_object_object_add(t, "user", json_object_new_string("suzuki"));
+        json_object_array_add(arr, t);
+        json_object_put(tampered);
+        _cleanup_free_ char *text = chain_batch_text(json_object_get(arr));
+
+        struct ingest_batch *b = NULL;
+        enum reject_reason reason;
+        int64_t bad;
+        char err[256];
+        CU_ASSERT_EQUAL_FATAL(ingest_batch_parse(text, strlen(text), 10, &b, &reason, &bad, err,
+                                                 sizeof err), 0);
+        for (size_t i = 0; i < 2; i++) {
+                _cleanup_free_ char *want = NULL;
+                CU_ASSERT_EQUAL(json_canonical(json_object_array_get_idx(arr, i), NULL, &want,
+                                               NULL), 0);
+                CU_ASSERT_STRING_EQUAL(b->events[i].canonical, want);
+        }
+        CU_ASSERT_TRUE(b->events[0].hash_ok);
+        CU_ASSERT_FALSE(b->events[1].hash_ok);
+        char recomputed[SHA256_HEX_LEN + 1];
+        CU_ASSERT_EQUAL(event_compute_hash(json_object_array_get_idx(arr, 1), recomputed), 0);
+        CU_ASSERT_STRING_EQUAL(b->events[1].computed_hash, recomputed);
+        CU_ASSERT_STRING_NOT_EQUAL(b->events[1].computed_hash, b->events[1].hash);
+        ingest_batch_free(b);
+        json_object_put(arr);
+}
+
 static void test_apply_clean_duplicate_and_unknown(void)
 {
         struct store *s = fresh_store();
         add_terminal(s, "a1", "総務課");
-        json_object *arr = chain(5, 1, EVENT_GENESIS_HASH, "usb.blocked");
-        _cleanup_free_ char *text = batch_text(json_object_get(arr));
+        json_object *arr = chain_build(5, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        _cleanup_free_ char *text = chain_batch_text(json_object_get(arr));
         struct ingest_result res;
         CU_ASSERT_EQUAL(apply_text(s, "a1", text, &res), 0);
         CU_ASSERT_EQUAL(res.acked_seq, 5);
@@ -281,26 +296,35 @@ static void test_apply_flags_every_break(void)
 {
         struct store *s = fresh_store();
         add_terminal(s, "a1", "");
-        json_object *arr = chain(8, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *arr = chain_build(8, 1, EVENT_GENESIS_HASH, "usb.blocked");
         /* send 1 2 3 5 4 6 8: gap at 5 (want 4), reorder at 4, gap at 8 (want 7) */
         static const size_t order[] = { 0, 1, 2, 4, 3, 5, 7 };
         json_object *sent = json_object_new_array();
         for (size_t i = 0; i < ELEMENTSOF(order); i++)
                 json_object_array_add(sent, json_object_get(json_object_array_get_idx(arr, order[i])));
-        _cleanup_free_ char *text = batch_text(sent);
+        _cleanup_free_ char *text = chain_batch_text(sent);
         struct ingest_result res;
         CU_ASSERT_EQUAL(apply_text(s, "a1", text, &res), 0);
-        CU_ASSERT_EQUAL(res.breaks[CHAIN_BREAK_GAP], 2);
+        /* the gaps wait for a declaration of spool drops; none comes, so they are alerted
+         * when their wait is over */
+        CU_ASSERT_EQUAL(res.gaps_pending, 2);
         CU_ASSERT_EQUAL(res.breaks[CHAIN_BREAK_REORDER], 1);
         CU_ASSERT_EQUAL(res.acked_seq, 8);
         CU_ASSERT_EQUAL(res.stored, 7);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a1", "tamper.chain_break"), 1);
+        unsigned alerted = 0;
+        CU_ASSERT_EQUAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(ingest_gaps_expire(s, 100 + INGEST_GAP_DECLARATION_WAIT_SECONDS,
+                                           INGEST_GAP_DECLARATION_WAIT_SECONDS, &alerted), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        CU_ASSERT_EQUAL(alerted, 2);
         CU_ASSERT_EQUAL(store_alert_count(s, "a1", "tamper.chain_break"), 3);
 
         /* a different event claiming seq 2: conflict, not stored */
-        json_object *other = chain(2, 1, EVENT_GENESIS_HASH, "session.locked");
+        json_object *other = chain_build(2, 1, EVENT_GENESIS_HASH, "session.locked");
         json_object *one = json_object_new_array();
         json_object_array_add(one, json_object_get(json_object_array_get_idx(other, 1)));
-        _cleanup_free_ char *t2 = batch_text(one);
+        _cleanup_free_ char *t2 = chain_batch_text(one);
         CU_ASSERT_EQUAL(apply_text(s, "a1", t2, &res), 0);
         CU_ASSERT_EQUAL(res.breaks[CHAIN_BREAK_CONFLICT], 1);
         CU_ASSERT_EQUAL(res.stored, 0);
@@ -314,32 +338,18 @@ static void test_apply_declared_drops_bridge_the_gap(void)
 {
         struct store *s = fresh_store();
         add_terminal(s, "a1", "");
-        json_object *arr = chain(6, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *arr = chain_build(6, 1, EVENT_GENESIS_HASH, "usb.blocked");
         /* 3 and 4 dropped by the agent's spool, declared by an overflow event at 7 */
-        json_object *h, *p;
-        json_object_object_get_ex(json_object_array_get_idx(arr, 2), "prev_hash", &p);
-        json_object_object_get_ex(json_object_array_get_idx(arr, 3), "hash", &h);
-        struct chain_drop d = { .from_seq = 3, .to_seq = 4 };
-        snprintf(d.prev_hash, sizeof d.prev_hash, "%s", json_object_get_string(p));
-        snprintf(d.hash, sizeof d.hash, "%s", json_object_get_string(h));
-        json_object *details = json_object_new_object(), *list = json_object_new_array();
-        json_object_array_add(list, chain_drop_to_json(&d));
-        json_object_object_add(details, "dropped", list);
-        json_object_object_get_ex(json_object_array_get_idx(arr, 5), "hash", &h);
-        json_object *overflow;
-        CU_ASSERT_EQUAL_FATAL(event_build(7, 1795791700000000ull, CHAIN_DROP_OVERFLOW_TYPE,
-                                          EVENT_SEVERITY_WARNING, "", details,
-                                          json_object_get_string(h), &overflow), 0);
-        json_object *sent = json_object_new_array();
+        struct chain_drop d = chain_drop_of(arr, 2, 3);
         static const size_t keep[] = { 0, 1, 4, 5 };
-        for (size_t i = 0; i < ELEMENTSOF(keep); i++)
-                json_object_array_add(sent, json_object_get(json_object_array_get_idx(arr, keep[i])));
-        json_object_array_add(sent, overflow);
-        _cleanup_free_ char *text = batch_text(sent);
+        json_object *sent = chain_pick(arr, keep, ELEMENTSOF(keep));
+        json_object_array_add(sent, chain_overflow_event(7, chain_member(arr, 5, "hash"), &d, 1));
+        _cleanup_free_ char *text = chain_batch_text(sent);
         struct ingest_result res;
         CU_ASSERT_EQUAL(apply_text(s, "a1", text, &res), 0);
         CU_ASSERT_EQUAL(res.acked_seq, 7);
         CU_ASSERT_EQUAL(res.breaks[CHAIN_BREAK_GAP], 0);
+        CU_ASSERT_EQUAL(res.gaps_pending, 0);
         CU_ASSERT_EQUAL(store_alert_count(s, "a1", NULL), 0);
         json_object_put(arr);
         store_close(s);
@@ -349,9 +359,9 @@ static void test_apply_hash_mismatch(void)
 {
         struct store *s = fresh_store();
         add_terminal(s, "a1", "");
-        json_object *arr = chain(3, 1, EVENT_GENESIS_HASH, "usb.blocked");
+        json_object *arr = chain_build(3, 1, EVENT_GENESIS_HASH, "usb.blocked");
         json_object_object_add(json_object_array_get_idx(arr, 1), "user", json_object_new_string("x"));
-        _cleanup_free_ char *text = batch_text(arr);
+        _cleanup_free_ char *text = chain_batch_text(arr);
         struct ingest_result res;
         CU_ASSERT_EQUAL(apply_text(s, "a1", text, &res), 0);
         CU_ASSERT_EQUAL(res.breaks[CHAIN_BREAK_HASH_MISMATCH], 1);
@@ -560,7 +570,7 @@ static void test_events_job_end_to_end(void)
 {
         struct store *s = fresh_store();
         add_terminal(s, "a1", "");
-        _cleanup_free_ char *text = batch_text(chain(4, 1, EVENT_GENESIS_HASH, "usb.blocked"));
+        _cleanup_free_ char *text = chain_batch_text(chain_build(4, 1, EVENT_GENESIS_HASH, "usb.blocked"));
         struct api_job *job = NULL;
         CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", "/v1/events", "application/json", text, "a1", &job), 0);
         CU_ASSERT_PTR_NOT_NULL_FATAL(job);
@@ -673,6 +683,7 @@ static CU_TestInfo config_tests[] = {
 };
 static CU_TestInfo ingest_tests[] = {
         { "batch parse limits and reasons", test_batch_parse_limits_and_reasons },
+        { "stored text is the canonical form", test_batch_parse_stores_the_canonical_form },
         { "clean, duplicate, unknown, revoked", test_apply_clean_duplicate_and_unknown },
         { "gap, reorder, conflict flagged", test_apply_flags_every_break },
         { "declared drops bridge a gap", test_apply_declared_drops_bridge_the_gap },

@@ -43,6 +43,49 @@ static void test_canonical_refuses_doubles_and_skips_key(void)
         CU_ASSERT_STRING_EQUAL(t, "{\"a\":1}");
 }
 
+/* Integers at the edges, an object with more members than the serializer keeps on its
+ * stack, and the prefixed form the event hash uses. */
+static void test_canonical_integers_wide_objects_and_prefix(void)
+{
+        _cleanup_json_ json_object *o = json_tokener_parse(
+                "[0, -1, 7, 1234567890, 9223372036854775807, -9223372036854775808]");
+        _cleanup_free_ char *s = NULL;
+        CU_ASSERT_EQUAL(json_canonical(o, NULL, &s, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(s, "[0,-1,7,1234567890,9223372036854775807,-9223372036854775808]");
+
+        _cleanup_json_ json_object *wide = json_object_new_object();
+        char want[512] = "{", key[16];
+        for (int i = 19; i >= 0; i--) {
+                snprintf(key, sizeof key, "k%02d", i);
+                json_object_object_add(wide, key, json_object_new_int(i));
+        }
+        for (int i = 0; i < 20; i++)
+                snprintf(want + strlen(want), sizeof want - strlen(want), "%s\"k%02d\":%d",
+                         i ? "," : "", i, i);
+        strcat(want, "}");
+        _cleanup_free_ char *w = NULL, *p = NULL;
+        CU_ASSERT_EQUAL(json_canonical(wide, NULL, &w, NULL), 0);
+        CU_ASSERT_STRING_EQUAL(w, want);
+        size_t len;
+        CU_ASSERT_EQUAL(json_canonical_prefixed(wide, "k00", "PRE", 3, &p, &len), 0);
+        CU_ASSERT_EQUAL(len, strlen(p));
+        CU_ASSERT_EQUAL(strlen(p), 3 + strlen(want) - strlen("\"k00\":0,"));
+        CU_ASSERT_EQUAL(strncmp(p, "PRE{\"k01\":1,", 12), 0);
+}
+
+static void test_is_lower_hex_exact(void)
+{
+        CU_ASSERT_TRUE(is_lower_hex("0123456789abcdef", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcdeF", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcde", 16));
+        CU_ASSERT_FALSE(is_lower_hex("0123456789abcdef0", 16));
+        static const char *const near[] = { "/", ":", "`", "g", "G", " ", "\xff" };
+        for (size_t i = 0; i < ELEMENTSOF(near); i++)
+                CU_ASSERT_FALSE(is_lower_hex(near[i], 1));
+        CU_ASSERT_FALSE(is_lower_hex(NULL, 0));
+        CU_ASSERT_TRUE(is_lower_hex("", 0));
+}
+
 static void test_sha256_and_crc32c_known_values(void)
 {
         char hex[SHA256_HEX_LEN + 1];
@@ -55,6 +98,14 @@ static void test_sha256_and_crc32c_known_values(void)
         uint32_t inc = crc32c(crc32c(0, txt, 11), txt + 11, strlen(txt) - 11);
         CU_ASSERT_EQUAL(one, inc);
         CU_ASSERT_EQUAL(one, 0x22620404u);
+
+        /* the instruction and the table agree at every length and alignment */
+        unsigned char buf[300];
+        for (size_t k = 0; k < sizeof buf; k++)
+                buf[k] = (unsigned char)(k * 7919u >> 3);
+        for (size_t off = 0; off < 8; off++)
+                for (size_t n = 0; n + off <= sizeof buf; n += 13)
+                        CU_ASSERT_EQUAL(crc32c(0x1234u, buf + off, n), crc32c_portable(0x1234u, buf + off, n));
 }
 
 static void test_base64_roundtrip_and_strictness(void)
@@ -159,6 +210,8 @@ static void test_event_validate_rejects_tampering(void)
 
 static CU_TestInfo canon_tests[] = {
         { "sorted keys, no whitespace, escapes", test_canonical_sorts_and_strips },
+        { "integers, wide objects, prefix", test_canonical_integers_wide_objects_and_prefix },
+        { "is_lower_hex exact", test_is_lower_hex_exact },
         { "same bytes for reordered input", test_canonical_same_for_reordered_input },
         { "doubles refused, skip key", test_canonical_refuses_doubles_and_skips_key },
         CU_TEST_INFO_NULL,

@@ -610,35 +610,53 @@ static void test_torn_tail_is_cut(void)
         CU_ASSERT_EQUAL(res.count, 31);
 }
 
-static void test_bit_flip_mid_segment(void)
+/* A byte flipped in the middle of segment nth (of segments of segment_bytes, holding
+ * events 1..n): verify says CRC; the writer reports it at open and goes on; the reader
+ * says so once and delivers every other event. Only the newest segment is parsed record
+ * by record at open (older ones are checked by CRC), so only there is the hole also a
+ * gap in the sequence. */
+static void check_bit_flip(uint64_t segment_bytes, uint64_t n, int nth, bool newest)
 {
         const char *dir = unit_tmpdir();
-        struct spool *s = open_spool(dir, 0, 0);
-        append_n(s, 50, 0);
+        struct spool *s = open_spool(dir, segment_bytes, 0);
+        append_n(s, n, 0);
         spool_close(s);
-        const char *seg = seg_path(dir, 1);
+        CU_ASSERT_FATAL(count_segments(dir) > nth);
+        const char *seg = seg_path(dir, nth_segment(dir, nth));
         flip_byte(seg, file_size(seg) / 2);
 
         struct spool_verify_result res;
         CU_ASSERT_EQUAL(spool_verify(dir, &res), -EBADMSG);
         CU_ASSERT_PTR_NOT_NULL(strstr(res.problem, "CRC"));
 
-        /* the writer reports it and keeps every other event */
-        s = open_spool(dir, 0, 0);
+        s = open_spool(dir, segment_bytes, 0);
         _cleanup_json_ json_object *faults = spool_take_faults(s);
         CU_ASSERT_TRUE(faults_have(faults, "corrupt_record"));
-        CU_ASSERT_TRUE(faults_have(faults, "gap"));
+        CU_ASSERT_EQUAL(faults_have(faults, "gap"), newest);
+        CU_ASSERT_FALSE(faults_have(faults, "torn_tail"));
         struct spool_stats st;
         spool_get_stats(s, &st);
-        CU_ASSERT_EQUAL(st.last_seq, 50);
+        CU_ASSERT_EQUAL(st.last_seq, n);
+        append_n(s, 1, 0);
+        spool_get_stats(s, &st);
+        CU_ASSERT_EQUAL(st.last_seq, n + 1);
         spool_close(s);
 
-        /* the reader says so once and still delivers the rest */
         int bad;
         uint64_t last;
-        CU_ASSERT_EQUAL(read_all(dir, 1, &last, &bad), 49);
+        CU_ASSERT_EQUAL(read_all(dir, 1, &last, &bad), (long)n);
         CU_ASSERT_EQUAL(bad, 1);
-        CU_ASSERT_EQUAL(last, 50);
+        CU_ASSERT_EQUAL(last, n + 1);
+}
+
+static void test_bit_flip_mid_segment(void)
+{
+        check_bit_flip(0, 50, 0, true);
+}
+
+static void test_bit_flip_in_older_segment(void)
+{
+        check_bit_flip(2048, 60, 1, false);
 }
 
 static void test_deleted_segment(void)
@@ -796,12 +814,20 @@ static void test_collect_after_ack(void)
         CU_ASSERT_EQUAL(spool_verify(dir, &res), 0);
 }
 
-static void test_overflow_keeps_security_and_chain(void)
+/* 4 KiB segments, a 16 KiB cap: forces several rounds of dropping. restart: the first 300
+ * events are written without the cap and the spool is reopened with it, so the cap works
+ * on older segments whose droppable events the open did not count. */
+static void check_overflow(bool restart)
 {
         const char *dir = unit_tmpdir();
-        /* 4 KiB segments, a 16 KiB cap: forces several rounds of dropping */
-        struct spool *s = open_spool(dir, 4096, 16384);
-        append_n(s, 400, 10);
+        struct spool *s = open_spool(dir, 4096, restart ? 0 : 16384);
+        if (restart) {
+                append_n(s, 300, 10);
+                spool_close(s);
+                s = open_spool(dir, 4096, 16384);
+                append_n(s, 100, 10);
+        } else
+                append_n(s, 400, 10);
         struct spool_stats st;
         spool_get_stats(s, &st);
         CU_ASSERT(st.dropped_events > 0);
@@ -853,6 +879,16 @@ static void test_overflow_keeps_security_and_chain(void)
         spool_reader_close(r);
         CU_ASSERT_EQUAL(security_seen, 40);
         CU_ASSERT(last > 400);
+}
+
+static void test_overflow_keeps_security_and_chain(void)
+{
+        check_overflow(false);
+}
+
+static void test_overflow_after_restart(void)
+{
+        check_overflow(true);
 }
 
 static void test_undeclared_tombstone_is_a_problem(void)
@@ -983,12 +1019,14 @@ static CU_TestInfo disk_tests[] = {
         { "reader stops at the durable mark", test_reader_stops_at_durable_mark },
         { "torn tail detected, cut, sequence continues", test_torn_tail_is_cut },
         { "bit flip mid-segment detected, rest delivered", test_bit_flip_mid_segment },
+        { "bit flip in an older segment found at open", test_bit_flip_in_older_segment },
         { "deleted segment detected", test_deleted_segment },
         { "truncated older segment detected, not cut", test_truncated_older_segment },
         { "reordered segment detected", test_reordered_segment },
         { "empty newest segment after a crash", test_empty_newest_segment },
         { "collect after ack", test_collect_after_ack },
         { "overflow keeps security events and the chain", test_overflow_keeps_security_and_chain },
+        { "overflow after a restart counts older segments", test_overflow_after_restart },
         { "undeclared drop and gap are problems", test_undeclared_tombstone_is_a_problem },
         { "memory queue bound while writes fail", test_queue_bound_refuses_without_using_a_seq },
         CU_TEST_INFO_NULL,

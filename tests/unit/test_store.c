@@ -15,11 +15,13 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "collectors/ingest.h"
 #include "collectors/store.h"
 #include "collectors/store_backend.h"
 #include "common/digest.h"
 #include "common/event.h"
 #include "common/util.h"
+#include "tests/unit/event_chain_build.h"
 #include "tests/unit/unit.h"
 
 static enum store_kind kind;
@@ -259,6 +261,9 @@ static void test_migration_from_version_1(void)
         CU_ASSERT_EQUAL(store_alert_insert(s, "a", "tamper.chain_break", "{}", 1), 0);
         store_close(s);
         raw_exec("DROP INDEX alerts_type_created");
+        raw_exec("DROP TABLE chain_drops");
+        raw_exec("DROP TABLE chain_gaps");
+        raw_exec("CREATE INDEX events_agent_ts ON events (agent_id, ts)");
         raw_exec("DELETE FROM schema_version WHERE version > 1");
         char *idx = index_named("alerts_type_created");
         CU_ASSERT_PTR_NULL(idx);
@@ -271,6 +276,11 @@ static void test_migration_from_version_1(void)
         idx = index_named("alerts_type_created");
         CU_ASSERT_PTR_NOT_NULL(idx);
         free(idx);
+        idx = index_named("events_agent_ts"); /* version 4 dropped it */
+        CU_ASSERT_PTR_NULL(idx);
+        free(idx);
+        _cleanup_free_ char *gaps = raw_query_text("SELECT COUNT(*) FROM chain_gaps");
+        CU_ASSERT_STRING_EQUAL(gaps, "0");
         _cleanup_free_ char *n = raw_query_text("SELECT MAX(version) FROM schema_version");
         CU_ASSERT_PTR_NOT_NULL_FATAL(n);
         CU_ASSERT_EQUAL(atoi(n), STORE_SCHEMA_LATEST);
@@ -967,6 +977,242 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         store_close(s);
 }
 
+/* --- chain gaps and their declarations (collectors/ingest.h over this back end) ---------- */
+
+/* Parses arr as one POST /v1/events body (takes arr) and applies it for agent_id at now in
+ * one transaction, as the writer does. */
+static struct ingest_result ingest(struct store *s, const char *agent_id, json_object *arr,
+                                   int64_t now)
+{
+        _cleanup_free_ char *text = chain_batch_text(arr);
+        struct ingest_batch *b = NULL;
+        enum reject_reason reason;
+        int64_t bad;
+        char err[256];
+        CU_ASSERT_EQUAL_FATAL(ingest_batch_parse(text, strlen(text), 1000, &b, &reason, &bad, err,
+                                                 sizeof err), 0);
+        struct ingest_result res = {};
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(ingest_batch_apply(s, agent_id, b, now, &res), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        ingest_batch_free(b);
+        return res;
+}
+
+static unsigned expire_gaps(struct store *s, int64_t now)
+{
+        unsigned alerted = 99;
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(ingest_gaps_expire(s, now, INGEST_GAP_DECLARATION_WAIT_SECONDS, &alerted),
+                        0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        return alerted;
+}
+
+static struct store *open_with_terminal(const char *agent_id)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal(agent_id, "総務課");
+        CU_ASSERT_EQUAL_FATAL(store_terminal_add(s, &t), 0);
+        return s;
+}
+
+static int64_t pending_gaps(struct store *s)
+{
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(store_chain_gaps_get(s, NULL, INT64_MAX, &gaps, &n), 0);
+        return (int64_t)n;
+}
+
+/* With a backlog the agent's declaration of spool drops comes in a later batch than the
+ * gap it explains: no alert, then or later. */
+static void test_gap_declared_in_a_later_batch(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(8, 1, EVENT_GENESIS_HASH, "files.read");
+        /* 3..5 dropped by the spool; batch 1 = 1 2 6 7, batch 2 = 8 and the declaration */
+        struct ingest_result r1 = ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 5, 6 }, 4), 1000);
+        CU_ASSERT_EQUAL(r1.acked_seq, 7);
+        CU_ASSERT_EQUAL(r1.gaps_pending, 1);
+        CU_ASSERT_EQUAL(r1.breaks[CHAIN_BREAK_GAP], 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 0);
+        CU_ASSERT_EQUAL(pending_gaps(s), 1);
+
+        struct chain_drop d = chain_drop_of(arr, 2, 4);
+        json_object *b2 = chain_pick(arr, (size_t[]){ 7 }, 1);
+        json_object_array_add(b2, chain_overflow_event(9, chain_member(arr, 7, "hash"), &d, 1));
+        struct ingest_result r2 = ingest(s, "a", b2, 1010);
+        CU_ASSERT_EQUAL(r2.acked_seq, 9);
+        CU_ASSERT_EQUAL(r2.gaps_resolved, 1);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        /* the wait passing raises nothing: the gap was explained */
+        CU_ASSERT_EQUAL(expire_gaps(s, 1000 + INGEST_GAP_DECLARATION_WAIT_SECONDS), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 0);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 6);
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* A real gap (events deleted, nothing declared) is always alerted: once its wait is over,
+ * once only, with what was expected and what came. A declaration that does not bridge it
+ * exactly (here: the wrong hash) settles nothing. */
+static void test_undeclared_gap_alerted_after_the_wait(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(6, 1, EVENT_GENESIS_HASH, "files.read");
+        ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 3 }, 2), 2000);
+        struct chain_drop wrong = chain_drop_of(arr, 1, 2);
+        wrong.hash[0] = wrong.hash[0] == '0' ? '1' : '0';
+        json_object *b2 = chain_pick(arr, (size_t[]){ 4 }, 1);
+        json_object_array_add(b2, chain_overflow_event(6, chain_member(arr, 4, "hash"), &wrong, 1));
+        struct ingest_result r2 = ingest(s, "a", b2, 2005);
+        CU_ASSERT_EQUAL(r2.gaps_resolved, 0);
+        CU_ASSERT_EQUAL(pending_gaps(s), 1);
+
+        CU_ASSERT_EQUAL(expire_gaps(s, 2000 + INGEST_GAP_DECLARATION_WAIT_SECONDS - 1), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 0);
+        CU_ASSERT_EQUAL(expire_gaps(s, 2000 + INGEST_GAP_DECLARATION_WAIT_SECONDS), 1);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        CU_ASSERT_EQUAL(expire_gaps(s, 2000 + 2 * INGEST_GAP_DECLARATION_WAIT_SECONDS), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+
+        _cleanup_free_ char *details = raw_query_text("SELECT details FROM alerts");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(details);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "{\"declaration_waited_seconds\":%d,\"expected\":{\"prev_hash\":\"%s\",\"seq\":2},"
+                 "\"got\":{\"prev_hash\":\"%s\",\"seq\":4},\"kind\":\"gap\",\"seq\":4}",
+                 INGEST_GAP_DECLARATION_WAIT_SECONDS, chain_member(arr, 0, "hash"),
+                 chain_member(arr, 2, "hash"));
+        CU_ASSERT_STRING_EQUAL(details, want);
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* Drops declared by two overflow events in two batches bridge one gap together; drops are
+ * kept per terminal (another agent's do not count) and once each. */
+static void test_gap_bridged_by_declarations_of_two_batches(void)
+{
+        struct store *s = open_with_terminal("a");
+        struct store_terminal t = terminal("b", "総務課");
+        CU_ASSERT_EQUAL_FATAL(store_terminal_add(s, &t), 0);
+        json_object *arr = chain_build(8, 1, EVENT_GENESIS_HASH, "files.read");
+        struct chain_drop first = chain_drop_of(arr, 1, 2), second = chain_drop_of(arr, 3, 4);
+
+        /* agent b declares the second half: it bridges nothing of a's */
+        json_object *bb = chain_build(1, 1, EVENT_GENESIS_HASH, "files.read");
+        json_object_array_add(bb, chain_overflow_event(2, chain_member(bb, 0, "hash"), &second, 1));
+        ingest(s, "b", bb, 3000);
+
+        ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 5 }, 2), 3000);
+        json_object *b2 = chain_pick(arr, (size_t[]){ 6 }, 1);
+        json_object_array_add(b2, chain_overflow_event(8, chain_member(arr, 6, "hash"), &first, 1));
+        CU_ASSERT_EQUAL(ingest(s, "a", b2, 3001).gaps_resolved, 0);
+        CU_ASSERT_EQUAL(pending_gaps(s), 1);
+
+        json_object *b3 = json_object_new_array();
+        json_object *o8 = chain_overflow_event(8, chain_member(arr, 6, "hash"), &first, 1);
+        json_object_array_add(b3, chain_overflow_event(9, chain_member(o8, SIZE_MAX, "hash"),
+                                                       &second, 1));
+        json_object_put(o8);
+        CU_ASSERT_EQUAL(ingest(s, "a", b3, 3002).gaps_resolved, 1);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        CU_ASSERT_EQUAL(expire_gaps(s, 3000 + INGEST_GAP_DECLARATION_WAIT_SECONDS), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, NULL), 0);
+
+        _cleanup_free_ struct chain_drop *drops = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 1, 6, &drops, &n), 0);
+        CU_ASSERT_EQUAL(n, 2);
+        CU_ASSERT_TRUE(n == 2 && chain_drop_equal(&drops[0], &first) &&
+                       chain_drop_equal(&drops[1], &second));
+        free(drops);
+        drops = NULL;
+        /* only drops strictly inside the range */
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 2, 6, &drops, &n), 0);
+        CU_ASSERT_TRUE(n == 1 && chain_drop_equal(&drops[0], &second));
+        free(drops);
+        drops = NULL;
+        CU_ASSERT_EQUAL(store_chain_drops_get(s, "a", 1, 5, &drops, &n), 0);
+        CU_ASSERT_TRUE(n == 1 && chain_drop_equal(&drops[0], &first));
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* The primitives: a gap is pending once, removed once; bad records are refused. */
+static void test_chain_gap_primitives(void)
+{
+        struct store *s = open_with_terminal("a");
+        struct store_chain_gap g = { .agent_id = "a", .last_seq = 4, .next_seq = 9,
+                                     .detected_at = 50 };
+        memset(g.last_hash, 'a', SHA256_HEX_LEN);
+        memset(g.next_prev_hash, 'b', SHA256_HEX_LEN);
+        CU_ASSERT_EQUAL(store_chain_gap_add(s, &g), 0);
+        CU_ASSERT_EQUAL(store_chain_gap_add(s, &g), -EEXIST);
+        struct store_chain_gap bad = g;
+        bad.next_seq = 5; /* no gap at all */
+        CU_ASSERT_EQUAL(store_chain_gap_add(s, &bad), -EINVAL);
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n = 9;
+        CU_ASSERT_EQUAL(store_chain_gaps_get(s, "a", 49, &gaps, &n), 0);
+        CU_ASSERT_EQUAL(n, 0);
+        free(gaps);
+        gaps = NULL;
+        CU_ASSERT_EQUAL(store_chain_gaps_get(s, "a", 50, &gaps, &n), 0);
+        CU_ASSERT_EQUAL_FATAL(n, 1);
+        CU_ASSERT_STRING_EQUAL(gaps[0].next_prev_hash, g.next_prev_hash);
+        CU_ASSERT_EQUAL(gaps[0].last_seq, 4);
+        CU_ASSERT_EQUAL(store_chain_gap_remove(s, "a", 9), 0);
+        CU_ASSERT_EQUAL(store_chain_gap_remove(s, "a", 9), -ENOENT);
+        struct chain_drop d = { .from_seq = 5, .to_seq = 8 };
+        memset(d.prev_hash, 'a', SHA256_HEX_LEN);
+        memset(d.hash, 'b', SHA256_HEX_LEN);
+        CU_ASSERT_EQUAL(store_chain_drop_add(s, "a", &d), 0);
+        CU_ASSERT_EQUAL(store_chain_drop_add(s, "a", &d), 0);
+        d.to_seq = 4;
+        CU_ASSERT_EQUAL(store_chain_drop_add(s, "a", &d), -EINVAL);
+        _cleanup_free_ char *count = raw_query_text("SELECT COUNT(*) FROM chain_drops");
+        CU_ASSERT_STRING_EQUAL(count, "1");
+        store_close(s);
+}
+
+/* The writer stores a batch's events together; a repeat or a reorder inside the same batch
+ * still sees the ones before it. */
+static void test_ingest_batch_repeats_and_reorders_inside_it(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(5, 1, EVENT_GENESIS_HASH, "files.read");
+        struct ingest_result r = ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 2, 4, 3, 1 }, 7),
+                                        4000);
+        CU_ASSERT_EQUAL(r.stored, 5);
+        CU_ASSERT_EQUAL(r.duplicates, 2);
+        CU_ASSERT_EQUAL(r.breaks[CHAIN_BREAK_REORDER], 1);
+        CU_ASSERT_EQUAL(r.gaps_pending, 1);
+        CU_ASSERT_EQUAL(r.acked_seq, 5);
+        CU_ASSERT_EQUAL(store_event_count(s, "a"), 5);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        /* the same again: all re-sends */
+        r = ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 3, 4 }, 5), 4001);
+        CU_ASSERT_EQUAL(r.stored, 0);
+        CU_ASSERT_EQUAL(r.duplicates, 5);
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* A new SQLite database gets 16 KiB pages (fewer WAL frames per ingested event). */
+static void test_sqlite_new_database_page_size(void)
+{
+        struct store *s = open_fresh();
+        struct store_terminal t = terminal("a", "総務課");
+        CU_ASSERT_EQUAL(store_terminal_add(s, &t), 0);
+        store_close(s);
+        _cleanup_free_ char *size = raw_query_text("PRAGMA page_size");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(size);
+        CU_ASSERT_STRING_EQUAL(size, "16384");
+}
+
 /* --- suites
  * ------------------------------------------------------------------------------------------ */
 
@@ -990,11 +1236,17 @@ static void test_pg_loss_inside_transaction_stores_nothing(void)
         { "token last use, concurrently", test_token_last_use_concurrent }, \
         { "policies with default fallback", test_policies_default_fallback }, \
         { "rollback leaves nothing", test_transaction_rollback_leaves_nothing }, \
-        { "a writer killed mid-batch", test_killed_writer }
+        { "a writer killed mid-batch", test_killed_writer }, \
+        { "gap declared in a later batch", test_gap_declared_in_a_later_batch }, \
+        { "undeclared gap alerted after the wait", test_undeclared_gap_alerted_after_the_wait }, \
+        { "gap bridged by two batches' declarations", test_gap_bridged_by_declarations_of_two_batches }, \
+        { "chain gap primitives", test_chain_gap_primitives }, \
+        { "repeats and reorders inside a batch", test_ingest_batch_repeats_and_reorders_inside_it }
 /* clang-format on */
 
 static CU_TestInfo sqlite_tests[] = {
     STORE_TESTS,
+    {"new database page size", test_sqlite_new_database_page_size},
     CU_TEST_INFO_NULL,
 };
 
