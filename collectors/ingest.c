@@ -215,6 +215,33 @@ static int gap_alert(struct store *store, const struct store_chain_gap *g, bool 
                                  NULL, now - g->detected_at, by_bound ? g->bound_seq : 0, now);
 }
 
+/* Raises the alerts of these pending gaps: each is removed first, and only the one
+ * collector whose removal succeeds raises it (several may share a PostgreSQL store). */
+static int gaps_raise(struct store *store, const struct store_chain_gap *gaps, size_t n,
+                      bool by_bound, int64_t now, unsigned *ret_alerted)
+{
+        unsigned alerted = 0;
+        for (size_t i = 0; i < n; i++) {
+                int r = store_chain_gap_remove(store, gaps[i].agent_id, gaps[i].next_seq);
+                if (r == -ENOENT)
+                        continue;
+                if (r >= 0)
+                        r = gap_alert(store, &gaps[i], by_bound, now);
+                if (r < 0)
+                        return r;
+                if (by_bound)
+                        log_info("Agent %s: events %llu..%llu missing and not declared by seq "
+                                 "%llu, by which the spool's declaration of a drop must have come",
+                                 gaps[i].agent_id, (unsigned long long)gaps[i].last_seq + 1,
+                                 (unsigned long long)gaps[i].next_seq - 1,
+                                 (unsigned long long)gaps[i].bound_seq);
+                alerted++;
+        }
+        if (ret_alerted)
+                *ret_alerted = alerted;
+        return 0;
+}
+
 /* Raises the alert of each pending gap of agent_id whose bound the chain head has
  * reached: every event up to the bound is in, and no declaration among them bridged it. */
 static int gaps_settle(struct store *store, const char *agent_id, uint64_t head_seq,
@@ -222,28 +249,10 @@ static int gaps_settle(struct store *store, const char *agent_id, uint64_t head_
 {
         _cleanup_free_ struct store_chain_gap *gaps = NULL;
         size_t n = 0;
-        unsigned alerted = 0;
         int r = store_chain_gaps_due(store, agent_id, head_seq, &gaps, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                /* Removed first: the one collector whose removal succeeds raises the alert. */
-                r = store_chain_gap_remove(store, agent_id, gaps[i].next_seq);
-                if (r == -ENOENT)
-                        continue;
-                if (r >= 0)
-                        r = gap_alert(store, &gaps[i], true, now);
-                if (r < 0)
-                        return r;
-                log_info("Agent %s: events %llu..%llu missing and not declared by seq %llu, "
-                         "by which the spool's declaration of a drop must have come",
-                         agent_id, (unsigned long long)gaps[i].last_seq + 1,
-                         (unsigned long long)gaps[i].next_seq - 1,
-                         (unsigned long long)gaps[i].bound_seq);
-                alerted++;
-        }
-        *ret_alerted = alerted;
-        return 0;
+        return gaps_raise(store, gaps, n, true, now, ret_alerted);
 }
 
 int ingest_gaps_bound(struct store *store, const char *agent_id,
@@ -484,22 +493,8 @@ int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
 {
         _cleanup_free_ struct store_chain_gap *gaps = NULL;
         size_t n = 0;
-        unsigned alerted = 0;
         int r = store_chain_gaps_get(store, NULL, now - wait_seconds, &gaps, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                /* Removed first: the one collector whose removal succeeds raises the alert. */
-                r = store_chain_gap_remove(store, gaps[i].agent_id, gaps[i].next_seq);
-                if (r == -ENOENT)
-                        continue;
-                if (r >= 0)
-                        r = gap_alert(store, &gaps[i], false, now);
-                if (r < 0)
-                        return r;
-                alerted++;
-        }
-        if (ret_alerted)
-                *ret_alerted = alerted;
-        return 0;
+        return gaps_raise(store, gaps, n, false, now, ret_alerted);
 }
