@@ -590,6 +590,9 @@ static void evaluate_all(struct usb_state *u)
                 record_error(u, NULL, r, "enumerate devices");
 }
 
+/* how late sd-event may fire the end of an approval, to share a wake-up with other timers */
+#define USB_EXPIRY_ACCURACY_USEC 1000
+
 static int schedule_expiry(struct usb_state *u);
 
 static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
@@ -619,8 +622,10 @@ static int schedule_expiry(struct usb_state *u)
                         return r;
                 return sd_event_source_set_enabled(u->expiry, SD_EVENT_ONESHOT);
         }
+        /* an approval ends at its instant: sd-event's coalescing may not move the
+         * deauthorization later (an accuracy of 1 s let it fire up to a second late) */
         return sd_event_add_time(agent_event_loop(u->agent), &u->expiry, CLOCK_REALTIME, when,
-                                 1000000, on_expiry, u);
+                                 USB_EXPIRY_ACCURACY_USEC, on_expiry, u);
 }
 
 /* ---- events --------------------------------------------------------------------------- */

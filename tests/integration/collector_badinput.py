@@ -112,67 +112,93 @@ def closed_within(sock, seconds):
         return None
 
 
+# The deadlines below are measured on purpose. How late the collector may act on them is
+# scaled from how slow a request is on this machine right now (a busy 2-core CI box can
+# take seconds); on a quiet machine the margins are the designed ones. Never early.
+LATENCY = c.latency(a)
+LATE = max(1.5, 3 * LATENCY)
+print('# /healthz round trip %.3f s: the collector may act up to %.2f s late' % (LATENCY, LATE), flush=True)
+
 idle = socket.create_connection(('127.0.0.1', c.agent_port))
-took = closed_within(idle, 6)
+took = closed_within(idle, 6 + LATE)
 idle.close()
-t.check('TCP connection that never starts TLS: closed after the timeout', took is not None and 1.5 <= took <= 5, took)
+t.check('TCP connection that never starts TLS: closed after the timeout',
+        took is not None and 1.5 <= took <= max(5, 2 + LATE), took)
 
 ctx = c.client_context(a.cert, a.key)
 slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
 slow.sendall(b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n')
-took = closed_within(slow, 6)
+took = closed_within(slow, 6 + LATE)
 slow.close()
-t.check('client stalling in the headers: closed after the timeout', took is not None and took <= 5, took)
+t.check('client stalling in the headers: closed after the timeout', took is not None and took <= max(5, 3 + LATE), took)
 
 slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
 body = json.dumps({'events': make_events(5, start_seq=4, prev_hash=make_events(3)[-1]['hash'])}).encode()
 slow.sendall(b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
              b'Content-Length: %d\r\n\r\n' % len(body) + body[:len(body) // 2])
-took = closed_within(slow, 6)
+took = closed_within(slow, 6 + LATE)
 slow.close()
-t.check('client stalling in the body: closed after the timeout', took is not None and took <= 5, took)
+t.check('client stalling in the body: closed after the timeout', took is not None and took <= max(5, 3 + LATE), took)
 t.check('the half-sent batch stored nothing', events_stored() == 3, events_stored())
 
 
 def trickle_until_closed(sock, data, every, limit):
     """Sends data one byte per `every` seconds (each under the idle timeout); returns
-    (seconds until the collector closed, what it answered) or (None, b'') after limit."""
-    start = time.time()
+    (seconds until the collector closed, what it answered, the longest pause between two
+    bytes) or (None, b'', pause) after limit."""
+    start = last = time.time()
+    pause = 0.0
     sock.settimeout(every)
     got = b''
     for byte in data:
         if time.time() - start > limit:
-            return None, got
+            return None, got, pause
         try:
+            pause = max(pause, time.time() - last)
+            last = time.time()
             sock.sendall(bytes([byte]))
             chunk = sock.recv(4096)
             if not chunk:
-                return time.time() - start, got
+                return time.time() - start, got, pause
             got += chunk
         except socket.timeout:
             continue
         except (ConnectionResetError, BrokenPipeError, ssl.SSLError, OSError):
-            return time.time() - start, got
-    return None, got
+            return time.time() - start, got, pause
+    return None, got, pause
 
 
-# Each byte comes before the 2 s idle timeout: only the absolute deadline can cut it.
-slow = ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)), server_hostname='localhost')
-took, got = trickle_until_closed(slow, b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\n' + b'X' * 100,
-                                 every=0.7, limit=10)
-slow.close()
+def trickled(connect, data, idle_seconds):
+    """trickle_until_closed on a new connection, again (3 tries at most) when this client
+    itself paused for the idle timeout between two bytes (a starved test process): that
+    run does not show what the deadline does."""
+    for _ in range(3):
+        sock = connect()
+        took, got, pause = trickle_until_closed(sock, data, every=0.7, limit=10 + LATE)
+        sock.close()
+        if pause < idle_seconds - 0.3:
+            break
+        print('# the test client paused %.2f s between two bytes (idle timeout %d s): again' % (pause, idle_seconds),
+              flush=True)
+    return took, got
+
+
+# Each byte comes before the 2 s idle timeout: only the absolute deadline can cut it, and
+# not before it (the deadline counts from the first byte, sent right at the start).
+took, got = trickled(lambda: ctx.wrap_socket(socket.create_connection(('127.0.0.1', c.agent_port)),
+                                             server_hostname='localhost'),
+                     b'POST /v1/events HTTP/1.1\r\nHost: localhost\r\n' + b'X' * 100, 2)
 t.check('client trickling its headers (a byte every 0.7 s): answered 408 and closed by the 3 s deadline',
-        took is not None and took <= 3 + 1.5 and got.startswith(b'HTTP/1.1 408'), (took, got[:100]))
+        took is not None and 3 - 0.1 <= took <= 3 + LATE and got.startswith(b'HTTP/1.1 408'), (took, LATE, got[:100]))
 t.check('the trickling client is logged with its peer and counted',
         re.search(r'127\.0\.0\.1:\d+: request not complete within 3s', c.log_text()) is not None and
         (c.metric('hogo_collector_rejects_total{reason="request_timeout"}') or 0) >= 1)
 
-raw = socket.create_connection(('127.0.0.1', c.agent_port))
 # a TLS record header announcing a ClientHello that never completes, a byte at a time
-took, _ = trickle_until_closed(raw, b'\x16\x03\x01\x02\x00' + b'\x01' * 64, every=0.7, limit=10)
-raw.close()
+took, _ = trickled(lambda: socket.create_connection(('127.0.0.1', c.agent_port)),
+                   b'\x16\x03\x01\x02\x00' + b'\x01' * 64, 2)
 t.check('client that never finishes the TLS handshake: closed by the 2 s handshake deadline',
-        took is not None and took <= 2 + 1.5, took)
+        took is not None and 2 - 0.1 <= took <= 2 + LATE, (took, LATE))
 t.check('the unfinished handshake is logged with its peer and counted',
         re.search(r'127\.0\.0\.1:\d+: TLS handshake not finished within 2s', c.log_text()) is not None and
         (c.metric('hogo_collector_rejects_total{reason="handshake_timeout"}') or 0) >= 1)

@@ -20,6 +20,10 @@ c = Collector(t, timeout_seconds=IDLE, extra_limits={'request_seconds': REQUEST}
 c.start()
 a = c.enroll()
 ctx = c.client_context(a.cert, a.key)
+# How late the collector may close a connection past a deadline is scaled from how slow a
+# request is on this machine right now; on a quiet machine it is the designed 1.5-2 s.
+LATE = max(2.0, 3 * c.latency(a))
+print('# the collector may act up to %.2f s late' % LATE, flush=True)
 
 BODY = json.dumps({'posture': {'screen_lock': 'pass'}, 'policy_version': None}).encode()
 REQ = (b'POST /v1/heartbeat HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n'
@@ -84,22 +88,30 @@ def trickle(sock, data, pieces, every):
 
 
 # 1. Idle longer than the request deadline, then a request: still served, same connection.
-s = connect()
-s.sendall(REQ)
-status, _ = read_answer(s)
-time.sleep(REQUEST + 1)
-s.sendall(REQ)
-status2, raw = read_answer(s)
+#    (Again when this test process itself slept into the idle timeout: a starved client.)
+for _ in range(3):
+    s = connect()
+    s.sendall(REQ)
+    status, _ = read_answer(s)
+    answered = time.monotonic()
+    time.sleep(REQUEST + 1)
+    idled = time.monotonic() - answered
+    s.sendall(REQ)
+    status2, raw = read_answer(s)
+    if idled < IDLE - 0.5:
+        break
+    s.close()
+    print('# the test client idled %.2f s instead of %d: again' % (idled, REQUEST + 1), flush=True)
 t.check('kept-alive connection idle %ds (over request_seconds=%d): the next request is '
         'answered 200 on the same connection' % (REQUEST + 1, REQUEST),
         status == 200 and status2 == 200, (status, status2, raw[:120]))
 
 # 2. The idle connection itself is closed after the idle timeout, quietly.
-took, got = closed_after(s, IDLE + 4)
+took, got = closed_after(s, IDLE + 4 + LATE)
 s.close()
 t.check('idle keep-alive connection lives for timeout_seconds=%d, then closed without an '
-        'answer' % IDLE, took is not None and IDLE - 0.7 <= took <= IDLE + 2 and got == b'',
-        (took, got[:120]))
+        'answer' % IDLE, took is not None and IDLE - 0.7 <= took <= IDLE + LATE and got == b'',
+        (took, LATE, got[:120]))
 
 # 2b. A connection that finishes its handshake and never sends a request idles out at
 #     timeout_seconds too, not at the (longer, default 10 s) handshake deadline.
@@ -107,19 +119,28 @@ s = connect()
 took, got = closed_after(s, IDLE + 8)
 s.close()
 t.check('connection with a finished handshake and no request: closed after timeout_seconds=%d, '
-        'not handshake_seconds=10' % IDLE, took is not None and took <= IDLE + 2 and got == b'',
-        (took, got[:120]))
+        'not handshake_seconds=10' % IDLE, took is not None and took <= IDLE + min(LATE, 5) and got == b'',
+        (took, LATE, got[:120]))
 
 # 3. Idle, then a request that trickles in within request_seconds of its first byte (but
 #    ends past request_seconds after the previous answer): served.
-s = connect()
-s.sendall(REQ)
-status, _ = read_answer(s)
-time.sleep(1.5)
-start = time.time()
-sent = trickle(s, REQ, pieces=8, every=0.18)
-status2, raw = read_answer(s)
-s.close()
+#    (Again when this test process itself was too slow to trickle it within request_seconds;
+#    the collector rightly cut that one with a 408, counted below.)
+timeouts_of_slow_tries = 0
+for _ in range(3):
+    s = connect()
+    s.sendall(REQ)
+    status, _ = read_answer(s)
+    time.sleep(1.5)
+    start = time.time()
+    sent = trickle(s, REQ, pieces=8, every=0.18)
+    trickled_for = time.time() - start - 0.18  # the last sleep comes after the last piece
+    status2, raw = read_answer(s)
+    s.close()
+    if trickled_for < REQUEST - 0.3:
+        break
+    timeouts_of_slow_tries += status2 == 408
+    print('# the test client took %.2f s to trickle the request: again' % trickled_for, flush=True)
 t.check('request begun after 1.5 s idle and trickled over %.1f s: the deadline counts from its '
         'first byte, answered 200' % (time.time() - start),
         status == 200 and sent and status2 == 200, (status, sent, status2, raw[:120]))
@@ -148,16 +169,16 @@ for byte in REQ[1:60]:
     except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
         took = time.time() - start
         break
-    if time.time() - start > REQUEST + 5:
+    if time.time() - start > REQUEST + 5 + LATE:
         break
 s.close()
 t.check('request trickled a byte per 0.5 s: answered 408 and closed %d s after its first byte'
-        % REQUEST, took is not None and REQUEST - 0.5 <= took <= REQUEST + 1.5 and
+        % REQUEST, took is not None and REQUEST - 0.5 <= took <= REQUEST + LATE and
         got.startswith(b'HTTP/1.1 408'), (took, got[:120]))
 t.check('the cut request is counted as request_timeout',
         (c.metric('hogo_collector_rejects_total{reason="request_timeout"}') or 0) >= 1)
 t.check('nothing else was refused for time',
-        c.metric('hogo_collector_rejects_total{reason="request_timeout"}') == 1,
+        c.metric('hogo_collector_rejects_total{reason="request_timeout"}') == 1 + timeouts_of_slow_tries,
         c.metric('hogo_collector_rejects_total{reason="request_timeout"}'))
 
 c.stop()

@@ -47,6 +47,16 @@ acked_is() { [ "$(acked "$1")" = "$2" ]; }
 stored() { "$TOOLS/store_check" "sqlite:$DB" "$(cat "$T/$1/state/agent-id")"; }
 # stored_exactly NAME N: seq 1..N in the store, each once, no chain break
 stored_exactly() { [ "$(stored "$1")" = "events=$2 last_seq=$2 chain_breaks=0" ]; }
+# upload_result_is NAME JQ-TEST: uplink NAME's status file says its upload went that way.
+# A refusal is waited for (the uplink's first attempt may come late on a busy machine);
+# only then does "nothing was acknowledged" mean the refusal held, not that no try was made.
+upload_result_is() { jq -e ".upload | $2" "$T/$1/spool/uplink/status.json" >/dev/null 2>&1; }
+# whether the collector's agent port serves agent a's certificate (a revoked one is refused)
+agent_a_served() {
+    curl -sf -o /dev/null --max-time 5 --cacert "$CA/ca.crt" --cert "$T/a/state/agent.crt" \
+        --key "$T/a/state/agent.key" "https://localhost:$AGENT_PORT/healthz"
+}
+agent_a_refused() { ! agent_a_served; }
 
 start_collector || { echo "not ok - collector starts"; tail -n 30 "$T/collector.log"; exit 1; }
 ok "collector starts on loopback with a CA made by the test"
@@ -102,10 +112,8 @@ check "the heartbeat answer's version is recorded" bash -c \
 # --- outage: collector down, events pile up, all arrive later in order -------------------
 stop_collector TERM
 "$TOOLS/spool_feed" "$T/a/spool" 400 >/dev/null
-sleep 2
+check "status says the collector is unreachable" wait_for 10 upload_result_is a '.result == "unreachable"'
 check "while the collector is down nothing is acknowledged" acked_is a 1500
-check "status says the collector is unreachable" bash -c \
-    "jq -e '.upload.result == \"unreachable\"' '$T/a/spool/uplink/status.json' >/dev/null"
 start_collector
 check "after the outage every event arrives" wait_for 30 acked_is a 1900
 check "in order, exactly once" stored_exactly a 1900
@@ -164,10 +172,9 @@ make_uplink c "https://127.0.0.1:$AGENT_PORT"
 cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/c/state/"
 "$TOOLS/spool_feed" "$T/c/spool" 10 >/dev/null
 start_uplink "$T/c/uplink.json"
-sleep 2
+check "the refusal is explained in uplink-status.json" wait_for 10 upload_result_is c \
+    '.result == "unreachable" and (.error | test("certificate|name|SSL"; "i"))'
 check "a collector presenting the wrong name is refused (nothing sent)" acked_is c 0
-check "the refusal is explained in uplink-status.json" bash -c \
-    "jq -e '.upload.result == \"unreachable\" and (.upload.error | test(\"certificate|name|SSL\"; \"i\"))' '$T/c/spool/uplink/status.json' >/dev/null"
 echo "# uplink-status.json says: $(jq -r .upload.error "$T/c/spool/uplink/status.json")"
 stop_uplink
 
@@ -182,20 +189,22 @@ make_uplink d "https://localhost:$OTHER_PORT"
 cp "$T/a/state/"agent.* "$T/a/state/agent-id" "$T/d/state/"
 "$TOOLS/spool_feed" "$T/d/spool" 10 >/dev/null
 start_uplink "$T/d/uplink.json"
-sleep 2
+check "a collector with a certificate from another CA is refused (the refusal recorded)" \
+    wait_for 10 upload_result_is d '.result == "unreachable" and (.error | length > 0)'
 check "a collector with a certificate from another CA is refused (nothing sent)" acked_is d 0
 echo "# uplink-status.json says: $(jq -r .upload.error "$T/d/spool/uplink/status.json")"
 stop_uplink
 
 # --- a revoked agent: the collector refuses it, the uplink keeps the events and says why --
+check "before the revocation the collector serves agent a" agent_a_served
 "$HOGOCTL" agent revoke "$(cat "$T/a/state/agent-id")" -c "$T/collector.json" >/dev/null
-sleep 1 # the collector reloads its revoked set every 250 ms
+# the collector reloads its revoked set every 250 ms: wait until it refuses the agent
+check "after the revocation the collector refuses agent a" wait_for 10 agent_a_refused
 "$TOOLS/spool_feed" "$T/a/spool" 50 >/dev/null
+rm -f "$T/a/spool/uplink/status.json" # the last session's "ok" must not pass for this one's answer
 start_uplink "$T/a/uplink.json"
-sleep 2
+check "uplink-status.json shows the refusal" wait_for 10 upload_result_is a '.result != "ok" and (.error | length > 0)'
 check "a revoked agent's events are not acknowledged (they stay in the spool)" acked_is a 4900
-check "uplink-status.json shows the refusal" bash -c \
-    "jq -e '.upload.result != \"ok\" and (.upload.error | length > 0)' '$T/a/spool/uplink/status.json' >/dev/null"
 echo "# uplink-status.json says: $(jq -r .upload.error "$T/a/spool/uplink/status.json")"
 stop_uplink
 

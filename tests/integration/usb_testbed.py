@@ -144,8 +144,16 @@ class FakeUsbKernel:
                 held.append(pid)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 1.0  # a task in uninterruptible sleep stops later
-        while held and time.monotonic() < deadline and not all(_stopped(p) for p in held):
+        # A task in uninterruptible sleep, or one that a busy machine does not schedule,
+        # stops later. Building the device while one still runs would let it see the
+        # half-built device this hold is for, so wait as long as it takes, and say so when
+        # it never stops instead of going on with the race.
+        deadline = time.monotonic() + 30.0
+        while held and not all(_stopped(p) for p in held):
+            if time.monotonic() >= deadline:
+                for pid in held:
+                    os.kill(pid, signal.SIGCONT)
+                raise RuntimeError(f"processes {held} did not stop within 30 s; device not built")
             time.sleep(0.0005)
         try:
             yield
@@ -282,7 +290,10 @@ class FakeUsbKernel:
             # the agent ends each name with a newline (the kernel ignores it)
             self.probed += [n for n in chunk.decode().split("\n") if n]
 
-    def wait(self, pred, timeout=5.0):
+    def wait(self, pred, timeout=15.0):
+        """pred's first true value, pumping meanwhile; its last value after timeout. The
+        default timeout is generous: it only matters when pred never holds (a failure),
+        and a loaded machine may take seconds for what usually takes milliseconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.pump(0)
