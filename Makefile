@@ -31,7 +31,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wvla -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -DHOGO_VERSION='"$(VERSION)"' \
-           -DHOGO_LOCALEDIR='"$(PREFIX)/share/locale"' -I. $(PKG_CFLAGS) -pthread
+           -DHOGO_LOCALEDIR='"$(PREFIX)/share/locale"' -DHOGO_LIBEXECDIR='"$(PREFIX)/libexec"' -I. $(PKG_CFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -pthread -lm
 
 ifeq ($(SANITIZE),1)
@@ -66,6 +66,7 @@ LINK_LIBS   := -Wl,--start-group $(ALL_LIBS) -Wl,--end-group
 
 # a binary is built once its main source exists
 BINS := $(if $(wildcard agent/main.c),$(BUILD)/hogo-agent) \
+        $(if $(wildcard agent/helper/main.c),$(BUILD)/hogo-agent-helper) \
         $(if $(wildcard agent/uplink/main.c),$(BUILD)/hogo-uplink) \
         $(if $(wildcard collectors/main.c),$(BUILD)/hogo-collector) \
         $(if $(CTL_SRCS),$(BUILD)/hogoctl)
@@ -106,6 +107,8 @@ $(BUILD)/empty.o:
 $(ALL_LIBS): | $(BUILD)/empty.o
 
 $(BUILD)/hogo-agent: $(BUILD)/agent/main.o $(ALL_LIBS)
+# what the agent runs in a process of its own (notices, policy check): agent/agent_helper.h
+$(BUILD)/hogo-agent-helper: $(BUILD)/agent/helper/main.o $(ALL_LIBS)
 $(BUILD)/hogo-uplink: $(BUILD)/agent/uplink/main.o $(ALL_LIBS)
 $(BUILD)/hogo-collector: $(BUILD)/collectors/main.o $(ALL_LIBS)
 $(BUILD)/hogoctl: $(call obj,$(CTL_SRCS)) $(ALL_LIBS)
@@ -167,6 +170,7 @@ install: bins $(LOCALE_MOS)
 	install -m 0755 $(BUILD)/hogo-agent $(BUILD)/hogo-uplink $(BUILD)/hogo-collector \
 		$(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(BUILD)/hogoctl $(DESTDIR)$(PREFIX)/bin/
+	install -D -m 0755 $(BUILD)/hogo-agent-helper $(DESTDIR)$(PREFIX)/libexec/hogo/hogo-agent-helper
 	install -d $(DESTDIR)$(PREFIX)/share/hogo/policy
 	install -m 0644 policy/examples/*.json $(DESTDIR)$(PREFIX)/share/hogo/policy/
 	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \

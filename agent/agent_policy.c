@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include "agent/agent_core.h"
+#include "agent/agent_helper.h"
+#include "agent/policy_check.h"
 #include "common/canon_json.h"
 #include "common/ed25519.h"
 #include "common/fileio.h"
@@ -46,25 +48,6 @@ static char *path_join(const char *dir, const char *name)
         return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
 
-/* "PATH: message; PATH: message" from the policy library's error list. */
-static char *errors_to_reason(const struct policy_errors *errs, int r)
-{
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        if (!f)
-                return NULL;
-        for (size_t i = 0; i < errs->n; i++)
-                fprintf(f, "%s%s: %s", i ? "; " : "", errs->items[i].path,
-                        errs->items[i].message);
-        if (errs->n == 0) {
-                errno = -r;
-                fprintf(f, "%m");
-        }
-        fclose(f);
-        return text;
-}
-
 /* A verified envelope: the policy and the exact bytes it was read from. */
 struct verified {
         struct policy *policy;
@@ -79,38 +62,7 @@ static void verified_clear(struct verified *v)
         *v = (struct verified){ 0 };
 }
 
-/* Checks an envelope in memory: its signature by the configured key, then the policy
- * inside. On failure returns -errno and ret_reason says why. */
-static int envelope_check(const struct agent_config *config, const char *path, const char *data,
-                          size_t len, struct policy **ret_policy, char **ret_reason)
-{
-        _cleanup_pkey_ EVP_PKEY *key = NULL;
-        int r = ed25519_load_public_pem(config->policy_pubkey, &key);
-        if (r < 0) {
-                errno = -r;
-                if (asprintf(ret_reason, "cannot load the policy signing key %s: %m",
-                             config->policy_pubkey) < 0)
-                        *ret_reason = NULL;
-                return r;
-        }
-
-        _cleanup_policy_errors_ struct policy_errors errs = POLICY_ERRORS_INIT;
-        r = policy_envelope_verify(data, len, &key, 1, ret_policy, &errs);
-        if (r < 0) {
-                _cleanup_free_ char *why = errors_to_reason(&errs, r);
-                const char *what = r == -EKEYREJECTED ? "signature does not match (changed or forged)"
-                                   : r == -ENOKEY     ? "signed by an unknown key"
-                                   : r == -EBADMSG    ? "not a signed policy envelope"
-                                                      : "policy is not valid";
-                if (asprintf(ret_reason, "%s: %s: %s", path, what, why ? why : "") < 0)
-                        *ret_reason = NULL;
-                return r;
-        }
-        return 0;
-}
-
-#define CHILD_REASON_MAX 8192
-#define CHILD_CHECK_TIMEOUT_USEC (10 * 1000000ull)
+#define CHECK_TIMEOUT_USEC (10 * 1000000ull)
 
 static uint64_t monotonic_usec(void)
 {
@@ -119,45 +71,54 @@ static uint64_t monotonic_usec(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-/* envelope_check() in a child process; the agent then takes the policy from the very
- * bytes the child checked. Why: Ed25519 through OpenSSL's provider machinery initialises
- * most of libcrypto, some 2 MiB of resident memory the agent would keep for good (see
- * bench/agent_idle.sh), and nothing else the agent does needs it. 1 when the child could
- * not run (the caller checks in-process instead). */
-static int envelope_check_in_child(const struct agent_config *config, const char *path,
-                                   const char *data, size_t len, char **ret_reason)
+/* Starts `hogo-agent-helper check-policy` on the envelope's bytes; the read end of its
+ * verdict in ret_fd. */
+static int check_helper_start(const struct agent_config *config, const char *path,
+                              const char *data, size_t len, pid_t *ret_pid, int *ret_fd)
 {
+        _cleanup_free_ char *helper = NULL;
+        int r = agent_helper_path(config, &helper);
+        if (r < 0)
+                return r;
+        _cleanup_close_ int in = agent_helper_input("hogo-policy", data, len);
+        if (in < 0)
+                return in;
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) < 0)
-                return 1;
-        pid_t pid = fork();
-        if (pid < 0) {
-                close(fds[0]);
-                close(fds[1]);
-                return 1;
-        }
-        if (pid == 0) {
-                close(fds[0]);
-                struct policy *p = NULL;
-                char *reason = NULL;
-                int32_t r = envelope_check(config, path, data, len, &p, &reason);
-                char out[sizeof r + CHILD_REASON_MAX];
-                size_t n = reason ? MIN(strlen(reason), (size_t)CHILD_REASON_MAX) : 0;
-                memcpy(out, &r, sizeof r);
-                if (n > 0)
-                        memcpy(out + sizeof r, reason, n);
-                _exit(write(fds[1], out, sizeof r + n) == (ssize_t)(sizeof r + n) ? 0 : 1);
-        }
+                return negative_errno();
+        char *argv[] = { (char *)AGENT_HELPER_NAME, (char *)AGENT_HELPER_CHECK_POLICY,
+                         config->policy_pubkey, (char *)path, NULL };
+        r = agent_helper_spawn(helper, argv, in, fds[1], ret_pid);
         close(fds[1]);
-        char in[sizeof(int32_t) + CHILD_REASON_MAX + 1];
+        if (r < 0) {
+                close(fds[0]);
+                log_warning_errno(r, "Cannot run %s for the policy signature check; checking "
+                                     "in the agent instead: %m", helper);
+                return r;
+        }
+        *ret_fd = fds[0];
+        return 0;
+}
+
+/* policy_check_envelope() in hogo-agent-helper (policy_check.h says why); the agent then
+ * takes the policy from the very bytes the helper checked. 1 when the helper could not be
+ * started (the caller checks in-process instead). */
+static int envelope_check_by_helper(const struct agent_config *config, const char *path,
+                                    const char *data, size_t len, char **ret_reason)
+{
+        pid_t pid;
+        int fd;
+        if (check_helper_start(config, path, data, len, &pid, &fd) < 0)
+                return 1;
+        char in[POLICY_CHECK_VERDICT_MAX + 1];
         size_t got = 0;
         /* the loop waits for the check as it did when it ran in-process, but never for a
-         * child that hangs */
-        uint64_t deadline = monotonic_usec() + CHILD_CHECK_TIMEOUT_USEC;
+         * helper that hangs */
+        uint64_t deadline = monotonic_usec() + CHECK_TIMEOUT_USEC;
         bool timed_out = false;
         for (;;) {
                 uint64_t now = monotonic_usec();
-                struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 int k = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) : 0;
                 if (k < 0 && errno == EINTR)
                         continue;
@@ -166,31 +127,30 @@ static int envelope_check_in_child(const struct agent_config *config, const char
                         kill(pid, SIGKILL);
                         break;
                 }
-                ssize_t n = read(fds[0], in + got, sizeof in - 1 - got);
+                ssize_t n = read(fd, in + got, sizeof in - got);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
                         break;
                 got += (size_t)n;
         }
-        close(fds[0]);
+        close(fd);
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        int32_t r;
-        if (timed_out || got < sizeof r || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        int result;
+        char *reason = NULL;
+        if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+            policy_check_read_verdict(in, got, &result, &reason) < 0) {
                 /* fail closed: what was not checked is not applied */
-                if (asprintf(ret_reason, "%s: the signature check did not complete", path) < 0)
+                if (asprintf(ret_reason, "%s: the signature check did not complete%s", path,
+                             timed_out ? " in time" : "") < 0)
                         *ret_reason = NULL;
                 return -EIO;
         }
-        memcpy(&r, in, sizeof r);
-        if (r < 0) {
-                in[got] = '\0';
-                *ret_reason = got > sizeof r ? strdup(in + sizeof r) : NULL;
-                return r;
-        }
-        return 0;
+        if (result < 0)
+                *ret_reason = reason;
+        return result;
 }
 
 /* Reads and verifies one envelope file. On failure returns -errno and ret_reason says why
@@ -209,11 +169,12 @@ static int policy_file_verify(const struct agent_config *config, const char *pat
         }
 
         struct policy *p = NULL;
-        r = envelope_check_in_child(config, path, data, len, ret_reason);
+        r = envelope_check_by_helper(config, path, data, len, ret_reason);
         if (r == 1)
-                r = envelope_check(config, path, data, len, &p, ret_reason);
+                r = policy_check_envelope(config->policy_pubkey, path, data, len, &p,
+                                          ret_reason);
         else if (r == 0) {
-                /* the child verified exactly these bytes: the policy is read from them */
+                /* the helper verified exactly these bytes: the policy is read from them */
                 char key_id[ED25519_KEY_ID_LEN + 1];
                 _cleanup_policy_errors_ struct policy_errors errs = POLICY_ERRORS_INIT;
                 r = policy_envelope_parse_unverified(data, len, &p, key_id, &errs);

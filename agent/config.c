@@ -157,6 +157,7 @@ static void config_members(struct config_errors *e, json_object *root, struct ag
                 { "posture_file", offsetof(struct agent_config, posture_file) },
                 { "sysfs_root", offsetof(struct agent_config, sysfs_root) },
                 { "desktop_root", offsetof(struct agent_config, desktop_root) },
+                { "helper", offsetof(struct agent_config, helper) },
         };
 
         json_object_object_foreach(root, key, v)
@@ -286,5 +287,6 @@ void agent_config_free(struct agent_config *c)
         free(c->notify.locale_dir);
         free(c->sysfs_root);
         free(c->desktop_root);
+        free(c->helper);
         free(c);
 }

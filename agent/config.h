@@ -18,8 +18,11 @@
  *     },
  *     "log_level": "info",
  *     "sysfs_root": "/",                            tests point the sources elsewhere
- *     "desktop_root": "/"                           where /etc/dconf and the GNOME schemas
+ *     "desktop_root": "/",                          where /etc/dconf and the GNOME schemas
  *                                                   are (tests: never the host's)
+ *     "helper": "/usr/libexec/hogo/hogo-agent-helper"   notices and the policy check run
+ *                                                   in it (default: beside hogo-agent in a
+ *                                                   build tree, else $(PREFIX)/libexec/hogo)
  *   }
  *
  * Every key is optional (the defaults above apply); an unknown key, a wrong type or a
@@ -60,6 +63,7 @@ struct agent_config {
         int log_level; /* syslog level */
         char *sysfs_root;
         char *desktop_root;
+        char *helper; /* NULL: agent_helper_path()'s default (agent/agent_helper.h) */
 };
 
 /* Builds a configuration from parsed JSON. On failure returns -EINVAL and ret_errors

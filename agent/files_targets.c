@@ -155,14 +155,17 @@ static int place_stat(int dirfd, const char *path, bool follow, struct place_id 
 {
         struct statx sx;
         if (statx(dirfd, path, follow ? 0 : AT_SYMLINK_NOFOLLOW,
-                  STATX_TYPE | STATX_INO | STATX_BTIME | STATX_MTIME, &sx) < 0)
+                  STATX_TYPE | STATX_INO | STATX_BTIME | STATX_MTIME | STATX_CTIME, &sx) < 0)
                 return negative_errno();
         *ret = (struct place_id){
                 .dev = (uint64_t)makedev(sx.stx_dev_major, sx.stx_dev_minor),
                 .ino = sx.stx_ino,
-                .birth = (sx.stx_mask & STATX_BTIME)
+                /* without a birth time (ext4 with small inodes, some network file systems;
+                 * some say they have one and give 0) the change time stands in: a directory made again gets a new one; one
+                 * whose entries changed gets one too, which only costs a re-mark */
+                .birth = (sx.stx_mask & STATX_BTIME) && (sx.stx_btime.tv_sec || sx.stx_btime.tv_nsec)
                                  ? (uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec
-                                 : 0,
+                                 : (uint64_t)sx.stx_ctime.tv_sec * 1000000000u + sx.stx_ctime.tv_nsec,
                 .mtime = (uint64_t)sx.stx_mtime.tv_sec * 1000000000u + sx.stx_mtime.tv_nsec,
                 .dir = S_ISDIR(sx.stx_mode),
         };

@@ -37,9 +37,9 @@ struct files_target {
         enum files_target_kind kind;
         char *path;
         const char *why; /* "glob", "home", "removable", "network_share", "downloads", "path" */
-        uint64_t dev;    /* st_dev, st_ino and birth time (ns) of path when it was computed */
-        uint64_t ino;    /* (0 when it could not be read; birth 0 where the file system */
-        uint64_t birth;  /* keeps none) */
+        uint64_t dev;    /* st_dev, st_ino and birth time (ns; the change time where the file */
+        uint64_t ino;    /* system keeps no birth time) of path when it was computed (0 when */
+        uint64_t birth;  /* it could not be read) */
         uint64_t mtime;  /* ns; of a home-tree directory: its entries unchanged since */
 };
 
@@ -90,7 +90,7 @@ int files_targets_add_home_tree(struct files_targets *t, const char *home, const
 
 /* The same places for the same reasons, the same directories (device, inode and birth
  * time: one removed and made again under the same name needs its mark again, even when it
- * got the same inode number; without a birth time nothing is taken as the same). */
+ * got the same inode number; a place that could not be read is never the same). */
 bool files_targets_equal(const struct files_targets *a, const struct files_targets *b);
 
 /* The destination target that holds path (longest match), or NULL. A path that the kernel

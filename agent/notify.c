@@ -1,341 +1,64 @@
 /* notify.c — notices to staff, see notify.h.
  *
- * notifier_show() forks one child per notice. The child (still root) asks logind for the
- * sessions, and for each user concerned renders the notice in that user's language and
- * forks a grandchild that becomes the user (groups, gid, uid) and calls
- * org.freedesktop.Notifications.Notify on the user's session bus: the bus authenticates
- * the connecting uid, and a notice must never be a way into a user's session with root's
- * rights. When no daemon answers, the child writes the notice to the user's terminals.
- * It reports one JSON line per user through a pipe; the agent reads them in its loop and
- * records every notice that could not be shown graphically as an agent.notice_fallback
- * event.
+ * notifier_show() hands the notice to hogo-agent-helper's notice server
+ * (notice_server.h), started with posix_spawn() when a notice comes and none is running,
+ * and returns at once. The server forks a worker per notice that asks logind for the
+ * sessions, becomes each user concerned in a grandchild to call
+ * org.freedesktop.Notifications on the user's session bus, or writes to the user's
+ * terminals (notice_delivery.h). Its answers come back one message per line on the
+ * socket; the agent reads them in its loop and records every notice that could not be
+ * shown graphically as an agent.notice_fallback event, as it does when the helper cannot
+ * be started, fails or does not answer in time. After a minute without notices the agent
+ * closes the socket and the server exits.
  */
 #include "agent/notify.h"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
-#include <utmpx.h>
 
 #include "agent/agent_core.h"
-#include "agent/catalog.h"
+#include "agent/agent_helper.h"
+#include "agent/notice_delivery.h"
 #include "agent/notice_ratelimit.h"
 #include "agent/notice_text.h"
 #include "common/canon_json.h"
-#include "common/fileio.h"
 #include "common/log.h"
 #include "common/util.h"
 
-#define NOTIFY_MAX_TARGETS 32
-#define NOTIFY_MAX_TTYS 8
+/* the server has NOTIFY_CHILD_TIMEOUT_USEC per notice; this is for a server that hangs */
+#define NOTIFY_SERVER_TIMEOUT_USEC (NOTIFY_CHILD_TIMEOUT_USEC + 5 * 1000000ull)
+#define NOTIFY_SERVER_IDLE_USEC (60 * 1000000ull)
+#define NOTIFY_MESSAGE_MAX (64 * 1024)
+
+/* The running notice server. */
+struct notice_server {
+        pid_t pid;
+        int fd; /* our end of its SOCK_SEQPACKET socket */
+        sd_event_source *io, *child;
+};
 
 struct notifier {
         struct agent *agent;
         struct notice_ratelimit ratelimit;
         uint64_t shown, fallback, undelivered, suppressed;
-        struct notify_job *jobs; /* children still running */
+        struct notice_server server; /* pid 0: none running */
+        sd_event_source *idle; /* closes the server's socket after a quiet minute */
+        int64_t next_id;
+        struct notify_job *jobs; /* notices the server has not finished */
 };
 
-/* One child at work on one notice. */
+/* One notice the server is working on. */
 struct notify_job {
         struct notifier *notifier;
         struct notify_job *next;
-        pid_t pid;
-        int fd;
-        sd_event_source *io, *child, *timeout;
+        int64_t id;
         enum notice_kind kind;
-        char results[8192];
-        size_t len;
-        bool exited, eof;
+        char *user; /* NULL: everyone */
+        unsigned n_results;
+        sd_event_source *timeout;
 };
-
-/* ---- child side: runs in the forked process only ---------------------------------- */
-
-struct target {
-        uid_t uid;
-        char user[EVENT_USER_MAX];
-        pid_t leader;
-        unsigned graphical; /* active graphical sessions */
-        char ttys[NOTIFY_MAX_TTYS][64];
-        unsigned n_ttys;
-};
-
-static bool session_is_graphical(const char *type)
-{
-        return STREQ(type, "x11") || STREQ(type, "wayland") || STREQ(type, "mir");
-}
-
-static struct target *target_for(struct target *t, size_t *n, uid_t uid, const char *user)
-{
-        for (size_t i = 0; i < *n; i++)
-                if (t[i].uid == uid)
-                        return &t[i];
-        if (*n >= NOTIFY_MAX_TARGETS)
-                return NULL;
-        struct target *x = &t[(*n)++];
-        memset(x, 0, sizeof *x);
-        x->uid = uid;
-        snprintf(x->user, sizeof x->user, "%s", user);
-        return x;
-}
-
-static void target_add_tty(struct target *t, const char *tty)
-{
-        if (!tty || !tty[0] || t->n_ttys >= NOTIFY_MAX_TTYS || strstr(tty, ".."))
-                return;
-        for (unsigned i = 0; i < t->n_ttys; i++)
-                if (STREQ(t->ttys[i], tty))
-                        return;
-        snprintf(t->ttys[t->n_ttys++], sizeof t->ttys[0], "%s", tty);
-}
-
-/* The active sessions of user (NULL: everyone) from logind, grouped by uid. */
-static int find_targets(const char *user, struct target *targets, size_t *ret_n)
-{
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return r;
-        sd_bus_set_method_call_timeout(bus, NOTIFY_DBUS_TIMEOUT_USEC);
-
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_call_method(bus, "org.freedesktop.login1", "/org/freedesktop/login1",
-                               "org.freedesktop.login1.Manager", "ListSessions", NULL, &reply,
-                               "");
-        if (r < 0)
-                return r;
-        r = sd_bus_message_enter_container(reply, 'a', "(susso)");
-        if (r < 0)
-                return r;
-
-        size_t n = 0;
-        const char *id, *name, *seat, *path;
-        uint32_t uid;
-        while ((r = sd_bus_message_read(reply, "(susso)", &id, &uid, &name, &seat, &path)) > 0) {
-                if (user && STRNEQ(user, name))
-                        continue;
-                const char *iface = "org.freedesktop.login1.Session";
-                _cleanup_free_ char *type = NULL, *state = NULL, *tty = NULL;
-                int active = 0;
-                uint32_t leader = 0;
-                if (sd_bus_get_property_string(bus, "org.freedesktop.login1", path, iface,
-                                               "State", NULL, &state) < 0 ||
-                    sd_bus_get_property_string(bus, "org.freedesktop.login1", path, iface,
-                                               "Type", NULL, &type) < 0 ||
-                    sd_bus_get_property_trivial(bus, "org.freedesktop.login1", path, iface,
-                                                "Active", NULL, 'b', &active) < 0)
-                        continue;
-                (void)sd_bus_get_property_string(bus, "org.freedesktop.login1", path, iface,
-                                                  "TTY", NULL, &tty);
-                (void)sd_bus_get_property_trivial(bus, "org.freedesktop.login1", path, iface,
-                                                  "Leader", NULL, 'u', &leader);
-                if (!active && STRNEQ(state, "active"))
-                        continue;
-                struct target *t = target_for(targets, &n, uid, name);
-                if (!t)
-                        break;
-                if (session_is_graphical(type))
-                        t->graphical++;
-                if (!t->leader || session_is_graphical(type))
-                        t->leader = (pid_t)leader;
-                target_add_tty(t, tty);
-        }
-        *ret_n = n;
-        return r < 0 ? r : 0;
-}
-
-/* The language of the user's session from its leader's environment (what the session
- * was started with); Japanese when it cannot be read. */
-static const char *target_language(const struct target *t)
-{
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/environ", (int)t->leader);
-        _cleanup_free_ char *env = NULL;
-        size_t len = 0;
-        if (t->leader <= 0 || read_file_bounded(path, 256 * 1024, &env, &len) < 0)
-                return notice_language_for_environ("", 0);
-        return notice_language_for_environ(env, len);
-}
-
-/* "unix:path=/run/user/%U/bus" → the user's address. */
-static char *bus_address_for(const char *pattern, uid_t uid)
-{
-        char *out = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&out, &len);
-        if (!f)
-                return NULL;
-        for (const char *p = pattern; *p; p++) {
-                if (p[0] == '%' && p[1] == 'U') {
-                        fprintf(f, "%u", (unsigned)uid);
-                        p++;
-                } else
-                        fputc(*p, f);
-        }
-        fclose(f);
-        return out;
-}
-
-/* Runs as the user in the grandchild: exit 0 when the daemon took the notice. */
-static _Noreturn void notify_as_user(const struct target *t, const char *address,
-                                     const char *summary, const char *body)
-{
-        struct passwd *pw = getpwuid(t->uid);
-        gid_t gid = pw ? pw->pw_gid : (gid_t)t->uid;
-        if ((pw ? initgroups(pw->pw_name, gid) : setgroups(0, NULL)) < 0 || setgid(gid) < 0 ||
-            setuid(t->uid) < 0 || (t->uid != 0 && setuid(0) == 0))
-                _exit(3);
-
-        sd_bus *bus = NULL;
-        if (sd_bus_new(&bus) < 0 || sd_bus_set_address(bus, address) < 0 ||
-            sd_bus_set_bus_client(bus, true) < 0 || sd_bus_start(bus) < 0)
-                _exit(2);
-        sd_bus_set_method_call_timeout(bus, NOTIFY_DBUS_TIMEOUT_USEC);
-        int r = sd_bus_call_method(bus, "org.freedesktop.Notifications",
-                                   "/org/freedesktop/Notifications",
-                                   "org.freedesktop.Notifications", "Notify", NULL, NULL,
-                                   "susssasa{sv}i", "hogo", (uint32_t)0, "dialog-warning",
-                                   summary, body, 0, 1, "urgency", "y", (uint8_t)2, (int32_t)-1);
-        _exit(r < 0 ? 2 : 0);
-}
-
-static int notify_graphical(const struct target *t, const char *address_pattern,
-                            const char *summary, const char *body)
-{
-        _cleanup_free_ char *address = bus_address_for(address_pattern, t->uid);
-        if (!address)
-                return -ENOMEM;
-        pid_t pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0)
-                notify_as_user(t, address, summary, body);
-        int status;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return negative_errno();
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                return 0;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? -EPERM : -EHOSTUNREACH;
-}
-
-/* Like wall: the user's terminals from logind and utmp; never blocks on a stuck one. */
-static unsigned notify_terminals(struct target *t, const char *summary, const char *body)
-{
-        setutxent();
-        for (struct utmpx *u; (u = getutxent());)
-                if (u->ut_type == USER_PROCESS && strncmp(u->ut_user, t->user,
-                                                          sizeof u->ut_user) == 0) {
-                        char line[sizeof u->ut_line + 1];
-                        snprintf(line, sizeof line, "%.*s", (int)sizeof u->ut_line, u->ut_line);
-                        target_add_tty(t, line);
-                }
-        endutxent();
-
-        _cleanup_free_ char *text = NULL;
-        if (asprintf(&text, "\r\n\a*** hogo: %s ***\r\n%s\r\n\r\n", summary, body) < 0)
-                return 0;
-        unsigned written = 0;
-        for (unsigned i = 0; i < t->n_ttys; i++) {
-                char path[80];
-                snprintf(path, sizeof path, t->ttys[i][0] == '/' ? "%s" : "/dev/%s", t->ttys[i]);
-                _cleanup_close_ int fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-                struct stat st;
-                /* only a terminal that belongs to the user: never a file named like one */
-                if (fd < 0 || fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || !isatty(fd) ||
-                    (st.st_uid != t->uid && t->uid != 0))
-                        continue;
-                if (write(fd, text, strlen(text)) > 0)
-                        written++;
-        }
-        return written;
-}
-
-struct child_args {
-        const char *user;
-        struct notice notice;
-        const char *contact, *address, *locale_dir;
-        bool fallback_terminals;
-};
-
-static void child_report(FILE *out, const struct target *t, const char *shown,
-                         unsigned terminals, const char *lang, const char *reason)
-{
-        _cleanup_json_ json_object *o = json_object_new_object();
-        json_object_object_add(o, "user", json_object_new_string(t ? t->user : ""));
-        json_object_object_add(o, "uid", json_object_new_int64(t ? (int64_t)t->uid : -1));
-        json_object_object_add(o, "shown", json_object_new_string(shown));
-        json_object_object_add(o, "graphical_sessions",
-                               json_object_new_int64(t ? t->graphical : 0));
-        json_object_object_add(o, "terminals", json_object_new_int64(terminals));
-        if (lang)
-                json_object_object_add(o, "language", json_object_new_string(lang));
-        if (reason)
-                json_object_object_add(o, "reason", json_object_new_string(reason));
-        fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-        fflush(out);
-}
-
-static void notify_target(FILE *out, struct target *t, const struct child_args *a)
-{
-        const char *lang = target_language(t);
-        struct catalog *catalog = NULL;
-        if (catalog_open(a->locale_dir, lang, &catalog) < 0)
-                catalog = NULL; /* the Japanese source text is always there */
-        _cleanup_free_ char *summary = NULL, *body = NULL;
-        int r = notice_render(&a->notice, catalog, a->contact, &summary, &body);
-        catalog_free(catalog);
-        if (r < 0)
-                return child_report(out, t, "none", 0, lang, "cannot render the notice");
-
-        char reason[256] = "";
-        if (t->graphical > 0) {
-                r = notify_graphical(t, a->address, summary, body);
-                if (r >= 0)
-                        return child_report(out, t, "graphical", 0, lang, NULL);
-                snprintf(reason, sizeof reason,
-                         r == -EPERM ? "cannot switch to the user"
-                                     : "no notification daemon answered on the session bus");
-        } else
-                snprintf(reason, sizeof reason, "no graphical session");
-
-        if (!a->fallback_terminals)
-                return child_report(out, t, "none", 0, lang, reason);
-        unsigned n = notify_terminals(t, summary, body);
-        child_report(out, t, n > 0 ? "terminals" : "none", n, lang, reason);
-}
-
-static _Noreturn void notify_child(int fd, const struct child_args *a)
-{
-        /* keep nothing of the agent's but the result pipe: the grandchild runs as a user */
-        if (fd != 3) {
-                if (dup2(fd, 3) < 0)
-                        _exit(1);
-        }
-        close_range(4, ~0u, 0);
-        FILE *out = fdopen(3, "w");
-        if (!out)
-                _exit(1);
-
-        struct target targets[NOTIFY_MAX_TARGETS];
-        size_t n = 0;
-        int r = find_targets(a->user, targets, &n);
-        if (r < 0) {
-                char reason[200];
-                errno = -r;
-                snprintf(reason, sizeof reason, "cannot list sessions from logind: %m");
-                child_report(out, NULL, "none", 0, NULL, reason);
-        }
-        for (size_t i = 0; i < n; i++)
-                notify_target(out, &targets[i], a);
-        fclose(out);
-        _exit(0);
-}
-
-/* ---- agent side ---------------------------------------------------------------------- */
 
 static void job_free(struct notify_job *job)
 {
@@ -345,17 +68,33 @@ static void job_free(struct notify_job *job)
                         *p = job->next;
                         break;
                 }
-        sd_event_source_disable_unref(job->io);
         sd_event_source_disable_unref(job->timeout);
-        if (job->child && !job->exited) {
-                kill(-job->pid, SIGKILL); /* the helper and any session-bus grandchild */
-                kill(job->pid, SIGKILL);
-                (void)waitpid(job->pid, NULL, 0);
-        }
-        sd_event_source_disable_unref(job->child);
-        if (job->fd >= 0)
-                close(job->fd);
+        free(job->user);
         free(job);
+}
+
+/* A notice that could not be shown graphically is itself recorded: details carries what
+ * the helper said (or why there was no helper to say it). Takes ownership of details. */
+static void record_not_shown(struct notifier *n, enum notice_kind kind, const char *user,
+                             json_object *details)
+{
+        json_object_object_add(details, "rule", json_object_new_string(notice_rule(kind)));
+        json_object_object_add(details, "notice_kind",
+                               json_object_new_string(notice_kind_to_string(kind)));
+        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE, user, details);
+}
+
+/* The helper could not show the notice at all (not started, failed, stopped). */
+static void record_helper_failure(struct notifier *n, enum notice_kind kind, const char *user,
+                                  const char *reason)
+{
+        n->undelivered++;
+        log_error("Notice %s for %s not shown: %s", notice_rule(kind), user ? user : "everyone",
+                  reason);
+        json_object *d = json_object_new_object();
+        json_object_object_add(d, "shown", json_object_new_string("none"));
+        json_object_object_add(d, "reason", json_object_new_string(reason));
+        record_not_shown(n, kind, user, d);
 }
 
 static void job_result(struct notify_job *job, json_object *r)
@@ -363,6 +102,7 @@ static void job_result(struct notify_job *job, json_object *r)
         struct notifier *n = job->notifier;
         const char *shown = json_object_get_string(json_object_object_get(r, "shown"));
         const char *user = json_object_get_string(json_object_object_get(r, "user"));
+        job->n_results++;
         if (shown && STREQ(shown, "graphical")) {
                 n->shown++;
                 log_info("Notice %s shown to %s", notice_rule(job->kind), user ? user : "?");
@@ -372,63 +112,215 @@ static void job_result(struct notify_job *job, json_object *r)
                 n->fallback++;
         else
                 n->undelivered++;
-        /* the notice could not be shown graphically: that itself is recorded */
         json_object *d = json_object_get(r);
-        json_object_object_add(d, "rule", json_object_new_string(notice_rule(job->kind)));
-        json_object_object_add(d, "notice_kind",
-                               json_object_new_string(notice_kind_to_string(job->kind)));
         _cleanup_free_ char *who = user && user[0] ? strdup(user) : NULL;
         json_object_object_del(d, "user"); /* frees user: it is the event's user instead */
-        agent_emit(n->agent, "agent.notice_fallback", EVENT_SEVERITY_NOTICE, who, d);
+        json_object_object_del(d, "id");
+        record_not_shown(n, job->kind, who, d);
 }
 
-static void job_finish(struct notify_job *job)
+/* The server finished the notice: status is its worker's exit status or -signal. A worker
+ * that found no session says nothing and exits 0; one that failed or was stopped before
+ * it said anything leaves the notice unshown. */
+static void job_done(struct notify_job *job, int status, const char *reason)
 {
-        job->results[job->len] = '\0';
-        for (char *line = job->results, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-                *nl = '\0';
-                json_object *r = json_tokener_parse(line);
-                if (r && json_object_is_type(r, json_type_object))
-                        job_result(job, r);
-                json_object_put(r);
+        if (job->n_results == 0 && (status != 0 || reason)) {
+                char why[200];
+                if (!reason) {
+                        snprintf(why, sizeof why, "the notice helper failed (%s %d)",
+                                 status > 0 ? "exit status" : "signal", status > 0 ? status : -status);
+                        reason = why;
+                }
+                record_helper_failure(job->notifier, job->kind, job->user, reason);
         }
         job_free(job);
 }
 
-static int on_job_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+static struct notify_job *job_find(struct notifier *n, int64_t id)
 {
-        struct notify_job *job = userdata;
-        ssize_t n = read(fd, job->results + job->len, sizeof job->results - 1 - job->len);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                return 0;
-        if (n > 0) {
-                job->len += (size_t)n;
-                if (job->len < sizeof job->results - 1)
-                        return 0;
+        for (struct notify_job *j = n->jobs; j; j = j->next)
+                if (j->id == id)
+                        return j;
+        return NULL;
+}
+
+static void server_message(struct notifier *n, const char *text)
+{
+        _cleanup_json_ json_object *r = json_tokener_parse(text);
+        if (!r || !json_object_is_type(r, json_type_object))
+                return;
+        struct notify_job *job = job_find(n, json_object_get_int64(json_object_object_get(r, "id")));
+        if (!job)
+                return; /* one given up on already */
+        json_object *done = json_object_object_get(r, "done");
+        if (done)
+                job_done(job, json_object_get_int(done),
+                         json_object_get_string(json_object_object_get(r, "reason")));
+        else
+                job_result(job, r);
+}
+
+static void idle_arm(struct notifier *n)
+{
+        uint64_t now;
+        sd_event_now(n->agent->event, CLOCK_MONOTONIC, &now);
+        if (n->idle)
+                (void)sd_event_source_set_time(n->idle, now + NOTIFY_SERVER_IDLE_USEC);
+}
+
+/* Reads what the server said; messages left after it exited are read too. */
+static void server_drain(struct notifier *n)
+{
+        char buf[NOTIFY_MESSAGE_MAX + 1];
+        for (;;) {
+                ssize_t len = recv(n->server.fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (len < 0 && errno == EINTR)
+                        continue;
+                if (len <= 0)
+                        return;
+                buf[len] = '\0';
+                server_message(n, buf);
         }
-        job->eof = true;
-        sd_event_source_set_enabled(job->io, SD_EVENT_OFF);
-        if (job->exited)
-                job_finish(job);
+}
+
+/* Lets go of the server: closing the socket makes a live one stop its workers and exit,
+ * and every notice it had not finished is recorded as not shown. */
+static void server_close(struct notifier *n, const char *reason)
+{
+        struct notice_server *s = &n->server;
+        sd_event_source_disable_unref(s->io);
+        s->io = NULL;
+        if (s->fd >= 0)
+                close(s->fd);
+        s->fd = -1;
+        if (s->child) {
+                /* reaped by the loop when it exits */
+                (void)sd_event_source_set_floating(s->child, true);
+                sd_event_source_unref(s->child);
+                s->child = NULL;
+        }
+        s->pid = 0;
+        while (n->jobs)
+                job_done(n->jobs, 0, reason);
+}
+
+static int on_server_io(sd_event_source *es, int fd, uint32_t revents, void *userdata)
+{
+        struct notifier *n = userdata;
+        server_drain(n);
+        if (revents & (EPOLLHUP | EPOLLERR))
+                /* it closed its end: it is exiting, and on_server_exit says how */
+                sd_event_source_set_enabled(es, SD_EVENT_OFF);
         return 0;
 }
 
-static int on_job_exit(sd_event_source *s, const siginfo_t *si, void *userdata)
+static int on_server_exit(sd_event_source *es, const siginfo_t *si, void *userdata)
 {
-        struct notify_job *job = userdata;
-        job->exited = true;
-        if (job->eof)
-                job_finish(job);
+        struct notifier *n = userdata;
+        if (es != n->server.child)
+                return 0; /* one let go of (idle, or stopped): reaped, nothing more to do */
+        server_drain(n);
+        char reason[160];
+        snprintf(reason, sizeof reason, "the notice helper failed (%s %d)",
+                 si->si_code == CLD_EXITED ? "exit status" : "signal", si->si_status);
+        if (n->jobs)
+                log_warning("The notice helper (pid %d) ended with notices unfinished: %s",
+                            (int)si->si_pid, reason);
+        server_close(n, reason);
         return 0;
 }
 
-static int on_job_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+static int on_idle(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        struct notifier *n = userdata;
+        if (n->server.pid && !n->jobs) {
+                log_debug("No notices for a minute: letting the notice helper exit");
+                server_close(n, NULL);
+        }
+        return 0;
+}
+
+static int server_start(struct notifier *n, char **ret_reason)
+{
+        struct agent *agent = n->agent;
+        _cleanup_free_ char *helper = NULL;
+        int r = agent_helper_path(agent->config, &helper);
+        if (r < 0)
+                return r;
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        char *argv[] = { (char *)AGENT_HELPER_NAME, (char *)AGENT_HELPER_NOTIFY_SERVER, NULL };
+        pid_t pid;
+        r = agent_helper_spawn(helper, argv, sv[1], sv[1], &pid);
+        close(sv[1]);
+        if (r < 0) {
+                close(sv[0]);
+                errno = -r;
+                if (asprintf(ret_reason, "the notice helper %s cannot be run: %m", helper) < 0)
+                        *ret_reason = NULL;
+                return r;
+        }
+        struct notice_server *s = &n->server;
+        *s = (struct notice_server){ .pid = pid, .fd = sv[0] };
+        (void)fcntl(s->fd, F_SETFL, O_NONBLOCK);
+        r = sd_event_add_child(agent->event, &s->child, pid, WEXITED, on_server_exit, n);
+        if (r >= 0)
+                r = sd_event_add_io(agent->event, &s->io, s->fd, EPOLLIN, on_server_io, n);
+        if (r >= 0 && !n->idle)
+                r = sd_event_add_time(agent->event, &n->idle, CLOCK_MONOTONIC, 0, 0, on_idle, n);
+        if (r < 0) {
+                if (!s->child) {
+                        kill(pid, SIGKILL);
+                        (void)waitpid(pid, NULL, 0);
+                }
+                server_close(n, NULL);
+                errno = -r;
+                if (asprintf(ret_reason, "cannot follow the notice helper: %m") < 0)
+                        *ret_reason = NULL;
+                return r;
+        }
+        log_debug("Notice helper %s started (pid %d)", helper, (int)pid);
+        return 0;
+}
+
+static int on_job_timeout(sd_event_source *es, uint64_t usec, void *userdata)
 {
         struct notify_job *job = userdata;
-        log_warning("Notice %s: the notification helper did not finish in time; stopped",
-                    notice_rule(job->kind));
-        job->notifier->undelivered++;
-        job_free(job); /* kills and reaps the child */
+        struct notifier *n = job->notifier;
+        /* the server stops a worker at NOTIFY_CHILD_TIMEOUT_USEC; one that has not said so
+         * by now is stuck itself: it is stopped, and what it had is recorded as not shown */
+        log_warning("The notice helper (pid %d) does not answer; stopped", (int)n->server.pid);
+        if (n->server.pid)
+                kill(n->server.pid, SIGKILL);
+        server_close(n, "the notice helper did not finish in time and was stopped");
+        return 0;
+}
+
+/* Sends the notice to the server (starting one when none runs). */
+static int job_send(struct notifier *n, struct notify_job *job, const struct notice_request *req,
+                    char **ret_reason)
+{
+        if (!n->server.pid) {
+                int r = server_start(n, ret_reason);
+                if (r < 0)
+                        return r;
+        }
+        _cleanup_json_ json_object *o = notice_request_to_json(req);
+        const char *text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+        if (!text)
+                return -ENOMEM;
+        if (strlen(text) > NOTIFY_MESSAGE_MAX) {
+                *ret_reason = strdup("the notice is too long for the notice helper");
+                return -EMSGSIZE;
+        }
+        /* never waits: a server too far behind to take it leaves the notice unshown */
+        if (send(n->server.fd, text, strlen(text), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+                int r = negative_errno();
+                if (asprintf(ret_reason, "the notice helper does not take notices: %m") < 0)
+                        *ret_reason = NULL;
+                return r;
+        }
         return 0;
 }
 
@@ -444,12 +336,17 @@ void notifier_show(struct notifier *n, const char *user, const struct notice *no
                 return;
         }
 
-        int fds[2];
-        if (pipe2(fds, O_CLOEXEC) < 0) {
-                log_error_errno(negative_errno(), "Cannot show a notice: %m");
+        struct notify_job *job = calloc(1, sizeof *job);
+        if (!job || (user && !(job->user = strdup(user)))) {
+                free(job);
+                record_helper_failure(n, notice->kind, user, "out of memory");
                 return;
         }
-        struct child_args a = {
+        job->notifier = n;
+        job->id = ++n->next_id;
+        job->kind = notice->kind;
+        struct notice_request req = {
+                .id = job->id,
                 .user = user,
                 .notice = *notice,
                 .contact = agent->config->notify.contact,
@@ -457,51 +354,26 @@ void notifier_show(struct notifier *n, const char *user, const struct notice *no
                 .locale_dir = agent->config->notify.locale_dir,
                 .fallback_terminals = agent->config->notify.fallback == NOTIFY_FALLBACK_TERMINALS,
         };
-        pid_t pid = fork();
-        if (pid < 0) {
-                log_error_errno(negative_errno(), "Cannot show a notice: fork: %m");
-                close(fds[0]);
-                close(fds[1]);
-                return;
-        }
-        if (pid == 0) {
-                /* its own process group, so that a stuck grandchild dies with it */
-                (void)setpgid(0, 0);
-                close(fds[0]);
-                notify_child(fds[1], &a);
-        }
-        (void)setpgid(pid, pid); /* also here: whichever runs first */
-        close(fds[1]);
-
-        struct notify_job *job = calloc(1, sizeof *job);
-        if (!job) {
-                close(fds[0]);
-                kill(pid, SIGKILL);
-                (void)waitpid(pid, NULL, 0);
-                return;
-        }
-        job->notifier = n;
-        job->pid = pid;
-        job->fd = fds[0];
-        job->kind = notice->kind;
-        job->next = n->jobs;
-        n->jobs = job;
-        fcntl(job->fd, F_SETFL, O_NONBLOCK);
-        int r = sd_event_add_io(agent->event, &job->io, job->fd, EPOLLIN, on_job_io, job);
-        if (r >= 0)
-                r = sd_event_add_child(agent->event, &job->child, pid, WEXITED, on_job_exit, job);
+        _cleanup_free_ char *reason = NULL;
+        int r = job_send(n, job, &req, &reason);
         if (r >= 0)
                 r = sd_event_add_time(agent->event, &job->timeout, CLOCK_MONOTONIC,
-                                      now + NOTIFY_CHILD_TIMEOUT_USEC, 0, on_job_timeout, job);
+                                      now + NOTIFY_SERVER_TIMEOUT_USEC, 0, on_job_timeout, job);
         if (r < 0) {
-                log_error_errno(r, "Cannot follow the notification helper: %m");
-                if (!job->child) {
-                        kill(pid, SIGKILL);
-                        (void)waitpid(pid, NULL, 0);
-                        job->exited = true;
-                }
-                job_free(job);
+                /* the control that raised the notice has acted already; only the notice is
+                 * missing, and that is recorded */
+                errno = -r;
+                if (!reason && asprintf(&reason, "cannot hand the notice to the helper: %m") < 0)
+                        reason = NULL;
+                record_helper_failure(n, notice->kind, user, reason ? reason : "out of memory");
+                free(job->user);
+                free(job);
+                return;
         }
+        job->next = n->jobs;
+        n->jobs = job;
+        idle_arm(n);
+        sd_event_source_set_enabled(n->idle, SD_EVENT_ONESHOT);
 }
 
 int notifier_new(struct agent *agent, struct notifier **ret)
@@ -510,6 +382,7 @@ int notifier_new(struct agent *agent, struct notifier **ret)
         if (!n)
                 return -ENOMEM;
         n->agent = agent;
+        n->server.fd = -1;
         notice_ratelimit_init(&n->ratelimit, NOTIFY_RATELIMIT_INTERVAL_USEC,
                               NOTIFY_RATELIMIT_BURST);
         *ret = n;
@@ -520,8 +393,16 @@ void notifier_free(struct notifier *n)
 {
         if (!n)
                 return;
-        while (n->jobs)
-                job_free(n->jobs);
+        pid_t pid = n->server.pid;
+        sd_event_source_disable_unref(n->server.child);
+        n->server.child = NULL;
+        server_close(n, NULL); /* the agent is stopping: nothing more is recorded */
+        if (pid > 0) {
+                /* its socket is closed: it stops its workers and exits */
+                kill(pid, SIGTERM);
+                (void)waitpid(pid, NULL, 0);
+        }
+        sd_event_source_disable_unref(n->idle);
         free(n);
 }
 

@@ -2,9 +2,11 @@
  *
  * A notice goes to every active graphical session of the user (or of everyone) as found
  * through systemd-logind, over org.freedesktop.Notifications on that user's session bus,
- * connecting as that user. The talking happens in a short-lived child process, so a
- * session bus or notification daemon that does not answer can never stall the agent's
- * loop: the child has D-Bus timeouts and the agent kills it after NOTIFY_CHILD_TIMEOUT.
+ * connecting as that user. The talking happens in a worker of hogo-agent-helper's notice
+ * server (notice_server.h, notice_delivery.h), so a session bus or notification daemon
+ * that does not answer can never stall the agent's loop: the worker has D-Bus timeouts
+ * and is killed after NOTIFY_CHILD_TIMEOUT. A helper that cannot be started or fails
+ * leaves the notice recorded as not shown.
  * When no daemon answers, the notice is written to the user's terminals (like wall) and
  * an `agent.notice_fallback` event records that it could not be shown graphically.
  * Notices are rate-limited per rate_key (notice_ratelimit.h).

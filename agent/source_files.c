@@ -606,6 +606,7 @@ static int rescan(struct files_source *s, bool force)
         if (!force && s->ignore_marks == 0 && s->marks_failed == 0 && !s->perm_running &&
             files_targets_equal(&s->targets, &t)) {
                 files_targets_clear(&t);
+                log_debug("files: rescan: %zu place(s) as before, marks kept", s->targets.n);
                 return 0;
         }
         files_targets_clear(&s->targets);
@@ -613,6 +614,7 @@ static int rescan(struct files_source *s, bool force)
 
         (void)fanotify_mark(s->notif_fd, FAN_MARK_FLUSH | FAN_MARK_MOUNT, 0, AT_FDCWD, "/");
         (void)fanotify_mark(s->notif_fd, FAN_MARK_FLUSH, 0, AT_FDCWD, "/");
+        uint64_t ignore_before = s->ignore_marks;
         s->ignore_marks = 0;
         unsigned failed_before = s->marks_failed;
         s->marks_failed = 0;
@@ -628,7 +630,8 @@ static int rescan(struct files_source *s, bool force)
         failed_places_rotate(s);
         if (s->marks_failed != failed_before)
                 agent_posture_changed(s->agent);
-        log_debug("files: watching %zu place(s)", t.n);
+        log_debug("files: watching %zu place(s), marked again%s (ignore marks %zu, failed %u)", t.n,
+                  force ? " after a change" : "", (size_t)ignore_before, failed_before);
         return 0;
 }
 

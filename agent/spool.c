@@ -175,6 +175,11 @@ static int read_seq_file(const char *dir, const char *name, uint64_t *ret)
         return 0;
 }
 
+int spool_read_durable(const char *dir, uint64_t *ret)
+{
+        return read_seq_file(dir, SPOOL_DURABLE_FILE, ret);
+}
+
 static int read_acked(const char *dir, uint64_t *ret)
 {
         int r = read_seq_file(dir, SPOOL_ACKED_FILE, ret);

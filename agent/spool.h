@@ -99,6 +99,8 @@ json_object *spool_take_faults(struct spool *spool);
 /* Read side: durable events with seq >= from_seq, in order, as of spool_reader_open()
  * (reopen to see newer ones). Tombstones of dropped events are not returned. */
 struct spool_reader;
+/* The writer's durable mark (<dir>/durable); -ENOENT before a writer opened the spool. */
+int spool_read_durable(const char *dir, uint64_t *ret);
 int spool_reader_open(const char *dir, uint64_t from_seq, struct spool_reader **ret);
 /* 1 and the event's JSON text (valid until the next call) and seq; 0 at the end;
  * -EBADMSG on a record that fails its CRC (the reader then continues past it). */

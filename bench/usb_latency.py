@@ -58,12 +58,35 @@ def vmrss_kb(pid):
     return -1
 
 
-def cpu_ms(pid):
-    """utime+stime of pid (all its threads) and of its reaped children, in ms."""
+def stat_fields(pid):
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def live_children(pid):
+    kids = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def cpu_ms(pid):
+    """utime+stime of pid (all its threads), and of its children: reaped ones, and live ones
+    with everything they reaped (a long-lived notice helper and its workers), in ms."""
+    fields = stat_fields(pid)
     tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) * 1000 / tick, (int(fields[13]) + int(fields[14])) * 1000 / tick
+    children = int(fields[13]) + int(fields[14])
+    for kid in live_children(pid):
+        try:
+            k = stat_fields(kid)
+            children += int(k[11]) + int(k[12]) + int(k[13]) + int(k[14])
+        except (OSError, IndexError):
+            pass
+    return (int(fields[11]) + int(fields[12])) * 1000 / tick, children * 1000 / tick
 
 
 def pct(v, p):

@@ -47,6 +47,8 @@ struct api_job {
         /* heartbeat */
         char *heartbeat_json;
         char reported_version[VERSION_MAX + 1];
+        struct ingest_spool_report spool_report; /* taken with the posture it came with */
+        unsigned gaps_alerted;
         bool detached;
         struct heartbeat_queue *queued_in; /* set while waiting in that queue */
         struct api_job *queue_next;
@@ -184,10 +186,12 @@ static struct api_job **heartbeat_queue_slot(struct heartbeat_queue *q, const ch
         return slot;
 }
 
-/* With q locked: true when agent_id has a queued heartbeat, whose posture and reported
- * version are then replaced (*posture_json gets the older posture, for the caller to free). */
+/* With q locked: true when agent_id has a queued heartbeat, whose posture, reported
+ * version and spool report are then replaced (*posture_json gets the older posture, for
+ * the caller to free). */
 static bool heartbeat_queue_replace_locked(struct heartbeat_queue *q, const char *agent_id,
-                                           char **posture_json, const char *version)
+                                           char **posture_json, const char *version,
+                                           const struct ingest_spool_report *report)
 {
         struct api_job *queued = *heartbeat_queue_slot(q, agent_id);
         if (!queued)
@@ -196,15 +200,17 @@ static bool heartbeat_queue_replace_locked(struct heartbeat_queue *q, const char
         queued->heartbeat_json = *posture_json;
         *posture_json = older;
         snprintf(queued->reported_version, sizeof queued->reported_version, "%s", version);
+        queued->spool_report = *report;
         return true;
 }
 
 /* true: the posture replaced the one queued for agent_id, no job is needed. */
 static bool heartbeat_queue_fold(struct heartbeat_queue *q, const char *agent_id,
-                                 char **posture_json, const char *version)
+                                 char **posture_json, const char *version,
+                                 const struct ingest_spool_report *report)
 {
         pthread_mutex_lock(&q->lock);
-        bool folded = heartbeat_queue_replace_locked(q, agent_id, posture_json, version);
+        bool folded = heartbeat_queue_replace_locked(q, agent_id, posture_json, version, report);
         pthread_mutex_unlock(&q->lock);
         return folded;
 }
@@ -216,7 +222,7 @@ static bool heartbeat_queue_merge(struct heartbeat_queue *q, struct api_job *job
 {
         pthread_mutex_lock(&q->lock);
         bool folded = heartbeat_queue_replace_locked(q, job->agent_id, &job->heartbeat_json,
-                                                     job->reported_version);
+                                                     job->reported_version, &job->spool_report);
         if (!folded) {
                 struct api_job **slot = heartbeat_queue_slot(q, job->agent_id);
                 job->queued_in = q;
@@ -482,6 +488,7 @@ static int run_events(struct api_job *job, struct store *store, int64_t now)
 static int finish_events(struct api_job *job, struct api_reply *reply)
 {
         metrics_count_events(job->result.stored, job->result.duplicates);
+        metrics_count_gap_alerts(GAP_ALERT_BY_BOUND, job->result.gaps_alerted);
         for (size_t k = 0; k < _CHAIN_BREAK_MAX; k++)
                 for (unsigned i = 0; i < job->result.breaks[k]; i++)
                         metrics_count_chain_break(k);
@@ -529,7 +536,27 @@ static int heartbeat_reply(const char *policy_version, struct api_reply *reply)
 
 static int finish_heartbeat(struct api_job *job, struct api_reply *reply)
 {
+        metrics_count_gap_alerts(GAP_ALERT_BY_BOUND, job->gaps_alerted);
+        job->gaps_alerted = 0;
         return heartbeat_reply(job->policy_version, reply);
+}
+
+/* The spool member's acked_seq and durable_seq when both are non-negative integers (what
+ * ingest_gaps_bound() needs); anything else there reports nothing, and the gap wait
+ * applies. */
+static struct ingest_spool_report spool_report_of(json_object *o)
+{
+        json_object *spool, *acked, *durable;
+        if (!json_object_object_get_ex(o, "spool", &spool) ||
+            !json_object_object_get_ex(spool, "acked_seq", &acked) ||
+            !json_object_object_get_ex(spool, "durable_seq", &durable) ||
+            !json_object_is_type(acked, json_type_int) ||
+            !json_object_is_type(durable, json_type_int) || json_object_get_int64(acked) < 0 ||
+            json_object_get_int64(durable) < 0)
+                return (struct ingest_spool_report){ 0 };
+        return (struct ingest_spool_report){ .acked_seq = (uint64_t)json_object_get_int64(acked),
+                                             .durable_seq =
+                                                 (uint64_t)json_object_get_int64(durable) };
 }
 
 static int handle_heartbeat(const struct api_context *ctx, const struct api_request *rq,
@@ -565,6 +592,7 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
             !member_string(rq, reply, o, "hostname", 0, HOSTNAME_MAX))
                 return 0;
 
+        struct ingest_spool_report report = spool_report_of(o);
         _cleanup_free_ char *posture_json = NULL;
         r = json_canonical(o, NULL, &posture_json, NULL);
         if (r == -EDOM)
@@ -580,7 +608,7 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                                       sizeof assigned_version);
         /* the terminal's write is queued already: replace its posture, no job */
         if (early && ctx->heartbeats &&
-            heartbeat_queue_fold(ctx->heartbeats, rq->agent_id, &posture_json, version))
+            heartbeat_queue_fold(ctx->heartbeats, rq->agent_id, &posture_json, version, &report))
                 return heartbeat_reply(assigned ? assigned_version : NULL, reply);
 
         _cleanup_job_ struct api_job *job = job_new(JOB_HEARTBEAT, ctx, rq);
@@ -588,6 +616,7 @@ static int handle_heartbeat(const struct api_context *ctx, const struct api_requ
                 return -ENOMEM;
         snprintf(job->reported_version, sizeof job->reported_version, "%s", version);
         job->heartbeat_json = TAKE_PTR(posture_json);
+        job->spool_report = report;
         if (early) {
                 job->detached = true;
                 free(job->policy_version);
@@ -638,6 +667,9 @@ static int run_heartbeat(struct api_job *job, struct store *store, int64_t now)
         r = store_terminal_seen(store, job->agent_id, now, job->reported_version);
         if (r >= 0)
                 r = store_posture_put(store, job->agent_id, job->heartbeat_json, now);
+        if (r >= 0)
+                r = ingest_gaps_bound(store, job->agent_id, &job->spool_report, t.last_seq, now,
+                                      &job->gaps_alerted);
         if (r >= 0)
                 r = policy_lookup(job, store, t.department);
         return r;

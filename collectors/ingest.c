@@ -138,11 +138,12 @@ struct apply {
 
 /* Stores one tamper.chain_break alert: {"kind", "seq", "expected": {...}, "got": {...}}
  * plus, when the event itself is not stored, the event as received (event_canonical), and
- * for a gap whose declaration never came, how long it was waited for. */
+ * for a gap whose declaration never came, how long it was waited for and, when the rule
+ * of ingest_gaps_bound() decided it, the seq the declaration had to come by. */
 static int chain_break_store(struct store *store, const char *agent_id,
                              enum chain_break_kind kind, uint64_t seq, json_object *expected,
                              json_object *got, const char *event_canonical,
-                             int64_t waited_seconds, int64_t now)
+                             int64_t waited_seconds, uint64_t bound_seq, int64_t now)
 {
         _cleanup_json_ json_object *d = json_object_new_object();
         if (!d) {
@@ -162,6 +163,9 @@ static int chain_break_store(struct store *store, const char *agent_id,
         if (waited_seconds >= 0)
                 json_object_object_add(d, "declaration_waited_seconds",
                                        json_object_new_int64(waited_seconds));
+        if (bound_seq > 0)
+                json_object_object_add(d, "declaration_due_by_seq",
+                                       json_object_new_int64((int64_t)bound_seq));
         _cleanup_free_ char *text = NULL;
         int r = json_canonical(d, NULL, &text, NULL);
         if (r < 0)
@@ -193,21 +197,82 @@ static int apply_break(struct apply *a, enum chain_break_kind kind, const struct
                        json_object *expected, json_object *got, bool include_event)
 {
         int r = chain_break_store(a->store, a->agent_id, kind, e->seq, expected, got,
-                                  include_event ? e->canonical : NULL, -1, a->now);
+                                  include_event ? e->canonical : NULL, -1, 0, a->now);
         if (r < 0)
                 return r;
         a->res->breaks[kind]++;
         return 0;
 }
 
-/* The gap alert of a pending gap whose declaration did not come. */
-static int gap_alert(struct store *store, const struct store_chain_gap *g, int64_t waited,
+/* The gap alert of a pending gap whose declaration did not come: by_bound when the
+ * declaration's bound was passed (ingest_gaps_bound()), else its wait is over. */
+static int gap_alert(struct store *store, const struct store_chain_gap *g, bool by_bound,
                      int64_t now)
 {
         return chain_break_store(store, g->agent_id, CHAIN_BREAK_GAP, g->next_seq,
                                  seq_and_hash("seq", g->last_seq + 1, "prev_hash", g->last_hash),
                                  seq_and_hash("seq", g->next_seq, "prev_hash", g->next_prev_hash),
-                                 NULL, waited, now);
+                                 NULL, now - g->detected_at, by_bound ? g->bound_seq : 0, now);
+}
+
+/* Raises the alerts of these pending gaps: each is removed first, and only the one
+ * collector whose removal succeeds raises it (several may share a PostgreSQL store). */
+static int gaps_raise(struct store *store, const struct store_chain_gap *gaps, size_t n,
+                      bool by_bound, int64_t now, unsigned *ret_alerted)
+{
+        unsigned alerted = 0;
+        for (size_t i = 0; i < n; i++) {
+                int r = store_chain_gap_remove(store, gaps[i].agent_id, gaps[i].next_seq);
+                if (r == -ENOENT)
+                        continue;
+                if (r >= 0)
+                        r = gap_alert(store, &gaps[i], by_bound, now);
+                if (r < 0)
+                        return r;
+                if (by_bound)
+                        log_info("Agent %s: events %llu..%llu missing and not declared by seq "
+                                 "%llu, by which the spool's declaration of a drop must have come",
+                                 gaps[i].agent_id, (unsigned long long)gaps[i].last_seq + 1,
+                                 (unsigned long long)gaps[i].next_seq - 1,
+                                 (unsigned long long)gaps[i].bound_seq);
+                alerted++;
+        }
+        if (ret_alerted)
+                *ret_alerted = alerted;
+        return 0;
+}
+
+/* Raises the alert of each pending gap of agent_id whose bound the chain head has
+ * reached: every event up to the bound is in, and no declaration among them bridged it. */
+static int gaps_settle(struct store *store, const char *agent_id, uint64_t head_seq,
+                       int64_t now, unsigned *ret_alerted)
+{
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n = 0;
+        int r = store_chain_gaps_due(store, agent_id, head_seq, &gaps, &n);
+        if (r < 0)
+                return r;
+        return gaps_raise(store, gaps, n, true, now, ret_alerted);
+}
+
+int ingest_gaps_bound(struct store *store, const char *agent_id,
+                      const struct ingest_spool_report *report, uint64_t head_seq, int64_t now,
+                      unsigned *ret_alerted)
+{
+        unsigned alerted = 0;
+        if (report->acked_seq > 0 && report->durable_seq > 0) {
+                int r = store_chain_gaps_bound(store, agent_id, report->acked_seq,
+                                               MAX(report->durable_seq, report->acked_seq));
+                if (r < 0)
+                        return r;
+                if (r > 0) {
+                        r = gaps_settle(store, agent_id, head_seq, now, &alerted);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        *ret_alerted = alerted;
+        return 0;
 }
 
 /* A gap from last_seq/last_hash to e: accepted when declared drops bridge it, else held
@@ -407,6 +472,12 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
         r = apply_declarations(&a);
         if (r < 0)
                 return r;
+        /* after the declarations: one in this batch may bridge a gap its bound names */
+        if (last_seq != t.last_seq) {
+                r = gaps_settle(store, agent_id, last_seq, now, &res.gaps_alerted);
+                if (r < 0)
+                        return r;
+        }
         if (last_seq != t.last_seq) {
                 r = store_terminal_set_chain(store, agent_id, last_seq, last_hash);
                 if (r < 0)
@@ -422,22 +493,8 @@ int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
 {
         _cleanup_free_ struct store_chain_gap *gaps = NULL;
         size_t n = 0;
-        unsigned alerted = 0;
         int r = store_chain_gaps_get(store, NULL, now - wait_seconds, &gaps, &n);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < n; i++) {
-                /* Removed first: the one collector whose removal succeeds raises the alert. */
-                r = store_chain_gap_remove(store, gaps[i].agent_id, gaps[i].next_seq);
-                if (r == -ENOENT)
-                        continue;
-                if (r >= 0)
-                        r = gap_alert(store, &gaps[i], now - gaps[i].detected_at, now);
-                if (r < 0)
-                        return r;
-                alerted++;
-        }
-        if (ret_alerted)
-                *ret_alerted = alerted;
-        return 0;
+        return gaps_raise(store, gaps, n, false, now, ret_alerted);
 }

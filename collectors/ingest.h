@@ -23,7 +23,9 @@
  *        pending gap (store_chain_gap_add()): the declaration follows the dropped events in
  *        the agent's spool and may come in a later batch, whose apply removes the gaps its
  *        drops now bridge; ingest_gaps_expire() turns the ones still pending after their
- *        wait into "gap" breaks. A gap is never accepted without a declaration;
+ *        wait into "gap" breaks, and a gap whose declaration bound (ingest_gaps_bound())
+ *        the head reaches is a "gap" break at once. A gap is never accepted without a
+ *        declaration;
  *      - and, for any stored event, a hash that does not match its content is a
  *        "hash_mismatch" break as well.
  *    Every break becomes one tamper.chain_break alert holding what was expected and what
@@ -72,6 +74,14 @@ struct ingest_result {
         unsigned breaks[_CHAIN_BREAK_MAX];
         unsigned gaps_pending;  /* gaps held for their declaration */
         unsigned gaps_resolved; /* pending gaps (of any batch) this batch's declarations bridged */
+        unsigned gaps_alerted;  /* pending gaps alerted because the head passed their bound */
+};
+
+/* What a heartbeat says of the terminal's spool (its "spool" member), taken at one moment:
+ * the seq the collector had acknowledged to the uplink and the agent's spool durable mark
+ * (<spool>/durable). 0 when not reported (an older uplink). */
+struct ingest_spool_report {
+        uint64_t acked_seq, durable_seq;
 };
 
 /* 0 and the batch; or -EINVAL / -E2BIG with the reason (REJECT_MALFORMED_JSON,
@@ -100,5 +110,25 @@ int ingest_batch_apply(struct store *store, const char *agent_id, const struct i
  * INGEST_GAP_DECLARATION_WAIT_SECONDS. */
 int ingest_gaps_expire(struct store *store, int64_t now, int64_t wait_seconds,
                        unsigned *ret_alerted);
+
+/* Inside an open transaction, for a heartbeat's spool report: a real gap is alerted as
+ * soon as it is known no declaration can bridge it, not after the wait. Why this holds
+ * (agent/spool.c, common/chain_drop.h): the agent drops a run of events A..B by first
+ * appending, and making durable, the agent.spool_overflow event D that declares it (so
+ * D > B and <spool>/durable >= D), and only then rewriting the segment. D is a warning,
+ * never dropped itself. A gap A..B at the collector means the uplink read past B without
+ * A..B, i.e. after the rewrite; the uplink reads and sends in seq order. So for a gap
+ * whose next event N the terminal had acknowledged (report acked_seq >= N: the report
+ * was taken after the uplink read N, after the drop), the durable mark in the same report
+ * is >= D: every declaration that can bridge the gap has seq <= durable_seq. That bound is
+ * kept with the gap (the first one reported: the lowest); when the chain head reaches it
+ * (every event up to it came, in order, and their declarations were checked) and the gap
+ * is still pending, it is real and alerted at once (here, or by ingest_batch_apply() for
+ * the batch that reaches it). Contiguity alone gives no bound: D can lie a spool's worth
+ * of events above the gap. Without a report (older uplink, no heartbeat) the wait of
+ * ingest_gaps_expire() stays the last resort. *ret_alerted: gaps alerted. */
+int ingest_gaps_bound(struct store *store, const char *agent_id,
+                      const struct ingest_spool_report *report, uint64_t head_seq, int64_t now,
+                      unsigned *ret_alerted);
 
 #endif

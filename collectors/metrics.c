@@ -54,6 +54,11 @@ static const char *const chain_break_names[_CHAIN_BREAK_MAX] = {
         [CHAIN_BREAK_CONFLICT] = "conflict",
 };
 
+static const char *const gap_alert_cause_names[_GAP_ALERT_MAX] = {
+        [GAP_ALERT_BY_BOUND] = "declaration_bound",
+        [GAP_ALERT_BY_TIME_LIMIT] = "time_limit",
+};
+
 static const int code_values[_CODE_MAX] = {
         [CODE_200] = 200, [CODE_400] = 400, [CODE_401] = 401, [CODE_403] = 403,
         [CODE_404] = 404, [CODE_405] = 405, [CODE_409] = 409, [CODE_413] = 413,
@@ -69,6 +74,8 @@ static struct {
         atomic_uint_fast64_t rejects[_REJECT_MAX];
         atomic_uint_fast64_t events_ingested, events_duplicate;
         atomic_uint_fast64_t chain_breaks[_CHAIN_BREAK_MAX];
+        atomic_uint_fast64_t gap_alerts[_GAP_ALERT_MAX];
+        atomic_uint_fast64_t chain_gaps_pending;
         atomic_uint_fast64_t enrollments;
         atomic_uint_fast64_t handshake_failures[_HANDSHAKE_FAILURE_MAX];
         atomic_uint_fast64_t latency_buckets[ELEMENTSOF(latency_bounds_usec) + 1];
@@ -118,6 +125,24 @@ void metrics_count_chain_break(enum chain_break_kind kind)
 uint64_t metrics_chain_breaks(enum chain_break_kind k)
 {
         return (unsigned)k < _CHAIN_BREAK_MAX ? GET(m.chain_breaks[k]) : 0;
+}
+
+void metrics_count_gap_alerts(enum gap_alert_cause cause, unsigned n)
+{
+        if ((unsigned)cause >= _GAP_ALERT_MAX || n == 0)
+                return;
+        INC(m.gap_alerts[cause], n);
+        INC(m.chain_breaks[CHAIN_BREAK_GAP], n);
+}
+
+uint64_t metrics_gap_alerts(enum gap_alert_cause cause)
+{
+        return (unsigned)cause < _GAP_ALERT_MAX ? GET(m.gap_alerts[cause]) : 0;
+}
+
+void metrics_set_chain_gaps_pending(uint64_t n)
+{
+        atomic_store_explicit(&m.chain_gaps_pending, n, memory_order_relaxed);
 }
 void metrics_count_enrollment(void) { INC(m.enrollments, 1); }
 
@@ -179,6 +204,15 @@ int metrics_render(char **ret, size_t *ret_len)
         for (size_t k = 0; k < _CHAIN_BREAK_MAX; k++)
                 fprintf(f, "hogo_collector_chain_breaks_total{kind=\"%s\"} %llu\n",
                         chain_break_names[k], GET(m.chain_breaks[k]));
+
+        fputs("# HELP hogo_collector_chain_gaps_pending Chain gaps waiting for the agent's declaration of spool drops.\n"
+              "# TYPE hogo_collector_chain_gaps_pending gauge\n", f);
+        fprintf(f, "hogo_collector_chain_gaps_pending %llu\n", GET(m.chain_gaps_pending));
+        fputs("# HELP hogo_collector_gap_alerts_total Gap alerts raised, by what decided them (the declaration's seq bound passed, or the time limit).\n"
+              "# TYPE hogo_collector_gap_alerts_total counter\n", f);
+        for (size_t c = 0; c < _GAP_ALERT_MAX; c++)
+                fprintf(f, "hogo_collector_gap_alerts_total{raised_by=\"%s\"} %llu\n",
+                        gap_alert_cause_names[c], GET(m.gap_alerts[c]));
 
         fputs("# HELP hogo_collector_enrollments_total Agents enrolled.\n"
               "# TYPE hogo_collector_enrollments_total counter\n", f);

@@ -6,6 +6,7 @@
  *   hogo_collector_events_ingested_total, hogo_collector_events_duplicate_total
  *   hogo_collector_rejects_total{reason}
  *   hogo_collector_chain_breaks_total{kind}
+ *   hogo_collector_chain_gaps_pending (gauge), hogo_collector_gap_alerts_total{raised_by}
  *   hogo_collector_enrollments_total
  *   hogo_collector_tls_handshake_failures_total{reason}
  *   hogo_collector_store_transaction_seconds (histogram)
@@ -75,6 +76,14 @@ enum chain_break_kind {
 };
 const char *chain_break_kind_to_string(enum chain_break_kind k);
 
+/* What raised a "gap" alert (collectors/ingest.h): the chain head passed the seq by which
+ * the terminal's declaration had to come, or the wait (limits.gap_declaration_seconds). */
+enum gap_alert_cause {
+        GAP_ALERT_BY_BOUND,
+        GAP_ALERT_BY_TIME_LIMIT,
+        _GAP_ALERT_MAX,
+};
+
 /* The HTTP status codes the collector answers with, as label values. */
 enum metrics_code {
         CODE_200, CODE_400, CODE_401, CODE_403, CODE_404, CODE_405, CODE_409, CODE_413, CODE_415,
@@ -87,6 +96,10 @@ void metrics_count_request(enum metrics_endpoint e, int http_status);
 void metrics_count_reject(enum reject_reason r);
 void metrics_count_events(uint64_t ingested, uint64_t duplicates);
 void metrics_count_chain_break(enum chain_break_kind kind);
+/* n "gap" alerts raised: counted as chain breaks of kind gap and by cause. */
+void metrics_count_gap_alerts(enum gap_alert_cause cause, unsigned n);
+/* The pending gaps of every terminal, as the store writer last counted them. */
+void metrics_set_chain_gaps_pending(uint64_t n);
 void metrics_count_enrollment(void);
 void metrics_count_handshake_failure(enum handshake_failure f);
 void metrics_observe_store_transaction(uint64_t usec);
@@ -95,6 +108,7 @@ void metrics_observe_store_transaction(uint64_t usec);
 uint64_t metrics_rejects(enum reject_reason r);
 uint64_t metrics_events_ingested(void);
 uint64_t metrics_chain_breaks(enum chain_break_kind k);
+uint64_t metrics_gap_alerts(enum gap_alert_cause cause);
 
 /* The Prometheus text exposition (version 0.0.4), malloc()ed. */
 int metrics_render(char **ret, size_t *ret_len);

@@ -65,6 +65,9 @@ enum {
         ST_CHAIN_GAPS_GET,
         ST_CHAIN_GAPS_GET_ALL,
         ST_CHAIN_GAP_REMOVE,
+        ST_CHAIN_GAPS_BOUND,
+        ST_CHAIN_GAPS_DUE,
+        ST_CHAIN_GAP_COUNT,
         ST__MAX,
 };
 
@@ -148,7 +151,8 @@ static const struct store_statement statements[ST__MAX] = {
               "INSERT INTO chain_gaps (agent_id, last_seq, last_hash, next_seq, next_prev_hash, "
               "detected_at) VALUES ($1, $2, $3, $4, $5, $6) "
               "ON CONFLICT (agent_id, next_seq) DO NOTHING"),
-#define CHAIN_GAP_COLUMNS "agent_id, last_seq, last_hash, next_seq, next_prev_hash, detected_at"
+#define CHAIN_GAP_COLUMNS                                                                          \
+        "agent_id, last_seq, last_hash, next_seq, next_prev_hash, detected_at, bound_seq"
     STATEMENT(ST_CHAIN_GAPS_GET,
               "SELECT " CHAIN_GAP_COLUMNS " FROM chain_gaps WHERE agent_id = $1 "
               "AND detected_at <= $2 ORDER BY detected_at, next_seq"),
@@ -156,6 +160,13 @@ static const struct store_statement statements[ST__MAX] = {
               "SELECT " CHAIN_GAP_COLUMNS " FROM chain_gaps WHERE detected_at <= $1 "
               "ORDER BY detected_at, agent_id, next_seq"),
     STATEMENT(ST_CHAIN_GAP_REMOVE, "DELETE FROM chain_gaps WHERE agent_id = $1 AND next_seq = $2"),
+    STATEMENT(ST_CHAIN_GAPS_BOUND,
+              "UPDATE chain_gaps SET bound_seq = $3 WHERE agent_id = $1 AND next_seq <= $2 "
+              "AND bound_seq IS NULL"),
+    STATEMENT(ST_CHAIN_GAPS_DUE,
+              "SELECT " CHAIN_GAP_COLUMNS " FROM chain_gaps WHERE agent_id = $1 "
+              "AND bound_seq <= $2 ORDER BY next_seq"),
+    STATEMENT(ST_CHAIN_GAP_COUNT, "SELECT COUNT(*) FROM chain_gaps"),
 };
 _Static_assert(ST__MAX <= STORE_STATEMENTS_BACKEND_FIRST, "raise STORE_STATEMENTS_BACKEND_FIRST");
 
@@ -828,10 +839,12 @@ static int row_chain_gap(const struct store_value *c, size_t n, void *ud)
         if (!g)
                 return -ENOMEM;
         int r;
-        if (n != 6 || c[1].type != STORE_VALUE_INT || c[1].i < 0 || c[5].type != STORE_VALUE_INT)
+        if (n != 7 || c[1].type != STORE_VALUE_INT || c[1].i < 0 || c[5].type != STORE_VALUE_INT)
                 return -EBADMSG;
         g->last_seq = (uint64_t)c[1].i;
         g->detected_at = c[5].i;
+        if (c[6].type != STORE_VALUE_NULL && (r = row_seq(&c[6], &g->bound_seq)) < 0)
+                return r;
         if ((r = copy_text(g->agent_id, sizeof g->agent_id, &c[0])) < 0 ||
             (r = copy_text(g->last_hash, sizeof g->last_hash, &c[2])) < 0 ||
             (r = row_seq(&c[3], &g->next_seq)) < 0 ||
@@ -863,6 +876,31 @@ int store_chain_gap_remove(struct store *store, const char *agent_id, uint64_t n
         if (r < 0)
                 return r;
         return r == 0 ? -ENOENT : 0;
+}
+
+int store_chain_gaps_bound(struct store *store, const char *agent_id, uint64_t next_seq_max,
+                           uint64_t bound_seq)
+{
+        if (!valid_name(agent_id, 64) || !valid_seq(next_seq_max) || !valid_seq(bound_seq))
+                return -EINVAL;
+        return RUN(store, ST_CHAIN_GAPS_BOUND, NULL, NULL, STORE_TEXT(agent_id),
+                   STORE_INT((int64_t)next_seq_max), STORE_INT((int64_t)bound_seq));
+}
+
+int store_chain_gaps_due(struct store *store, const char *agent_id, uint64_t head_seq,
+                         struct store_chain_gap **ret_gaps, size_t *ret_n)
+{
+        if (!valid_name(agent_id, 64))
+                return -EINVAL;
+        struct row_array a = {.size = sizeof(struct store_chain_gap)};
+        int r = RUN(store, ST_CHAIN_GAPS_DUE, row_chain_gap, &a, STORE_TEXT(agent_id),
+                    STORE_INT((int64_t)MIN(head_seq, (uint64_t)INT64_MAX)));
+        return row_array_take(&a, r, ret_gaps, ret_n);
+}
+
+int64_t store_chain_gap_count(struct store *store)
+{
+        return count_rows(store, ST_CHAIN_GAP_COUNT, NULL, 0);
 }
 
 struct posture_args {

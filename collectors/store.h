@@ -136,6 +136,9 @@ struct store_chain_gap {
         uint64_t next_seq; /* the event that came after it, and its prev_hash */
         char next_prev_hash[SHA256_HEX_LEN + 1];
         int64_t detected_at;
+        /* 0, or the seq by which the terminal's declaration must have come: once the
+         * chain head reaches it with the gap still pending, the gap is real (ingest.h) */
+        uint64_t bound_seq;
 };
 /* Keeps a drop agent_id declared; a drop declared again is kept once. */
 int store_chain_drop_add(struct store *store, const char *agent_id, const struct chain_drop *drop);
@@ -153,6 +156,15 @@ int store_chain_gaps_get(struct store *store, const char *agent_id, int64_t dete
 /* -ENOENT when that gap is not pending (any more): with several collectors exactly one
  * removal of a gap succeeds, so exactly one of them acts on it. */
 int store_chain_gap_remove(struct store *store, const char *agent_id, uint64_t next_seq);
+/* Sets bound_seq of agent_id's pending gaps with next_seq <= next_seq_max that have none
+ * yet (the first bound reported is the lowest); the number of gaps given one. */
+int store_chain_gaps_bound(struct store *store, const char *agent_id, uint64_t next_seq_max,
+                           uint64_t bound_seq);
+/* agent_id's pending gaps whose bound_seq is set and <= head_seq, by next_seq. */
+int store_chain_gaps_due(struct store *store, const char *agent_id, uint64_t head_seq,
+                         struct store_chain_gap **ret_gaps, size_t *ret_n);
+/* Pending gaps of every terminal, or -errno. */
+int64_t store_chain_gap_count(struct store *store);
 
 /* Alerts: tamper.chain_break and others the collector raises itself. */
 int store_alert_insert(struct store *store, const char *agent_id, const char *type,

@@ -60,7 +60,7 @@ struct store_migration {
 };
 
 /* The schema version this code migrates to; every back end's list ends with it. */
-#define STORE_SCHEMA_LATEST 4
+#define STORE_SCHEMA_LATEST 5
 
 /* Migrations whose SQL both dialects accept, shared by the back ends' lists. */
 #define STORE_MIGRATION_2                                                                          \
@@ -95,6 +95,13 @@ struct store_migration {
         {                                                                                          \
                 4, "events: drop the (agent_id, ts) index the (agent_id, seq) one covers",        \
                     "DROP INDEX IF EXISTS events_agent_ts",                                        \
+        }
+/* The seq by which a pending gap's declaration must have come (ingest.h,
+ * ingest_gaps_bound()); NULL until the terminal has reported one. */
+#define STORE_MIGRATION_5                                                                          \
+        {                                                                                          \
+                5, "chain gaps: the seq their declaration must come by",                           \
+                    "ALTER TABLE chain_gaps ADD COLUMN bound_seq BIGINT",                          \
         }
 
 struct store_backend {

@@ -542,6 +542,7 @@ static const struct store_migration pg_migrations[] = {
     STORE_MIGRATION_2,
     STORE_MIGRATION_3,
     STORE_MIGRATION_4,
+    STORE_MIGRATION_5,
 };
 
 const struct store_backend store_backend_postgres = {

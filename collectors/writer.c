@@ -111,8 +111,16 @@ int writer_expire_gaps(struct store *store, int64_t now, unsigned wait_seconds)
                 return log_error_errno(r, "Cannot raise the alerts of overdue chain gaps; "
                                           "they stay pending and are tried again: %m");
         }
-        for (unsigned i = 0; i < alerted; i++)
-                metrics_count_chain_break(CHAIN_BREAK_GAP);
+        metrics_count_gap_alerts(GAP_ALERT_BY_TIME_LIMIT, alerted);
+        return 0;
+}
+
+int writer_count_gaps(struct store *store)
+{
+        int64_t n = store_chain_gap_count(store);
+        if (n < 0)
+                return (int)n; /* the store logged it; the gauge keeps its last value */
+        metrics_set_chain_gaps_pending((uint64_t)n);
         return 0;
 }
 
@@ -231,6 +239,7 @@ static void *writer_main(void *arg)
                         writer_refresh_policy_cache(w->store);
                         writer_expire_gaps(w->store, (int64_t)(now_usec(CLOCK_REALTIME) / 1000000u),
                                            w->gap_wait_seconds);
+                        writer_count_gaps(w->store);
                         next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
                 }
                 pthread_mutex_lock(&w->lock);

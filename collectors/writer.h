@@ -14,7 +14,7 @@
  *
  * The writer also refreshes the revoked set (tls.h) and the policy cache (policy_cache.h)
  * from the store every refresh_ms, and then raises the alerts of chain gaps whose
- * declaration did not come in time (writer_expire_gaps()).
+ * declaration did not come in time (writer_expire_gaps()) and counts the pending ones.
  */
 #ifndef HOGO_COLLECTOR_WRITER_H
 #define HOGO_COLLECTOR_WRITER_H
@@ -58,5 +58,7 @@ int writer_refresh_policy_cache(struct store *store);
  * or more before now (ingest_gaps_expire()); they stay pending when the store fails, for
  * the next call. */
 int writer_expire_gaps(struct store *store, int64_t now, unsigned wait_seconds);
+/* Counts the pending chain gaps into the hogo_collector_chain_gaps_pending gauge. */
+int writer_count_gaps(struct store *store);
 
 #endif

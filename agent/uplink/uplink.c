@@ -540,6 +540,12 @@ static char *heartbeat_body(struct uplink *u, char **ret_agent_policy)
         json_object_object_add(spool, "last_seq",
                                json_object_new_uint64(MAX(u->last_seen_seq, u->acked)));
         json_object_object_add(spool, "acked_seq", json_object_new_uint64(u->acked));
+        /* Read after acked (taken together): any drop the collector sees as a gap at or below
+         * acked was declared at or below this mark, which lets the collector alert an
+         * undeclared gap without waiting (collectors/ingest.h, ingest_gaps_bound()). */
+        uint64_t durable;
+        if (spool_read_durable(u->config->spool_dir, &durable) >= 0)
+                json_object_object_add(spool, "durable_seq", json_object_new_uint64(durable));
         json_object_object_add(spool, "bytes",
                                json_object_new_uint64(spool_segment_bytes(u->config->spool_dir)));
         json_object_object_add(o, "posture", json_object_get(posture));

@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -182,6 +183,21 @@ def write_config(scratch, pubkey, **extra):
     with open(path, "w") as f:
         json.dump(cfg, f, ensure_ascii=False)
     return path, cfg
+
+
+def control(cfg, request):
+    """One request on the agent's control socket, its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(5)
+        c.connect(cfg["control_socket"])
+        c.sendall((json.dumps(request) + "\n").encode())
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data)
 
 
 class Agent:

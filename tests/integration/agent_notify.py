@@ -9,32 +9,17 @@ import json
 import os
 import pwd
 import signal
-import socket
 import sys
 import time
 
 import dbus
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agent_harness import (Agent, Scratch, check, dbusmock, events_of, finish, keygen,
+from agent_harness import (Agent, Scratch, check, control, dbusmock, events_of, finish, keygen,
                            start_bus, wait_for, wait_name, write_config)
 
 USER = "nobody"
 UID = pwd.getpwnam(USER).pw_uid
-
-
-def control(cfg, request):
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
-        c.settimeout(5)
-        c.connect(cfg["control_socket"])
-        c.sendall((json.dumps(request) + "\n").encode())
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = c.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    return json.loads(data)
 
 
 def notify_calls(session_address):

@@ -142,6 +142,55 @@ t.check('declaration in a later batch than the gap: no alert, even after the wai
         (status1, body1, status2, body2) == (200, {'acked_seq': 10}, 200, {'acked_seq': 11})
         and c.alerts_of(s3.id) == [], (status1, body1, status2, body2, c.alerts_of(s3.id)))
 
+# --- the heartbeat's spool report bounds where a declaration can be ------------------------
+# The agent makes a drop's declaration durable before it drops, so once the uplink had the
+# event after a gap acknowledged, the spool's durable mark (in the same report) is at or
+# above any declaration of it: when the head reaches that mark undeclared, the gap is real
+# and is alerted at once, not after the wait.
+def heartbeat_spool(agent, acked, durable):
+    return c.request('POST', '/v1/heartbeat', {'posture': {}, 'spool': {
+        'last_seq': acked, 'acked_seq': acked, 'durable_seq': durable, 'bytes': 0}}, agent=agent)
+
+
+def alerts_within(agent, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        al = c.alerts_of(agent.id)
+        if al:
+            return al
+        time.sleep(0.05)
+    return c.alerts_of(agent.id)
+
+
+by_bound = c.metric('hogo_collector_gap_alerts_total{raised_by="declaration_bound"}') or 0
+rd = c.enroll(hostname='pc-deleted-reported')
+evs = make_events(12)
+status, body = post(rd, evs[:3] + evs[4:8])  # seq 4 deleted; 1..3, 5..8
+status2, body2 = heartbeat_spool(rd, 8, 12)
+al_early = c.alerts_of(rd.id)
+status3, body3 = post(rd, evs[8:12])  # up to the durable mark, no declaration
+al = alerts_within(rd, GAP_WAIT - 1)
+t.check('deleted event, reported spool: no alert before the head reaches the durable mark',
+        (status, body, status2) == (200, {'acked_seq': 8}, 200) and al_early == [], (status, body, status2, al_early))
+t.check('deleted event, reported spool: gap alerted as soon as the events up to the mark came',
+        status3 == 200 and [x['kind'] for x in al] == ['gap'] and al[0].get('declaration_due_by_seq') == 12
+        and al[0]['expected']['seq'] == 4 and al[0]['declaration_waited_seconds'] < GAP_WAIT, al)
+v = c.metric('hogo_collector_gap_alerts_total{raised_by="declaration_bound"}')
+t.check('gap alert counted as raised by the declaration bound', v == by_bound + 1, v)
+rl = c.enroll(hostname='pc-overflow-reported')
+overflow = make_event(11, evs[9]['hash'], etype='agent.spool_overflow', severity='warning',
+                      details={'dropped': [{'from_seq': 4, 'to_seq': 6, 'prev_hash': evs[3]['prev_hash'],
+                                            'hash': evs[5]['hash']}]})
+gap_posted = time.time()
+post(rl, evs[:3] + evs[6:10])
+heartbeat_spool(rl, 10, 11)
+status, body = post(rl, [overflow])
+time.sleep(max(0, gap_posted + GAP_WAIT + 1 - time.time()))
+t.check('declared drop, reported spool, declaration in a later batch: no alert, even after the wait',
+        (status, body) == (200, {'acked_seq': 11}) and c.alerts_of(rl.id) == [], (status, body, c.alerts_of(rl.id)))
+status, text = c.metrics_request('/metrics')
+t.check('/metrics has the pending gaps gauge', '\nhogo_collector_chain_gaps_pending ' in text)
+
 # --- invalid events reject the whole batch, nothing stored ----------------------------------
 x = c.enroll(hostname='pc-invalid')
 evs = make_events(5)

@@ -89,6 +89,14 @@ check "1500 events uploaded and acknowledged" wait_for 30 acked_is a 1500
 check "the store holds seq 1..1500 once each, no chain break" stored_exactly a 1500
 check "uplink-status.json reports the upload" bash -c \
     "jq -e '.upload.result == \"ok\" and .acked_seq == 1500 and .heartbeat.result == \"ok\"' '$T/a/spool/uplink/status.json' >/dev/null"
+# the spool's durable mark beside acked: it bounds where a drop's declaration can be, so the
+# collector alerts an undeclared gap without waiting (collectors/ingest.h)
+check "the heartbeat reports the spool's durable mark with the acked seq" wait_for 10 python3 -c "
+import json, sqlite3, sys
+row = sqlite3.connect('$DB').execute('SELECT posture FROM posture_latest WHERE agent_id = ?',
+                                     (open('$T/a/state/agent-id').read().strip(),)).fetchone()
+spool = json.loads(row[0])['spool'] if row else {}
+sys.exit(0 if spool.get('durable_seq') == 1500 and spool.get('acked_seq') == 1500 else 1)"
 check "batches and heartbeats share one kept-alive connection" bash -c \
     "jq -e '.connections == 1' '$T/a/spool/uplink/status.json' >/dev/null"
 

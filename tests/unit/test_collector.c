@@ -14,6 +14,7 @@
 #include "collectors/policy_cache.h"
 #include "collectors/store.h"
 #include "collectors/tls.h"
+#include "collectors/writer.h"
 #include "common/canon_json.h"
 #include "common/ed25519.h"
 #include "common/event.h"
@@ -674,6 +675,88 @@ static void test_metrics_render_families(void)
         free(text);
 }
 
+/* Runs a routed job in a transaction of its own and finishes it as the writer does. */
+static int routed_job(struct store *s, const char *path, const char *body, const char *agent,
+                      int64_t now)
+{
+        struct api_job *job = NULL;
+        CU_ASSERT_EQUAL(route(LISTENER_AGENT, "POST", path, "application/json", body, agent, &job), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(job);
+        CU_ASSERT_EQUAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(api_job_run(job, s, now), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        struct api_reply reply;
+        api_job_finish(job, true, &reply);
+        int status = reply.status;
+        api_reply_clear(&reply);
+        api_job_free(job);
+        return status;
+}
+
+static bool metrics_has_line(const char *line)
+{
+        char *text = NULL;
+        CU_ASSERT_EQUAL_FATAL(metrics_render(&text, NULL), 0);
+        size_t n = strlen(line);
+        bool found = false;
+        for (const char *p = text; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == '\0'))
+                        found = true;
+        free(text);
+        return found;
+}
+
+/* Pending gaps in the gauge (as the writer counts them), and gap alerts by what raised
+ * them: the heartbeat's spool report (the head is at the declaration's bound) and the
+ * time limit. Through the real jobs, as the server runs them. */
+static void test_metrics_pending_gaps_and_gap_alerts_by_cause(void)
+{
+        struct store *s = fresh_store();
+        add_terminal(s, "a1", "");
+        add_terminal(s, "a2", "");
+        uint64_t by_bound = metrics_gap_alerts(GAP_ALERT_BY_BOUND);
+        uint64_t by_time = metrics_gap_alerts(GAP_ALERT_BY_TIME_LIMIT);
+        uint64_t gaps = metrics_chain_breaks(CHAIN_BREAK_GAP);
+        json_object *arr = chain_build(5, 1, EVENT_GENESIS_HASH, "files.read");
+        _cleanup_free_ char *holed = chain_batch_text(chain_pick(arr, (size_t[]){ 0, 1, 3, 4 }, 4));
+        CU_ASSERT_EQUAL(routed_job(s, "/v1/events", holed, "a1", 1000), 200);
+        CU_ASSERT_EQUAL(routed_job(s, "/v1/events", holed, "a2", 1000), 200);
+        CU_ASSERT_EQUAL(writer_count_gaps(s), 0);
+        CU_ASSERT_TRUE(metrics_has_line("hogo_collector_chain_gaps_pending 2"));
+
+        /* a1's uplink reports its spool: acked 5, durable 5, the head is 5 */
+        CU_ASSERT_EQUAL(routed_job(s, "/v1/heartbeat",
+                                   "{\"posture\":{},\"spool\":{\"acked_seq\":5,\"durable_seq\":5,"
+                                   "\"last_seq\":5,\"bytes\":0}}",
+                                   "a1", 1010), 200);
+        CU_ASSERT_EQUAL(metrics_gap_alerts(GAP_ALERT_BY_BOUND), by_bound + 1);
+        CU_ASSERT_EQUAL(metrics_gap_alerts(GAP_ALERT_BY_TIME_LIMIT), by_time);
+        CU_ASSERT_EQUAL(metrics_chain_breaks(CHAIN_BREAK_GAP), gaps + 1);
+        CU_ASSERT_EQUAL(writer_count_gaps(s), 0);
+        CU_ASSERT_TRUE(metrics_has_line("hogo_collector_chain_gaps_pending 1"));
+
+        /* a2 sends no report: its gap waits for the time limit */
+        CU_ASSERT_EQUAL(writer_expire_gaps(s, 1000 + 3599, 3600), 0);
+        CU_ASSERT_EQUAL(metrics_gap_alerts(GAP_ALERT_BY_TIME_LIMIT), by_time);
+        CU_ASSERT_EQUAL(writer_expire_gaps(s, 1000 + 3600, 3600), 0);
+        CU_ASSERT_EQUAL(metrics_gap_alerts(GAP_ALERT_BY_TIME_LIMIT), by_time + 1);
+        CU_ASSERT_EQUAL(metrics_chain_breaks(CHAIN_BREAK_GAP), gaps + 2);
+        CU_ASSERT_EQUAL(writer_count_gaps(s), 0);
+        CU_ASSERT_TRUE(metrics_has_line("hogo_collector_chain_gaps_pending 0"));
+        char line[128];
+        snprintf(line, sizeof line, "hogo_collector_gap_alerts_total{raised_by=\"declaration_bound\"} %llu",
+                 (unsigned long long)by_bound + 1);
+        CU_ASSERT_TRUE(metrics_has_line(line));
+        snprintf(line, sizeof line, "hogo_collector_gap_alerts_total{raised_by=\"time_limit\"} %llu",
+                 (unsigned long long)by_time + 1);
+        CU_ASSERT_TRUE(metrics_has_line(line));
+        CU_ASSERT_TRUE(metrics_has_line("# TYPE hogo_collector_chain_gaps_pending gauge"));
+        CU_ASSERT_TRUE(metrics_has_line("# TYPE hogo_collector_gap_alerts_total counter"));
+        CU_ASSERT_EQUAL(store_alert_count(s, NULL, "tamper.chain_break"), 2);
+        json_object_put(arr);
+        store_close(s);
+}
+
 static CU_TestInfo config_tests[] = {
         { "every key parses", test_config_parses_every_key },
         { "metrics listener defaults to loopback", test_config_metrics_default_loopback },
@@ -696,6 +779,7 @@ static CU_TestInfo api_tests[] = {
         { "heartbeat from the policy cache", test_heartbeat_answered_from_the_policy_cache },
         { "heartbeats coalesce per terminal, latest wins", test_heartbeats_coalesce_latest_wins },
         { "metrics families", test_metrics_render_families },
+        { "metrics: pending gaps, gap alerts by cause", test_metrics_pending_gaps_and_gap_alerts_by_cause },
         CU_TEST_INFO_NULL,
 };
 static CU_TestInfo ca_tests[] = {

@@ -139,7 +139,7 @@ static void test_targets_equal(void)
         b_items[0].ino = 10;
         b_items[0].birth = 501; /* ... and given the same inode number */
         CU_ASSERT_FALSE(files_targets_equal(&a, &b));
-        a_items[0].birth = b_items[0].birth = 0; /* no birth time kept: never taken as the same */
+        a_items[0].birth = b_items[0].birth = 0; /* a place that could not be read: never the same */
         CU_ASSERT_FALSE(files_targets_equal(&a, &b));
         a_items[0].birth = b_items[0].birth = 500;
         b_items[1].why = "network_share";

@@ -1141,6 +1141,116 @@ static void test_gap_bridged_by_declarations_of_two_batches(void)
         store_close(s);
 }
 
+/* A heartbeat's spool report for agent_id applied as the writer does (head: the terminal's
+ * chain head); returns the gaps it alerted. */
+static unsigned report_spool(struct store *s, const char *agent_id, uint64_t acked,
+                             uint64_t durable, int64_t now)
+{
+        struct store_terminal t;
+        CU_ASSERT_EQUAL_FATAL(store_terminal_get(s, agent_id, &t), 0);
+        struct ingest_spool_report report = { .acked_seq = acked, .durable_seq = durable };
+        unsigned alerted = 99;
+        CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+        CU_ASSERT_EQUAL(ingest_gaps_bound(s, agent_id, &report, t.last_seq, now, &alerted), 0);
+        CU_ASSERT_EQUAL(store_commit(s), 0);
+        return alerted;
+}
+
+static uint64_t gap_bound(struct store *s, const char *agent_id)
+{
+        _cleanup_free_ struct store_chain_gap *gaps = NULL;
+        size_t n = 0;
+        CU_ASSERT_EQUAL_FATAL(store_chain_gaps_get(s, agent_id, INT64_MAX, &gaps, &n), 0);
+        CU_ASSERT_EQUAL_FATAL(n, 1);
+        return gaps[0].bound_seq;
+}
+
+/* Events 4..5 deleted. A report taken before the uplink had the event after the gap
+ * acknowledged bounds nothing; one taken after bounds the declaration by the spool's
+ * durable mark (10), and the batch that brings the head to 10 without a declaration
+ * raises the alert at once, long before the wait. Later reports do not move the bound. */
+static void test_real_gap_alerted_when_events_up_to_its_bound_came(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(10, 1, EVENT_GENESIS_HASH, "files.read");
+        CU_ASSERT_EQUAL(ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 5, 6 }, 5), 4000)
+                            .gaps_pending, 1);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 3, 10, 4001), 0); /* acked before the gap */
+        CU_ASSERT_EQUAL(gap_bound(s, "a"), 0);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 7, 10, 4002), 0);
+        CU_ASSERT_EQUAL(gap_bound(s, "a"), 10);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 7, 50, 4003), 0); /* the first bound stays */
+        CU_ASSERT_EQUAL(gap_bound(s, "a"), 10);
+        struct ingest_result r2 = ingest(s, "a", chain_pick(arr, (size_t[]){ 7, 8 }, 2), 4004);
+        CU_ASSERT_EQUAL(r2.gaps_alerted, 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 0);
+        struct ingest_result r3 = ingest(s, "a", chain_pick(arr, (size_t[]){ 9 }, 1), 4005);
+        CU_ASSERT_EQUAL(r3.gaps_alerted, 1);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        CU_ASSERT_EQUAL(expire_gaps(s, 4000 + INGEST_GAP_DECLARATION_WAIT_SECONDS), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 1);
+
+        _cleanup_free_ char *details = raw_query_text("SELECT details FROM alerts");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(details);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "{\"declaration_due_by_seq\":10,\"declaration_waited_seconds\":5,"
+                 "\"expected\":{\"prev_hash\":\"%s\",\"seq\":4},"
+                 "\"got\":{\"prev_hash\":\"%s\",\"seq\":6},\"kind\":\"gap\",\"seq\":6}",
+                 chain_member(arr, 2, "hash"), chain_member(arr, 4, "hash"));
+        CU_ASSERT_STRING_EQUAL(details, want);
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* A spool drop whose declaration comes in a later batch, at the bound: bridged, never
+ * alerted, although the report bounded it before the declaration came. */
+static void test_declaration_in_a_later_batch_within_the_bound(void)
+{
+        struct store *s = open_with_terminal("a");
+        json_object *arr = chain_build(8, 1, EVENT_GENESIS_HASH, "files.read");
+        ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 5, 6 }, 4), 5000); /* 3..5 dropped */
+        CU_ASSERT_EQUAL(report_spool(s, "a", 7, 9, 5001), 0);
+        CU_ASSERT_EQUAL(gap_bound(s, "a"), 9);
+        struct chain_drop d = chain_drop_of(arr, 2, 4);
+        json_object *b2 = chain_pick(arr, (size_t[]){ 7 }, 1);
+        json_object_array_add(b2, chain_overflow_event(9, chain_member(arr, 7, "hash"), &d, 1));
+        struct ingest_result r2 = ingest(s, "a", b2, 5002);
+        CU_ASSERT_EQUAL(r2.gaps_resolved, 1);
+        CU_ASSERT_EQUAL(r2.gaps_alerted, 0);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 9, 9, 5003), 0);
+        CU_ASSERT_EQUAL(expire_gaps(s, 5000 + INGEST_GAP_DECLARATION_WAIT_SECONDS), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", NULL), 0);
+        json_object_put(arr);
+        store_close(s);
+}
+
+/* One event deleted from the middle of what is already in: the report whose durable mark
+ * the head has reached alerts it at once; another terminal's report touches nothing. */
+static void test_deleted_event_in_the_middle_alerted_at_the_report(void)
+{
+        struct store *s = open_with_terminal("a");
+        struct store_terminal t = terminal("b", "総務課");
+        CU_ASSERT_EQUAL_FATAL(store_terminal_add(s, &t), 0);
+        json_object *arr = chain_build(10, 1, EVENT_GENESIS_HASH, "files.read");
+        CU_ASSERT_EQUAL(ingest(s, "a", chain_pick(arr, (size_t[]){ 0, 1, 2, 3, 5, 6, 7, 8, 9 },
+                                                   9), 6000).gaps_pending, 1);
+        CU_ASSERT_EQUAL(report_spool(s, "b", 10, 10, 6001), 0);
+        CU_ASSERT_EQUAL(pending_gaps(s), 1);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 10, 0, 6001), 0); /* no durable mark: no bound */
+        CU_ASSERT_EQUAL(pending_gaps(s), 1);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 10, 10, 6002), 1);
+        CU_ASSERT_EQUAL(pending_gaps(s), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        CU_ASSERT_EQUAL(report_spool(s, "a", 10, 10, 6003), 0);
+        CU_ASSERT_EQUAL(store_alert_count(s, "a", "tamper.chain_break"), 1);
+        CU_ASSERT_EQUAL(store_chain_gap_count(s), 0);
+        json_object_put(arr);
+        store_close(s);
+}
+
 /* The primitives: a gap is pending once, removed once; bad records are refused. */
 static void test_chain_gap_primitives(void)
 {
@@ -1240,6 +1350,9 @@ static void test_sqlite_new_database_page_size(void)
         { "gap declared in a later batch", test_gap_declared_in_a_later_batch }, \
         { "undeclared gap alerted after the wait", test_undeclared_gap_alerted_after_the_wait }, \
         { "gap bridged by two batches' declarations", test_gap_bridged_by_declarations_of_two_batches }, \
+        { "real gap alerted when the events up to its bound came", test_real_gap_alerted_when_events_up_to_its_bound_came }, \
+        { "declaration in a later batch within the bound", test_declaration_in_a_later_batch_within_the_bound }, \
+        { "deleted event in the middle alerted at the report", test_deleted_event_in_the_middle_alerted_at_the_report }, \
         { "chain gap primitives", test_chain_gap_primitives }, \
         { "repeats and reorders inside a batch", test_ingest_batch_repeats_and_reorders_inside_it }
 /* clang-format on */
