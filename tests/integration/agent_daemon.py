@@ -136,13 +136,21 @@ with Scratch() as s:
     check("control: a request over 4 KiB is dropped without an answer",
           raw(b"{" + b" " * 5000, shutdown_write=False) == b"")
     slow = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    slow.connect(cfg["control_socket"])
     t0 = time.monotonic()
+    slow.connect(cfg["control_socket"])
     st_during = agent.status()
-    slow.settimeout(5)
-    closed = slow.recv(10) == b""
+    # how late the close may come is scaled from how long that status request took on this
+    # machine just now (2.5 s on a quiet one); never before the 2 s
+    late = max(2.5, 3 * (time.monotonic() - t0))
+    slow.settimeout(2 + late + 1)
+    try:
+        closed = slow.recv(10) == b""
+    except socket.timeout:
+        closed = False
+    took = time.monotonic() - t0
     check("control: a silent client does not hold the agent and is closed after 2 s",
-          st_during["policy"]["version"] == 1 and closed and time.monotonic() - t0 < 4.5)
+          st_during["policy"]["version"] == 1 and closed and 2 - 0.1 <= took <= 2 + late,
+          (closed, took, late))
     slow.close()
 
     started = events_of(cfg["spool_dir"], "agent.started")

@@ -13,6 +13,7 @@
 #     (a driver would bind to it).
 # Devices come from tests/usb/<name>.umockdev: a device block, then its interfaces.
 import contextlib
+import ctypes
 import glob
 import os
 import shutil
@@ -96,12 +97,43 @@ def set_attr(block, attr, value):
     return "\n".join(lines) + "\n"
 
 
-def _stopped(pid):
-    """Every thread of pid is stopped (or gone)."""
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _stop_every_thread(pid):
+    """SIGSTOP to pid and to each of its threads. A signal to the process wakes one thread
+    only, to start the group stop; when that thread sleeps uninterruptibly (the main loop
+    writing to a busy or frozen disk) the others run on until it wakes. A signal to each
+    thread wakes every one that can be woken."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except FileNotFoundError:
+        return
+    for tid in tids:
+        _libc.tgkill(pid, tid, signal.SIGSTOP)  # a thread gone meanwhile: ESRCH, fine
+
+
+def _states(pid):
+    """{thread id: state letter} of pid, for messages."""
+    states = {}
     try:
         for t in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{t}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                states[t] = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        pass
+    return states
+
+
+def _stopped(pid):
+    """Every thread of pid is stopped, or gone, or in uninterruptible sleep: such a thread
+    (say, writing to a frozen file system) runs no code of its own before the pending stop
+    takes it on its way back from the kernel, so it cannot look at a device meanwhile."""
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t", "D"):
                     return False
     except OSError:
         pass
@@ -140,20 +172,21 @@ class FakeUsbKernel:
         held = []
         for pid in self.hold_pids:
             try:
-                os.kill(pid, signal.SIGSTOP)
+                _stop_every_thread(pid)
                 held.append(pid)
             except ProcessLookupError:
                 pass
-        # A task in uninterruptible sleep, or one that a busy machine does not schedule,
-        # stops later. Building the device while one still runs would let it see the
-        # half-built device this hold is for, so wait as long as it takes, and say so when
-        # it never stops instead of going on with the race.
+        # A task that a busy machine does not schedule stops late. Building the device
+        # while one still runs would let it see the half-built device this hold is for, so
+        # wait as long as it takes, and say so when it never stops instead of going on
+        # with the race.
         deadline = time.monotonic() + 30.0
         while held and not all(_stopped(p) for p in held):
             if time.monotonic() >= deadline:
                 for pid in held:
                     os.kill(pid, signal.SIGCONT)
-                raise RuntimeError(f"processes {held} did not stop within 30 s; device not built")
+                raise RuntimeError(f"processes {held} did not stop within 30 s (thread states "
+                                   f"{[_states(p) for p in held]}); device not built")
             time.sleep(0.0005)
         try:
             yield
