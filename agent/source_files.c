@@ -184,7 +184,6 @@ struct files_source {
 
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
-        int perm_stop_efd;
         pthread_t perm_thread;
         bool perm_running;
         size_t perm_ignore_marks; /* permission thread only; reset with each group */
@@ -456,19 +455,16 @@ static void perm_answer(int fan_fd, int fd, uint32_t response)
 static void *perm_thread_main(void *arg)
 {
         struct files_source *s = arg;
-        _cleanup_free_ char *buf = malloc(EVENT_BUF_SIZE);
-        struct pollfd pfd[2] = { { .fd = s->perm_fd, .events = POLLIN }, { .fd = s->perm_stop_efd, .events = POLLIN } };
-        if (!buf)
-                return NULL;
+        char buf[EVENT_BUF_SIZE] __attribute__((aligned(8)));
+        /* A blocking read, cancelled by perm_stop(): a copy opens one file at a time and
+         * waits for each answer, so every event would otherwise cost a poll() and a read().
+         * Cancellation is allowed only inside that read (no lock held, nothing allocated);
+         * events read and not yet answered are allowed when the group is closed. */
+        (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         for (;;) {
-                if (poll(pfd, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
-                }
-                if (pfd[1].revents)
-                        break;
+                (void)pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
                 ssize_t n = read(s->perm_fd, buf, EVENT_BUF_SIZE);
+                (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 continue;
@@ -592,15 +588,12 @@ static void perm_stop(struct files_source *s, bool restore_opens)
         for (size_t i = 0; restore_opens && s->notif_fd >= 0 && i < s->targets.n; i++)
                 if (target_is_data(&s->targets.items[i]))
                         notif_watch_opens(s, &s->targets.items[i], true);
-        uint64_t one = 1;
-        (void)!write(s->perm_stop_efd, &one, sizeof one);
+        (void)pthread_cancel(s->perm_thread);
         pthread_join(s->perm_thread, NULL);
         s->perm_running = false;
         /* closing the group answers (allows) whatever was still queued */
         close(s->perm_fd);
         s->perm_fd = -1;
-        uint64_t v;
-        (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
 /* Blocking could not start: the warning still stands, the block does not. Said loudly. */
@@ -620,7 +613,7 @@ static int perm_start(struct files_source *s)
 {
         if (s->perm_running)
                 return 0;
-        s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+        s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
         s->perm_ignore_marks = 0;
         if (s->perm_fd < 0)
@@ -1393,7 +1386,6 @@ static void files_shutdown(void *self)
         closep(&s->notif_fd);
         closep(&s->mountinfo_fd);
         closep(&s->denial_efd);
-        closep(&s->perm_stop_efd);
         files_targets_clear(&s->targets);
         failed_places_rotate(s);
         failed_places_rotate(s);
@@ -1412,7 +1404,7 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return -ENOMEM;
         s->agent = agent;
         s->self = getpid();
-        s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = s->perm_stop_efd = -1;
+        s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = -1;
         pthread_mutex_init(&s->lock, NULL);
         /* its own mapping: untouched slots cost no memory, and clearing it gives the
          * pages back (an idle agent's resident memory) */
@@ -1427,8 +1419,7 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return r;
         }
         s->denial_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        s->perm_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->denial_efd < 0 || s->perm_stop_efd < 0) {
+        if (s->denial_efd < 0) {
                 r = negative_errno();
                 files_shutdown(s);
                 return log_error_errno(r, "files: cannot create an eventfd: %m");
