@@ -71,6 +71,7 @@
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
 #define NOTIF_BATCH_USEC (4 * 1000) /* 16384 queued events last far longer at any rate we see */
+#define FORWARDED_MAX 256 /* marked opens the permission thread hands to the loop */
 
 struct cache_slot {
         uint64_t dev, ino;
@@ -125,6 +126,18 @@ struct pending_open {
         char path[PATH_MAX];
 };
 
+/* While the permission group runs, the notification group does not watch opens on the
+ * data mounts (each open would cost two events, and the thread sees every one anyway):
+ * the thread hands the opens of marked files to the loop instead. It reads the uid while
+ * the opener waits for the answer, so a short-lived process is still attributed. */
+struct forwarded_open {
+        pid_t pid;
+        uid_t uid;
+        bool uid_known;
+        uint64_t dev, ino;
+        char path[PATH_MAX];
+};
+
 struct user_note {
         uid_t uid;
         char destination[PATH_MAX];
@@ -164,11 +177,13 @@ struct files_source {
         struct denial denials[DENIALS_MAX];
         size_t n_denials;
         uint64_t perm_events, perm_denied, perm_errors, perm_slow, denials_dropped;
+        struct forwarded_open forwarded[FORWARDED_MAX];
+        size_t n_forwarded;
+        uint64_t perm_opens_unmarked, forwarded_dropped;
         int perm_last_error;
 
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
-        int perm_stop_efd;
         pthread_t perm_thread;
         bool perm_running;
         size_t perm_ignore_marks; /* permission thread only; reset with each group */
@@ -238,11 +253,28 @@ static void proc_comm(pid_t pid, char *buf, size_t size)
                 *nl = '\0';
 }
 
+/* /proc/self/fd, opened once: looking up "/proc/self/fd/N" from the root for every event
+ * was the agent's costliest system call on a busy data mount (three extra lookups). */
+static int proc_fd_dir = -1;
+static pthread_once_t proc_fd_once = PTHREAD_ONCE_INIT;
+
+static void proc_fd_dir_open(void)
+{
+        proc_fd_dir = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 static void fd_path(int fd, char *buf, size_t size)
 {
         char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t n = readlink(link, buf, size - 1);
+        ssize_t n;
+        pthread_once(&proc_fd_once, proc_fd_dir_open);
+        if (proc_fd_dir >= 0) {
+                snprintf(link, sizeof link, "%d", fd);
+                n = readlinkat(proc_fd_dir, link, buf, size - 1);
+        } else {
+                snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+                n = readlink(link, buf, size - 1);
+        }
         buf[n > 0 ? n : 0] = '\0';
 }
 
@@ -341,21 +373,20 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         if (m->pid == s->self)
                 return FAN_ALLOW;
 
-        /* cheapest questions first: is anyone blocked, is the file marked (an unmarked one
-         * is not asked about again), and only then whose process it is */
-        pthread_mutex_lock(&s->lock);
-        bool anyone = s->n_blocked > 0;
-        pthread_mutex_unlock(&s->lock);
-        if (!anyone)
-                return FAN_ALLOW;
+        /* cheapest questions first: is the file marked (an unmarked one is not asked about
+         * again), and only then whose process it is. Asked even when nobody is blocked any
+         * more: the marked opens are counted from here while this group runs. */
         struct stat st;
         if (fstat(m->fd, &st) < 0) {
                 *ret_error = negative_errno();
                 return FAN_ALLOW;
         }
         /* an empty file holds nothing to take out (a copy's new files are opened empty) */
-        if (!S_ISREG(st.st_mode) || st.st_size == 0)
+        if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+                if (S_ISREG(st.st_mode))
+                        __atomic_add_fetch(&s->perm_opens_unmarked, 1, __ATOMIC_RELAXED);
                 return FAN_ALLOW;
+        }
         char path[PATH_MAX] = "", label[MARK_LABEL_MAX + 1];
         int r = file_marked(s, m->fd, &st, path, label);
         if (r < 0) {
@@ -363,6 +394,7 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
                 return FAN_ALLOW;
         }
         if (r == 0) {
+                __atomic_add_fetch(&s->perm_opens_unmarked, 1, __ATOMIC_RELAXED);
                 /* the group lives only for this cool-down, so the ignore marks go with it */
                 if (s->perm_ignore_marks < IGNORE_MARKS_MAX &&
                     fanotify_mark(s->perm_fd, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK, FAN_OPEN_PERM, m->fd, NULL) == 0)
@@ -372,13 +404,22 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
         /* read every time: a process may change its uid (su, setpriv) and keep its pid */
         uid_t uid;
         r = proc_uid(m->pid, &uid);
+        lazy_path(m->fd, path);
+        pthread_mutex_lock(&s->lock);
+        if (s->n_forwarded < FORWARDED_MAX) {
+                struct forwarded_open *f = &s->forwarded[s->n_forwarded++];
+                *f = (struct forwarded_open){ .pid = m->pid, .uid = uid, .uid_known = r >= 0,
+                                              .dev = st.st_dev, .ino = st.st_ino };
+                snprintf(f->path, sizeof f->path, "%s", path);
+        } else {
+                s->forwarded_dropped++;
+        }
+        bool blocked = r >= 0 && uid_blocked_locked(s, uid, now);
+        pthread_mutex_unlock(&s->lock);
         if (r < 0) {
                 *ret_error = r;
                 return FAN_ALLOW;
         }
-        pthread_mutex_lock(&s->lock);
-        bool blocked = uid_blocked_locked(s, uid, now);
-        pthread_mutex_unlock(&s->lock);
         if (!blocked)
                 return FAN_ALLOW;
 
@@ -394,7 +435,7 @@ static uint32_t perm_decide(struct files_source *s, const struct fanotify_event_
                 struct denial *d = &s->denials[s->n_denials++];
                 d->uid = uid;
                 d->pid = m->pid;
-                snprintf(d->path, sizeof d->path, "%s", lazy_path(m->fd, path));
+                snprintf(d->path, sizeof d->path, "%s", path);
                 snprintf(d->exe, sizeof d->exe, "%s", exe);
                 snprintf(d->comm, sizeof d->comm, "%s", comm);
         } else {
@@ -414,19 +455,16 @@ static void perm_answer(int fan_fd, int fd, uint32_t response)
 static void *perm_thread_main(void *arg)
 {
         struct files_source *s = arg;
-        _cleanup_free_ char *buf = malloc(EVENT_BUF_SIZE);
-        struct pollfd pfd[2] = { { .fd = s->perm_fd, .events = POLLIN }, { .fd = s->perm_stop_efd, .events = POLLIN } };
-        if (!buf)
-                return NULL;
+        char buf[EVENT_BUF_SIZE] __attribute__((aligned(8)));
+        /* A blocking read, cancelled by perm_stop(): a copy opens one file at a time and
+         * waits for each answer, so every event would otherwise cost a poll() and a read().
+         * Cancellation is allowed only inside that read (no lock held, nothing allocated);
+         * events read and not yet answered are allowed when the group is closed. */
+        (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         for (;;) {
-                if (poll(pfd, 2, -1) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        break;
-                }
-                if (pfd[1].revents)
-                        break;
+                (void)pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
                 ssize_t n = read(s->perm_fd, buf, EVENT_BUF_SIZE);
+                (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 continue;
@@ -473,8 +511,9 @@ static void *perm_thread_main(void *arg)
                 s->perm_slow += slow;
                 if (last_error)
                         s->perm_last_error = last_error;
+                bool forwarded = s->n_forwarded > 0;
                 pthread_mutex_unlock(&s->lock);
-                if (denied || errors) {
+                if (denied || errors || forwarded) {
                         uint64_t one = 1;
                         (void)!write(s->denial_efd, &one, sizeof one);
                 }
@@ -530,19 +569,31 @@ static int mark_target(struct files_source *s, int fan_fd, const struct files_ta
         return 0;
 }
 
-static void perm_stop(struct files_source *s)
+/* The notification group watches opens on the data mounts only while the permission group
+ * does not (see struct forwarded_open). Put back before the permission thread stops, so no
+ * open goes unseen in between; an open seen by both counts once (files count by inode). */
+static void notif_watch_opens(struct files_source *s, const struct files_target *t, bool on)
+{
+        if (on)
+                (void)mark_target(s, s->notif_fd, t, FAN_OPEN);
+        else
+                (void)fanotify_mark(s->notif_fd, FAN_MARK_REMOVE | (t->kind == FILES_TARGET_DATA_MOUNT ? FAN_MARK_MOUNT : 0),
+                                    FAN_OPEN, AT_FDCWD, t->path);
+}
+
+static void perm_stop(struct files_source *s, bool restore_opens)
 {
         if (!s->perm_running)
                 return;
-        uint64_t one = 1;
-        (void)!write(s->perm_stop_efd, &one, sizeof one);
+        for (size_t i = 0; restore_opens && s->notif_fd >= 0 && i < s->targets.n; i++)
+                if (target_is_data(&s->targets.items[i]))
+                        notif_watch_opens(s, &s->targets.items[i], true);
+        (void)pthread_cancel(s->perm_thread);
         pthread_join(s->perm_thread, NULL);
         s->perm_running = false;
         /* closing the group answers (allows) whatever was still queued */
         close(s->perm_fd);
         s->perm_fd = -1;
-        uint64_t v;
-        (void)!read(s->perm_stop_efd, &v, sizeof v);
 }
 
 /* Blocking could not start: the warning still stands, the block does not. Said loudly. */
@@ -562,16 +613,22 @@ static int perm_start(struct files_source *s)
 {
         if (s->perm_running)
                 return 0;
-        s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+        s->perm_fd = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC,
                                    O_RDONLY | O_LARGEFILE | O_CLOEXEC | O_NOATIME);
         s->perm_ignore_marks = 0;
         if (s->perm_fd < 0)
                 return block_unavailable(s, negative_errno(), "cannot create the permission group");
+        /* the thread answers (and forwards) the opens where its marks hold; until it runs
+         * they wait in the group's queue */
         for (size_t i = 0; i < s->targets.n; i++)
-                if (target_is_data(&s->targets.items[i]))
-                        (void)mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM);
+                if (target_is_data(&s->targets.items[i]) &&
+                    mark_target(s, s->perm_fd, &s->targets.items[i], FAN_OPEN_PERM) == 0)
+                        notif_watch_opens(s, &s->targets.items[i], false);
         int r = -pthread_create(&s->perm_thread, NULL, perm_thread_main, s);
         if (r < 0) {
+                for (size_t i = 0; i < s->targets.n; i++)
+                        if (target_is_data(&s->targets.items[i]))
+                                notif_watch_opens(s, &s->targets.items[i], true);
                 close(s->perm_fd);
                 s->perm_fd = -1;
                 return block_unavailable(s, r, "cannot start the permission thread");
@@ -622,7 +679,7 @@ static int rescan(struct files_source *s, bool force)
                 (void)mark_target(s, s->notif_fd, &t.items[i],
                                   target_is_data(&t.items[i]) ? FAN_OPEN : FAN_CLOSE_WRITE);
         if (s->perm_running) { /* the perm group follows the new targets */
-                perm_stop(s);
+                perm_stop(s, true);
                 (void)perm_start(s);
         }
         if (s->marks_failed == 0 && failed_before)
@@ -665,7 +722,7 @@ static void update_blocking(struct files_source *s)
         pthread_mutex_unlock(&s->lock);
 
         if (o == 0) {
-                perm_stop(s);
+                perm_stop(s, true);
                 (void)sd_event_source_set_enabled(s->cooldown_timer, SD_EVENT_OFF);
                 return;
         }
@@ -794,11 +851,14 @@ static void report_perm_errors(struct files_source *s, uint64_t now)
         s->last_error_report = now;
 }
 
+static void forwarded_drain(struct files_source *s, uint64_t now);
+
 static int on_denial(sd_event_source *es, int fd, uint32_t revents, void *userdata)
 {
         struct files_source *s = userdata;
         uint64_t v;
         (void)!read(fd, &v, sizeof v);
+        forwarded_drain(s, now_usec());
         report_denials(s);
         report_perm_errors(s, now_usec());
         return 0;
@@ -956,7 +1016,7 @@ static void pending_settle(struct files_source *s, pid_t pid, uid_t uid, bool ui
         s->n_pending = o;
 }
 
-static void pending_add(struct files_source *s, pid_t pid, const struct stat *st, const char *path, uint64_t now)
+static void pending_add(struct files_source *s, pid_t pid, uint64_t dev, uint64_t ino, const char *path, uint64_t now)
 {
         if (s->n_pending == PENDING_MAX) { /* full: the oldest counts as unknown now */
                 s->unattributed++;
@@ -966,8 +1026,23 @@ static void pending_add(struct files_source *s, pid_t pid, const struct stat *st
                 s->n_pending--;
         }
         struct pending_open *p = &s->pending[s->n_pending++];
-        *p = (struct pending_open){ .pid = pid, .dev = st->st_dev, .ino = st->st_ino, .at = now };
+        *p = (struct pending_open){ .pid = pid, .dev = dev, .ino = ino, .at = now };
         snprintf(p->path, sizeof p->path, "%s", path);
+}
+
+/* An open of a marked file, by pid; uid when the permission thread read it already. */
+static void count_marked_open(struct files_source *s, pid_t pid, uint64_t dev, uint64_t ino, const char *path,
+                              const uid_t *uid, uint64_t now)
+{
+        s->opens_marked++;
+        note_reader(s, pid, now);
+        uid_t owner;
+        if (uid)
+                count_file(s, *uid, pid, dev, ino, path, now);
+        else if (event_owner(s, pid, now, &owner) < 0)
+                pending_add(s, pid, dev, ino, path, now);
+        else
+                count_file(s, owner, pid, dev, ino, path, now);
 }
 
 static void on_open(struct files_source *s, const struct fanotify_event_metadata *m, uint64_t now)
@@ -989,14 +1064,23 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
                         s->ignore_marks++;
                 return;
         }
-        s->opens_marked++;
-        lazy_path(m->fd, path);
-        note_reader(s, m->pid, now);
-        uid_t uid;
-        if (event_owner(s, m->pid, now, &uid) < 0)
-                pending_add(s, m->pid, &st, path, now);
-        else
-                count_file(s, uid, m->pid, st.st_dev, st.st_ino, path, now);
+        count_marked_open(s, m->pid, st.st_dev, st.st_ino, lazy_path(m->fd, path), NULL, now);
+}
+
+/* The marked opens the permission thread saw, one at a time (records are large). */
+static void forwarded_drain(struct files_source *s, uint64_t now)
+{
+        struct forwarded_open f;
+        for (;;) {
+                pthread_mutex_lock(&s->lock);
+                if (s->n_forwarded == 0) {
+                        pthread_mutex_unlock(&s->lock);
+                        return;
+                }
+                f = s->forwarded[--s->n_forwarded];
+                pthread_mutex_unlock(&s->lock);
+                count_marked_open(s, f.pid, f.dev, f.ino, f.path, f.uid_known ? &f.uid : NULL, now);
+        }
 }
 
 /* Marked content written to a destination: its bytes count; it counts as a file too when
@@ -1293,7 +1377,7 @@ static void files_shutdown(void *self)
         struct files_source *s = self;
         if (!s)
                 return;
-        perm_stop(s);
+        perm_stop(s, false);
         sd_event_source_disable_unref(s->notif_io);
         sd_event_source_disable_unref(s->mountinfo_io);
         sd_event_source_disable_unref(s->rescan_timer);
@@ -1302,7 +1386,6 @@ static void files_shutdown(void *self)
         closep(&s->notif_fd);
         closep(&s->mountinfo_fd);
         closep(&s->denial_efd);
-        closep(&s->perm_stop_efd);
         files_targets_clear(&s->targets);
         failed_places_rotate(s);
         failed_places_rotate(s);
@@ -1321,7 +1404,7 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return -ENOMEM;
         s->agent = agent;
         s->self = getpid();
-        s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = s->perm_stop_efd = -1;
+        s->notif_fd = s->mountinfo_fd = s->denial_efd = s->perm_fd = -1;
         pthread_mutex_init(&s->lock, NULL);
         /* its own mapping: untouched slots cost no memory, and clearing it gives the
          * pages back (an idle agent's resident memory) */
@@ -1336,8 +1419,7 @@ static int files_init(struct agent *agent, const struct policy *policy, void **r
                 return r;
         }
         s->denial_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        s->perm_stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (s->denial_efd < 0 || s->perm_stop_efd < 0) {
+        if (s->denial_efd < 0) {
                 r = negative_errno();
                 files_shutdown(s);
                 return log_error_errno(r, "files: cannot create an eventfd: %m");
@@ -1414,12 +1496,15 @@ static void files_status(void *self, json_object *status)
         json_object_object_add(status, "blocked_users", json_object_new_int64((int64_t)s->n_blocked));
         json_object_object_add(status, "permission_events", json_object_new_int64((int64_t)s->perm_events));
         json_object_object_add(status, "denied", json_object_new_int64((int64_t)s->perm_denied));
+        json_object_object_add(status, "marked_opens_dropped", json_object_new_int64((int64_t)s->forwarded_dropped));
         json_object_object_add(status, "allowed_on_error", json_object_new_int64((int64_t)s->perm_errors));
         json_object_object_add(status, "slow_decisions", json_object_new_int64((int64_t)s->perm_slow));
         pthread_mutex_unlock(&s->lock);
         json_object_object_add(status, "blocking_active", json_object_new_boolean(s->perm_running));
         json_object_object_add(status, "marked_opens", json_object_new_int64((int64_t)s->opens_marked));
-        json_object_object_add(status, "unmarked_opens", json_object_new_int64((int64_t)s->opens_unmarked));
+        json_object_object_add(status, "unmarked_opens",
+                               json_object_new_int64((int64_t)(s->opens_unmarked +
+                                                               __atomic_load_n(&s->perm_opens_unmarked, __ATOMIC_RELAXED))));
         json_object_object_add(status, "ignore_marks", json_object_new_int64((int64_t)s->ignore_marks));
         json_object_object_add(status, "destination_writes_counted", json_object_new_int64((int64_t)s->writes_counted));
         json_object_object_add(status, "destination_writes_unmarked", json_object_new_int64((int64_t)s->writes_ignored));

@@ -177,8 +177,13 @@ def body(s):
           and blocked[0]["details"]["seconds_left"] <= 4 and blocked[0]["severity"] == "alert", blocked)
     check("block mode: the same user still opens unmarked files",
           run_as("yuki", "cat", f"{data}/u3.txt", check_rc=False).returncode == 0)
+    opens_before = files_status(agent)["marked_opens"]
     check("block mode: another user still opens the marked file",
           run_as("hanako", "cat", f"{data}/m30.csv", check_rc=False).returncode == 0)
+    # while blocking, opens are seen by the permission thread only, which hands them over
+    counted = wait_for(lambda: files_status(agent)["marked_opens"] > opens_before, 5)
+    check("block mode: other users' opens of marked files are still counted", counted,
+          (opens_before, files_status(agent)))
     check("block mode: a process of another user that never reads marked files is untouched",
           run_as("jiro", "cp", f"{data}/u5.txt", f"{usb}/jiro/again.txt", check_rc=False).returncode == 0)
     time.sleep(4.5)
