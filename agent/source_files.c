@@ -71,7 +71,7 @@
 #define PERM_DEADLINE_USEC (200 * 1000)          /* a decision slower than this is recorded */
 #define EVENT_BUF_SIZE (64 * 1024)
 #define NOTIF_BATCH_USEC (4 * 1000) /* 16384 queued events last far longer at any rate we see */
-#define FORWARDED_MAX 256 /* marked opens the permission thread hands to the loop */
+#define FORWARDED_MAX 1024 /* marked opens the permission thread hands to the loop */
 
 struct cache_slot {
         uint64_t dev, ino;
@@ -180,11 +180,13 @@ struct files_source {
         struct forwarded_open forwarded[FORWARDED_MAX];
         size_t n_forwarded;
         uint64_t perm_opens_unmarked, forwarded_dropped;
+        uint64_t forwarded_dropped_seen; /* loop only */
         int perm_last_error;
 
         /* the permission group and its thread (only while someone is blocked) */
         int perm_fd;
         pthread_t perm_thread;
+        char *perm_buf; /* the thread's read buffer (off its stack: it is cancelled) */
         bool perm_running;
         size_t perm_ignore_marks; /* permission thread only; reset with each group */
 
@@ -452,71 +454,85 @@ static void perm_answer(int fan_fd, int fd, uint32_t response)
                 ;
 }
 
+/* Wakes the loop: denials, errors or forwarded opens to report. */
+static void perm_wake_loop(struct files_source *s)
+{
+        uint64_t one = 1;
+        (void)!write(s->denial_efd, &one, sizeof one);
+}
+
+/* read() on the group failed for one event: the kernel could not open the file for us and
+ * answered that one open itself; the thread keeps answering the others (a thread that
+ * stopped here would leave every open on the data mounts waiting). */
+__attribute__((noinline)) static void perm_receive_failed(struct files_source *s, int err)
+{
+        pthread_mutex_lock(&s->lock);
+        s->perm_errors++;
+        s->perm_last_error = err;
+        pthread_mutex_unlock(&s->lock);
+        perm_wake_loop(s);
+}
+
+/* not inlined: its locals must stay out of the cancelled read's frame */
+__attribute__((noinline)) static void perm_answer_batch(struct files_source *s, const char *buf, ssize_t n)
+{
+        bool denied = false;
+        uint64_t events = 0, errors = 0, slow = 0;
+        int last_error = 0;
+        const struct fanotify_event_metadata *m = (const struct fanotify_event_metadata *)buf;
+        for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+                if (m->fd < 0)
+                        continue;
+                uint64_t start = now_usec();
+                int err = 0;
+                uint32_t resp = FAN_ALLOW;
+                if (m->vers == FANOTIFY_METADATA_VERSION && (m->mask & FAN_OPEN_PERM))
+                        resp = perm_decide(s, m, start, &err);
+                perm_answer(s->perm_fd, m->fd, resp);
+                close(m->fd);
+                events++;
+                denied |= resp == FAN_DENY;
+                if (err) {
+                        errors++;
+                        last_error = err;
+                }
+                if (now_usec() - start > PERM_DEADLINE_USEC)
+                        slow++;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->perm_events += events;
+        s->perm_errors += errors;
+        s->perm_slow += slow;
+        if (last_error)
+                s->perm_last_error = last_error;
+        bool forwarded = s->n_forwarded > 0;
+        pthread_mutex_unlock(&s->lock);
+        if (denied || errors || forwarded)
+                perm_wake_loop(s);
+}
+
+/* A blocking read, cancelled by perm_stop(): a copy opens one file at a time and waits for
+ * each answer, so a poll() before each read doubled the thread's cost per event.
+ * Cancellation is allowed only inside that read, where no lock is held; events read and
+ * not yet answered are allowed when the group is closed. Nothing of this frame lives on
+ * the stack by address (the buffer is s->perm_buf), so the unwinding leaves nothing behind. */
 static void *perm_thread_main(void *arg)
 {
         struct files_source *s = arg;
-        char buf[EVENT_BUF_SIZE] __attribute__((aligned(8)));
-        /* A blocking read, cancelled by perm_stop(): a copy opens one file at a time and
-         * waits for each answer, so every event would otherwise cost a poll() and a read().
-         * Cancellation is allowed only inside that read (no lock held, nothing allocated);
-         * events read and not yet answered are allowed when the group is closed. */
         (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
         for (;;) {
                 (void)pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
-                ssize_t n = read(s->perm_fd, buf, EVENT_BUF_SIZE);
+                ssize_t n = read(s->perm_fd, s->perm_buf, EVENT_BUF_SIZE);
                 (void)pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                continue;
-                        if (errno == EBADF || errno == EINVAL || errno == EFAULT)
-                                break;
-                        /* the kernel could not open the file for us and answered that one
-                         * open itself; keep answering the others (a thread that stopped
-                         * here would leave every open on the data mounts waiting) */
-                        int err = negative_errno();
-                        pthread_mutex_lock(&s->lock);
-                        s->perm_errors++;
-                        s->perm_last_error = err;
-                        pthread_mutex_unlock(&s->lock);
-                        uint64_t one = 1;
-                        (void)!write(s->denial_efd, &one, sizeof one);
+                if (n >= 0) {
+                        perm_answer_batch(s, s->perm_buf, n);
                         continue;
                 }
-                bool denied = false;
-                uint64_t events = 0, errors = 0, slow = 0;
-                int last_error = 0;
-                struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf;
-                for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-                        if (m->fd < 0)
-                                continue;
-                        uint64_t start = now_usec();
-                        int err = 0;
-                        uint32_t resp = FAN_ALLOW;
-                        if (m->vers == FANOTIFY_METADATA_VERSION && (m->mask & FAN_OPEN_PERM))
-                                resp = perm_decide(s, m, start, &err);
-                        perm_answer(s->perm_fd, m->fd, resp);
-                        close(m->fd);
-                        events++;
-                        denied |= resp == FAN_DENY;
-                        if (err) {
-                                errors++;
-                                last_error = err;
-                        }
-                        if (now_usec() - start > PERM_DEADLINE_USEC)
-                                slow++;
-                }
-                pthread_mutex_lock(&s->lock);
-                s->perm_events += events;
-                s->perm_errors += errors;
-                s->perm_slow += slow;
-                if (last_error)
-                        s->perm_last_error = last_error;
-                bool forwarded = s->n_forwarded > 0;
-                pthread_mutex_unlock(&s->lock);
-                if (denied || errors || forwarded) {
-                        uint64_t one = 1;
-                        (void)!write(s->denial_efd, &one, sizeof one);
-                }
+                if (errno == EAGAIN || errno == EINTR)
+                        continue;
+                if (errno == EBADF || errno == EINVAL || errno == EFAULT)
+                        break;
+                perm_receive_failed(s, negative_errno());
         }
         return NULL;
 }
@@ -618,6 +634,13 @@ static int perm_start(struct files_source *s)
         s->perm_ignore_marks = 0;
         if (s->perm_fd < 0)
                 return block_unavailable(s, negative_errno(), "cannot create the permission group");
+        if (!s->perm_buf)
+                s->perm_buf = malloc(EVENT_BUF_SIZE);
+        if (!s->perm_buf) {
+                close(s->perm_fd);
+                s->perm_fd = -1;
+                return block_unavailable(s, -ENOMEM, "cannot start the permission thread");
+        }
         /* the thread answers (and forwards) the opens where its marks hold; until it runs
          * they wait in the group's queue */
         for (size_t i = 0; i < s->targets.n; i++)
@@ -1067,6 +1090,8 @@ static void on_open(struct files_source *s, const struct fanotify_event_metadata
         count_marked_open(s, m->pid, st.st_dev, st.st_ino, lazy_path(m->fd, path), NULL, now);
 }
 
+static void report_overflow(struct files_source *s, uint64_t now);
+
 /* The marked opens the permission thread saw, one at a time (records are large). */
 static void forwarded_drain(struct files_source *s, uint64_t now)
 {
@@ -1074,7 +1099,16 @@ static void forwarded_drain(struct files_source *s, uint64_t now)
         for (;;) {
                 pthread_mutex_lock(&s->lock);
                 if (s->n_forwarded == 0) {
+                        uint64_t dropped = s->forwarded_dropped;
                         pthread_mutex_unlock(&s->lock);
+                        /* lost opens are a queue overflow of ours: reported and failing the
+                         * posture like the kernel's */
+                        if (dropped != s->forwarded_dropped_seen) {
+                                s->overflows += dropped - s->forwarded_dropped_seen;
+                                s->last_overflow = now;
+                                s->forwarded_dropped_seen = dropped;
+                                report_overflow(s, now);
+                        }
                         return;
                 }
                 f = s->forwarded[--s->n_forwarded];
@@ -1391,6 +1425,7 @@ static void files_shutdown(void *self)
         failed_places_rotate(s);
         bulk_window_free(s->window);
         rules_clear(&s->rules);
+        free(s->perm_buf);
         if (s->cache)
                 munmap(s->cache, CACHE_BYTES);
         pthread_mutex_destroy(&s->lock);
