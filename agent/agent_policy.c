@@ -148,9 +148,11 @@ static int envelope_check_by_helper(const struct agent_config *config, const cha
                         *ret_reason = NULL;
                 return -EIO;
         }
-        if (result < 0)
+        if (result < 0) {
                 *ret_reason = reason;
-        return result;
+                return result;
+        }
+        return 0;
 }
 
 /* Reads and verifies one envelope file. On failure returns -errno and ret_reason says why
@@ -170,10 +172,12 @@ static int policy_file_verify(const struct agent_config *config, const char *pat
 
         struct policy *p = NULL;
         r = envelope_check_by_helper(config, path, data, len, ret_reason);
+        if (r < 0)
+                return r;
         if (r == 1)
                 r = policy_check_envelope(config->policy_pubkey, path, data, len, &p,
                                           ret_reason);
-        else if (r == 0) {
+        else {
                 /* the helper verified exactly these bytes: the policy is read from them */
                 char key_id[ED25519_KEY_ID_LEN + 1];
                 _cleanup_policy_errors_ struct policy_errors errs = POLICY_ERRORS_INIT;

@@ -325,7 +325,7 @@ static int add_home_tree(struct files_targets *t, int parent_fd, const char *nam
                 if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
                         continue;
                 _cleanup_free_ char *sub = NULL;
-                struct place_id id;
+                struct place_id id = { 0 };
                 if (asprintf(&sub, "%s/%s", dir, e->d_name) < 0) {
                         r = -ENOMEM;
                         break;
@@ -365,7 +365,7 @@ static int reuse_home_tree(struct files_targets *t, const struct files_targets *
         uint64_t recent = ((uint64_t)now.tv_sec - 2) * 1000000000u;
         for (size_t i = first; i < end; i++) {
                 const struct files_target *x = &prev->items[i];
-                struct place_id id;
+                struct place_id id = { 0 };
                 if (place_stat(AT_FDCWD, x->path, i == first, &id) < 0 || !id.dir || id.dev != x->dev ||
                     id.ino != x->ino || id.birth != x->birth || x->birth == 0 || id.mtime != x->mtime ||
                     id.mtime >= recent)

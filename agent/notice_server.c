@@ -112,7 +112,7 @@ int notice_serve(int fd)
          * first recv() says so */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
                 return 1;
-        struct worker workers[NOTICE_SERVER_MAX_WORKERS];
+        struct worker workers[NOTICE_SERVER_MAX_WORKERS] = {};
         size_t n = 0;
         static char msg[NOTICE_REQUEST_MAX + 1];
         bool open = true;

@@ -66,8 +66,9 @@ int policy_check_write_verdict(int fd, const char *pubkey_path, const char *path
         char out[POLICY_CHECK_VERDICT_MAX];
         size_t n = r < 0 && reason ? MIN(strlen(reason), (size_t)POLICY_CHECK_REASON_MAX) : 0;
         memcpy(out, &r, sizeof r);
+        /* the reason's bytes without a NUL: the verdict's length says where they end */
         if (n > 0)
-                memcpy(out + sizeof r, reason, n);
+                memcpy(out + sizeof r, reason, n); // NOLINT(bugprone-not-null-terminated-result)
         for (size_t done = 0; done < sizeof r + n;) {
                 ssize_t k = write(fd, out + done, sizeof r + n - done);
                 if (k < 0 && errno == EINTR)

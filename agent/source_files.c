@@ -989,7 +989,7 @@ static void owner_learn(struct files_source *s, pid_t pid, uid_t uid, uint64_t n
  * the process is gone. -ESRCH when neither. */
 static int event_owner(struct files_source *s, pid_t pid, uint64_t now, uid_t *ret)
 {
-        uid_t uid;
+        uid_t uid = 0;
         struct pid_owner *o = owner_find(s, pid, now);
         if (o && o->read_at && o->read_at + PID_OWNER_FRESH_USEC > now) {
                 *ret = o->uid;

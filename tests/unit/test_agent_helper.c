@@ -59,6 +59,7 @@ static void test_request_rejects(void)
                 "{\"contact\":\"c\",\"address\":\"a\",\"locale_dir\":\"l\"}",
                 "{\"kind\":\"nonsense\",\"contact\":\"c\",\"address\":\"a\",\"locale_dir\":\"l\"}",
                 "{\"kind\":\"usb_blocked\",\"address\":\"a\",\"locale_dir\":\"l\"}",
+                /* NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one string, two lines */
                 "{\"kind\":\"usb_blocked\",\"user\":5,\"contact\":\"c\",\"address\":\"a\","
                 "\"locale_dir\":\"l\"}",
         };
