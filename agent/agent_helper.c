@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/util.h"
 
 #ifndef HOGO_LIBEXECDIR
@@ -61,14 +62,9 @@ int agent_helper_input(const char *name, const void *data, size_t len)
         _cleanup_close_ int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return negative_errno();
-        for (size_t done = 0; done < len;) {
-                ssize_t n = write(fd, (const char *)data + done, len - done);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return negative_errno();
-                done += (size_t)n;
-        }
+        int r = write_all(fd, data, len);
+        if (r < 0)
+                return r;
         if (lseek(fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         /* what the helper reads is exactly what the agent wrote */

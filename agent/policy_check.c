@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/ed25519.h"
+#include "common/fileio.h"
 #include "common/util.h"
 
 /* "PATH: message; PATH: message" from the policy library's error list. */
@@ -69,15 +70,7 @@ int policy_check_write_verdict(int fd, const char *pubkey_path, const char *path
         /* the reason's bytes without a NUL: the verdict's length says where they end */
         if (n > 0)
                 memcpy(out + sizeof r, reason, n); // NOLINT(bugprone-not-null-terminated-result)
-        for (size_t done = 0; done < sizeof r + n;) {
-                ssize_t k = write(fd, out + done, sizeof r + n - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return negative_errno();
-                done += (size_t)k;
-        }
-        return 0;
+        return write_all(fd, out, sizeof r + n);
 }
 
 int policy_check_read_verdict(const char *verdict, size_t len, int *ret_result,

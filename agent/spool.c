@@ -198,22 +198,6 @@ static int load_segment(const char *dir, uint64_t first_seq, uint8_t **ret, size
         return read_file_bounded(path, SEGMENT_READ_MAX, (char **)ret, ret_len);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-        const uint8_t *p = data;
-        while (len > 0) {
-                ssize_t n = write(fd, p, len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 /* Creates or opens a file of the spool: mode 0640, group = the directory's group (what a
  * setgid directory would do), so the uplink reads the spool through that group and
  * nobody else does. */

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -74,22 +75,25 @@ int fsync_directory_of(const char *path)
 
 /* Writes all of data to fd, sets mode (the umask may have narrowed it), fsyncs and closes
  * fd in every case. */
-static int write_sync_close(int fd, const void *data, size_t len, mode_t mode)
+int write_all(int fd, const void *data, size_t len)
 {
-        const char *p = data;
-        size_t left = len;
-        int r = 0;
-        while (left > 0) {
-                ssize_t n = write(fd, p, left);
+        const uint8_t *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        r = negative_errno();
-                        break;
+                        return negative_errno();
                 }
                 p += n;
-                left -= (size_t)n;
+                len -= (size_t)n;
         }
+        return 0;
+}
+
+static int write_sync_close(int fd, const void *data, size_t len, mode_t mode)
+{
+        int r = write_all(fd, data, len);
         if (r == 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
         if (r == 0 && fsync(fd) < 0)

@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* Writes all of data to fd, going on after short writes and EINTR. */
+int write_all(int fd, const void *data, size_t len);
+
 /* Reads all of path into a NUL-terminated buffer. -EFBIG when larger than max_size. */
 int read_file_bounded(const char *path, size_t max_size, char **ret_data, size_t *ret_len);
 
