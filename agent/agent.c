@@ -30,9 +30,7 @@
 
 uint64_t agent_now_usec(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000;
+        return clock_usec(CLOCK_REALTIME);
 }
 
 sd_event *agent_event_loop(struct agent *agent) { return agent->event; }

@@ -64,13 +64,6 @@ static void verified_clear(struct verified *v)
 
 #define CHECK_TIMEOUT_USEC (10 * 1000000ull)
 
-static uint64_t monotonic_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Starts `hogo-agent-helper check-policy` on the envelope's bytes; the read end of its
  * verdict in ret_fd. */
 static int check_helper_start(const struct agent_config *config, const char *path,
@@ -114,10 +107,10 @@ static int envelope_check_by_helper(const struct agent_config *config, const cha
         size_t got = 0;
         /* the loop waits for the check as it did when it ran in-process, but never for a
          * helper that hangs */
-        uint64_t deadline = monotonic_usec() + CHECK_TIMEOUT_USEC;
+        uint64_t deadline = clock_usec(CLOCK_MONOTONIC) + CHECK_TIMEOUT_USEC;
         bool timed_out = false;
         for (;;) {
-                uint64_t now = monotonic_usec();
+                uint64_t now = clock_usec(CLOCK_MONOTONIC);
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
                 int k = now < deadline ? poll(&pfd, 1, (int)((deadline - now) / 1000) + 1) : 0;
                 if (k < 0 && errno == EINTR)

@@ -24,13 +24,6 @@ struct worker {
         uint64_t deadline;
 };
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void send_done(int fd, int64_t id, int status, const char *reason)
 {
         _cleanup_json_ json_object *o = json_object_new_object();
@@ -82,8 +75,9 @@ static void worker_start(int fd, struct worker *workers, size_t *n, const char *
                 (void)waitpid(pid, NULL, 0);
                 return send_done(fd, req.id, 1, "the notice helper cannot watch its worker");
         }
+        uint64_t deadline = clock_usec(CLOCK_MONOTONIC) + NOTIFY_CHILD_TIMEOUT_USEC;
         workers[(*n)++] = (struct worker){ .pid = pid, .pidfd = pidfd, .id = req.id,
-                                           .deadline = now_usec() + NOTIFY_CHILD_TIMEOUT_USEC };
+                                           .deadline = deadline };
 }
 
 static void worker_reap(int fd, struct worker *workers, size_t *n, size_t i, bool stop)
@@ -118,7 +112,7 @@ int notice_serve(int fd)
         bool open = true;
         while (open || n > 0) {
                 struct pollfd p[NOTICE_SERVER_MAX_WORKERS + 1];
-                uint64_t now = now_usec(), next = UINT64_MAX;
+                uint64_t now = clock_usec(CLOCK_MONOTONIC), next = UINT64_MAX;
                 size_t k = 0;
                 if (open)
                         p[k++] = (struct pollfd){ .fd = fd, .events = POLLIN };
@@ -143,7 +137,7 @@ int notice_serve(int fd)
                 }
                 /* workers that exited or overran their time; p[] was taken before any
                  * change to workers[], so look up by pidfd */
-                now = now_usec();
+                now = clock_usec(CLOCK_MONOTONIC);
                 for (size_t j = first_worker; r > 0 && j < k; j++)
                         if (p[j].revents)
                                 for (size_t i = 0; i < n; i++)

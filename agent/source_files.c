@@ -206,13 +206,6 @@ struct files_source {
         char reason[256];
 };
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* --- process facts ------------------------------------------------------------------- */
 
 static int proc_uid(pid_t pid, uid_t *ret)
@@ -483,7 +476,7 @@ __attribute__((noinline)) static void perm_answer_batch(struct files_source *s, 
         for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
                 if (m->fd < 0)
                         continue;
-                uint64_t start = now_usec();
+                uint64_t start = clock_usec(CLOCK_MONOTONIC);
                 int err = 0;
                 uint32_t resp = FAN_ALLOW;
                 if (m->vers == FANOTIFY_METADATA_VERSION && (m->mask & FAN_OPEN_PERM))
@@ -496,7 +489,7 @@ __attribute__((noinline)) static void perm_answer_batch(struct files_source *s, 
                         errors++;
                         last_error = err;
                 }
-                if (now_usec() - start > PERM_DEADLINE_USEC)
+                if (clock_usec(CLOCK_MONOTONIC) - start > PERM_DEADLINE_USEC)
                         slow++;
         }
         pthread_mutex_lock(&s->lock);
@@ -733,7 +726,7 @@ static int on_cooldown_timer(sd_event_source *es, uint64_t usec, void *userdata)
 
 static void update_blocking(struct files_source *s)
 {
-        uint64_t now = now_usec(), next = UINT64_MAX;
+        uint64_t now = clock_usec(CLOCK_MONOTONIC), next = UINT64_MAX;
         pthread_mutex_lock(&s->lock);
         size_t o = 0;
         for (size_t i = 0; i < s->n_blocked; i++)
@@ -787,7 +780,7 @@ static struct pid_owner *owner_find(struct files_source *s, pid_t pid, uint64_t 
 static json_object *process_json(struct files_source *s, pid_t pid)
 {
         char exe[PATH_MAX] = "", comm[64] = "";
-        const struct pid_owner *o = owner_find(s, pid, now_usec());
+        const struct pid_owner *o = owner_find(s, pid, clock_usec(CLOCK_MONOTONIC));
         if (o && o->exe[0]) {
                 snprintf(exe, sizeof exe, "%s", o->exe);
                 snprintf(comm, sizeof comm, "%s", o->comm);
@@ -828,7 +821,7 @@ static void report_denials(struct files_source *s)
 
                 char user[256];
                 user_name(dn.uid, user, sizeof user);
-                uint64_t now = now_usec();
+                uint64_t now = clock_usec(CLOCK_MONOTONIC);
                 long left = until > now ? (long)((until - now + USEC_PER_SEC - 1) / USEC_PER_SEC) : 0;
                 struct user_note *note = note_for(s, dn.uid);
                 json_object *d = json_object_new_object();
@@ -881,9 +874,9 @@ static int on_denial(sd_event_source *es, int fd, uint32_t revents, void *userda
         struct files_source *s = userdata;
         uint64_t v;
         (void)!read(fd, &v, sizeof v);
-        forwarded_drain(s, now_usec());
+        forwarded_drain(s, clock_usec(CLOCK_MONOTONIC));
         report_denials(s);
-        report_perm_errors(s, now_usec());
+        report_perm_errors(s, clock_usec(CLOCK_MONOTONIC));
         return 0;
 }
 
@@ -1264,14 +1257,14 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                                 monitor_failed(s, strerror(errno));
                                 return 0;
                         }
-                        receive_failed(s, errno, now_usec());
+                        receive_failed(s, errno, clock_usec(CLOCK_MONOTONIC));
                         continue;
                 }
                 if (n == 0) {
                         monitor_failed(s, "the fanotify descriptor was closed");
                         return 0;
                 }
-                uint64_t now = now_usec();
+                uint64_t now = clock_usec(CLOCK_MONOTONIC);
                 struct fanotify_event_metadata *m = (struct fanotify_event_metadata *)buf;
                 for (; FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
                         if (m->vers != FANOTIFY_METADATA_VERSION) {
@@ -1295,7 +1288,7 @@ static int on_notification(sd_event_source *es, int fd, uint32_t revents, void *
                 pending_settle(s, 0, UID_UNATTRIBUTED, false, now);
                 report_overflow(s, now);
         }
-        report_receive_errors(s, now_usec());
+        report_receive_errors(s, clock_usec(CLOCK_MONOTONIC));
         return 0;
 }
 
@@ -1384,11 +1377,11 @@ static int on_rescan_timer(sd_event_source *es, uint64_t usec, void *userdata)
         check_descriptor(s);
         if (!s->failed)
                 (void)rescan(s, false);
-        pending_settle(s, 0, UID_UNATTRIBUTED, false, now_usec());
-        report_overflow(s, now_usec());
-        report_receive_errors(s, now_usec());
-        bulk_window_gc(s->window, now_usec());
-        report_perm_errors(s, now_usec());
+        pending_settle(s, 0, UID_UNATTRIBUTED, false, clock_usec(CLOCK_MONOTONIC));
+        report_overflow(s, clock_usec(CLOCK_MONOTONIC));
+        report_receive_errors(s, clock_usec(CLOCK_MONOTONIC));
+        bulk_window_gc(s->window, clock_usec(CLOCK_MONOTONIC));
+        report_perm_errors(s, clock_usec(CLOCK_MONOTONIC));
         (void)sd_event_source_set_time(es, usec + RESCAN_USEC);
         (void)sd_event_source_set_enabled(es, SD_EVENT_ON);
         return 0;
@@ -1562,13 +1555,15 @@ static void files_posture(void *self, json_object *checks)
         } else if (s->marks_failed) {
                 result = "fail";
                 snprintf(reason, sizeof reason, "%u place(s) cannot be watched: %s", s->marks_failed, s->reason);
-        } else if (s->receive_errors && s->last_receive_error + OVERFLOW_POSTURE_USEC > now_usec()) {
+        } else if (s->receive_errors &&
+                   s->last_receive_error + OVERFLOW_POSTURE_USEC > clock_usec(CLOCK_MONOTONIC)) {
                 result = "fail";
                 snprintf(reason, sizeof reason,
                          "the kernel could not hand over events within the last hour (%" PRIu64
                          " in all, last: %s): they were lost",
                          s->receive_errors, strerror(s->receive_errno));
-        } else if (s->overflows && s->last_overflow + OVERFLOW_POSTURE_USEC > now_usec()) {
+        } else if (s->overflows &&
+                   s->last_overflow + OVERFLOW_POSTURE_USEC > clock_usec(CLOCK_MONOTONIC)) {
                 result = "fail";
                 snprintf(reason, sizeof reason,
                          "the event queue overflowed within the last hour (%" PRIu64 " time(s) in all): events were lost",

@@ -68,13 +68,6 @@ struct session_source {
         int dconf_state; /* 1 written and verified, 0 not applicable, <0 error */
 };
 
-static uint64_t now_realtime(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void local_time(uint64_t usec, struct tm *ret)
 {
         time_t t = (time_t)(usec / USEC_PER_SEC);
@@ -220,7 +213,7 @@ static void session_evaluate(struct session_source *src, struct tracked_session 
 
 static void evaluate_all(struct session_source *src)
 {
-        uint64_t now = now_realtime();
+        uint64_t now = clock_usec(CLOCK_REALTIME);
         for (struct tracked_session *s = src->sessions; s; s = s->next)
                 session_evaluate(src, s, now);
         source_rearm(src);
@@ -234,7 +227,7 @@ static int on_timer(sd_event_source *es, uint64_t usec, void *userdata)
 
 static void source_rearm(struct session_source *src)
 {
-        uint64_t now = now_realtime(), next = 0;
+        uint64_t now = clock_usec(CLOCK_REALTIME), next = 0;
         struct tm local;
         local_time(now, &local);
         for (struct tracked_session *s = src->sessions; s; s = s->next) {
@@ -364,7 +357,7 @@ static int on_getall(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
                 session_remove(src, s->path);
                 return 0;
         }
-        int r = read_properties(s, m, now_realtime());
+        int r = read_properties(s, m, clock_usec(CLOCK_REALTIME));
         if (r < 0) {
                 log_warning_errno(r, "Malformed properties of session %s: %m", s->id);
                 session_remove(src, s->path);
@@ -373,7 +366,7 @@ static int on_getall(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
         s->have_props = true;
         log_debug("Tracking session %s of %s (class %s, type %s)", s->id, s->user,
                   s->session_class, s->type);
-        session_evaluate(src, s, now_realtime());
+        session_evaluate(src, s, clock_usec(CLOCK_REALTIME));
         source_rearm(src);
         return 0;
 }
@@ -495,12 +488,12 @@ static int on_properties_changed(sd_bus_message *m, void *userdata, sd_bus_error
         if (!s || !s->have_props || sd_bus_message_read(m, "s", &iface) < 0 ||
             STRNEQ(iface, LOGIND_SESSION))
                 return 0;
-        int r = read_properties(s, m, now_realtime());
+        int r = read_properties(s, m, clock_usec(CLOCK_REALTIME));
         if (r < 0) {
                 log_warning_errno(r, "Malformed PropertiesChanged for session %s: %m", s->id);
                 return 0;
         }
-        session_evaluate(src, s, now_realtime());
+        session_evaluate(src, s, clock_usec(CLOCK_REALTIME));
         source_rearm(src);
         return 0;
 }
@@ -615,7 +608,7 @@ static void session_status(void *self, json_object *status)
                                json_object_new_int64((int64_t)src->lock_ignored));
         json_object_object_add(status, "logoffs", json_object_new_int64((int64_t)src->logoffs));
 
-        uint64_t now = now_realtime();
+        uint64_t now = clock_usec(CLOCK_REALTIME);
         json_object *list = json_object_new_array();
         for (struct tracked_session *s = src->sessions; s; s = s->next) {
                 if (!s->have_props)
@@ -660,7 +653,7 @@ static void session_posture(void *self, json_object *checks)
                 add_check(checks, "screen_lock", "unknown", reason);
                 add_check(checks, "logoff", "unknown", reason);
         } else {
-                uint64_t now = now_realtime();
+                uint64_t now = clock_usec(CLOCK_REALTIME);
                 size_t overdue = 0, ignored = 0, not_logged_off = 0, tracked = 0;
                 for (struct tracked_session *s = src->sessions; s; s = s->next) {
                         if (!s->have_props ||

@@ -120,19 +120,12 @@ struct usb_state {
         size_t latency_next, n_latency;
 };
 
-static uint64_t monotonic_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* Called right after the device's `authorized` write for the event being handled. */
 static void note_latency(struct usb_state *u)
 {
         if (!u->event_usec)
                 return;
-        uint64_t d = monotonic_usec() - u->event_usec;
+        uint64_t d = clock_usec(CLOCK_MONOTONIC) - u->event_usec;
         u->latency_usec[u->latency_next] = (uint32_t)MIN(d, UINT32_MAX);
         u->latency_next = (u->latency_next + 1) % LATENCY_KEEP;
         if (u->n_latency < LATENCY_KEEP)
@@ -144,13 +137,6 @@ static int cmp_u32(const void *a, const void *b)
 {
         uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
         return x < y ? -1 : x > y;
-}
-
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* A sysfs step failed: the device keeps the state that blocks it (every step only ever
@@ -421,7 +407,7 @@ static void flush_reports(struct usb_state *u, bool notices)
 
 static void note_block(struct usb_state *u)
 {
-        u->block_times[u->block_next] = now_usec();
+        u->block_times[u->block_next] = clock_usec(CLOCK_REALTIME);
         u->block_next = (u->block_next + 1) % BLOCK_HISTORY;
         if (u->n_block_times < BLOCK_HISTORY)
                 u->n_block_times++;
@@ -515,8 +501,8 @@ static void device_evaluate(struct usb_state *u, const char *name, const char *d
         else if ((r = usb_descriptors_parse(facts.descriptors, facts.descriptors_len, desc)) < 0)
                 usb_decide_unreadable(r, dec);
         else
-                usb_decide(u->policy, desc, facts.serial, u->hostname, (int64_t)(now_usec() / 1000000),
-                           dec);
+                usb_decide(u->policy, desc, facts.serial, u->hostname,
+                           (int64_t)(clock_usec(CLOCK_REALTIME) / 1000000), dec);
 
         bool changed = !decisions_equal(d->decision, dec);
         free(d->decision);
@@ -609,7 +595,8 @@ static int on_expiry(sd_event_source *s, uint64_t usec, void *userdata)
 
 static int schedule_expiry(struct usb_state *u)
 {
-        int64_t next = policy_media_next_expiry(u->policy, (int64_t)(now_usec() / 1000000));
+        int64_t next =
+            policy_media_next_expiry(u->policy, (int64_t)(clock_usec(CLOCK_REALTIME) / 1000000));
         if (next <= 0) {
                 if (u->expiry)
                         sd_event_source_set_enabled(u->expiry, SD_EVENT_OFF);
@@ -719,7 +706,7 @@ static int drain_uevents(struct usb_state *u)
                         record_error(u, NULL, r, "read uevents");
                         return r;
                 }
-                u->event_usec = monotonic_usec();
+                u->event_usec = clock_usec(CLOCK_MONOTONIC);
                 struct uevent ev;
                 if (uevent_parse(buf, (size_t)n, &ev) < 0 || !ev.subsystem)
                         continue;
@@ -896,7 +883,7 @@ static int usb_apply_policy(void *self, const struct policy *policy)
 
 static unsigned blocks_last_day(const struct usb_state *u)
 {
-        uint64_t since = now_usec() - DAY_USEC;
+        uint64_t since = clock_usec(CLOCK_REALTIME) - DAY_USEC;
         unsigned n = 0;
         for (size_t i = 0; i < u->n_block_times; i++)
                 if (u->block_times[i] >= since)

@@ -225,13 +225,6 @@ static bool is_disk_full(int r)
         return r == -ENOSPC || r == -EDQUOT;
 }
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* --- faults ----------------------------------------------------------------------------- */
 
 static void add_fault(struct spool *spool, const char *kind, uint64_t segment, uint64_t offset,
@@ -894,8 +887,8 @@ static int64_t overflow_segment(struct spool *spool, size_t index, uint64_t need
         json_object_object_add(details, "dropped_events", json_object_new_int64(dropped));
         json_object_object_add(details, "dropped", list);
         uint64_t seq;
-        r = spool_append(spool, now_usec(), CHAIN_DROP_OVERFLOW_TYPE, EVENT_SEVERITY_WARNING, "",
-                         details, &seq);
+        r = spool_append(spool, clock_usec(CLOCK_REALTIME), CHAIN_DROP_OVERFLOW_TYPE,
+                         EVENT_SEVERITY_WARNING, "", details, &seq);
         if (r != 0)
                 return r < 0 ? r : -EIO;
         /* spool_append may have grown the segment array */

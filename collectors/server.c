@@ -132,13 +132,6 @@ static const char *connection_peer(const struct connection *c, char *buf, size_t
 static int connection_index = -1;
 static pthread_once_t connection_index_once = PTHREAD_ONCE_INIT;
 
-static int64_t now_us(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void connection_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
                             void *argp)
 {
@@ -177,7 +170,7 @@ static int64_t connection_deadline(const struct connection *c)
 
 static void connection_arm(struct connection *c)
 {
-        int64_t now = now_us(), deadline = connection_deadline(c);
+        int64_t now = (int64_t)clock_usec(CLOCK_MONOTONIC), deadline = connection_deadline(c);
         /* A handshake that ends before its deadline leaves a connection that may only idle
          * until the idle deadline: wake then too (the handshake end has no hook here). */
         if (!SSL_is_init_finished(c->ssl) && c->idle_deadline_us > now &&
@@ -199,7 +192,8 @@ static void connection_begin_request(struct connection *c)
 {
         c->receiving = true;
         c->request_deadline_us =
-                now_us() + (int64_t)c->worker->server->config->limits.request_seconds * 1000000;
+            (int64_t)clock_usec(CLOCK_MONOTONIC) +
+            (int64_t)c->worker->server->config->limits.request_seconds * 1000000;
         connection_arm(c);
 }
 
@@ -209,8 +203,8 @@ static void connection_answered(struct connection *c)
 {
         c->busy = false;
         c->receiving = false;
-        c->idle_deadline_us =
-                now_us() + (int64_t)c->worker->server->config->limits.timeout_seconds * 1000000;
+        c->idle_deadline_us = (int64_t)clock_usec(CLOCK_MONOTONIC) +
+                              (int64_t)c->worker->server->config->limits.timeout_seconds * 1000000;
         if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
                 connection_begin_request(c);
         else
@@ -254,7 +248,8 @@ static void connection_log_limit(struct server *s)
 {
         /* One line per second at most: a flood must not become a flood of log lines. */
         atomic_fetch_add(&s->limit_refused, 1);
-        long long sec = now_us() / 1000000, last = atomic_load(&s->limit_logged_sec);
+        long long sec = (int64_t)clock_usec(CLOCK_MONOTONIC) / 1000000,
+                  last = atomic_load(&s->limit_logged_sec);
         if (sec <= last || !atomic_compare_exchange_strong(&s->limit_logged_sec, &last, sec))
                 return;
         unsigned n = atomic_exchange(&s->limit_refused, 0);
@@ -274,7 +269,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
                 connection_cut(c, false);
                 return;
         }
-        int64_t now = now_us();
+        int64_t now = (int64_t)clock_usec(CLOCK_MONOTONIC);
         if (c->busy)
                 return; /* the answer waits for the store, not for the client */
         if (now < connection_deadline(c)) {
@@ -350,7 +345,7 @@ static int connection_attach(struct worker *w, struct bufferevent *bev, SSL *ssl
         }
         /* From here connection_free() undoes the count. */
         unsigned open = atomic_fetch_add(&s->connections, 1);
-        int64_t now = now_us();
+        int64_t now = (int64_t)clock_usec(CLOCK_MONOTONIC);
         c->handshake_deadline_us = now + (int64_t)s->config->limits.handshake_seconds * 1000000;
         c->idle_deadline_us = now + (int64_t)s->config->limits.timeout_seconds * 1000000;
         evbuffer_add_cb(bufferevent_get_output(bev), on_output_added, c);

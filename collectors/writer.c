@@ -25,13 +25,6 @@ struct writer {
         bool stopping;
 };
 
-static uint64_t now_usec(clockid_t clock)
-{
-        struct timespec ts;
-        clock_gettime(clock, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 struct revoked_list {
         char **ids;
         size_t n, cap;
@@ -128,8 +121,8 @@ int writer_count_gaps(struct store *store)
 static bool run_transaction(struct store *store, struct writer_item *first,
                             struct writer_item *stop)
 {
-        uint64_t start = now_usec(CLOCK_MONOTONIC);
-        int64_t now = (int64_t)(now_usec(CLOCK_REALTIME) / 1000000u);
+        uint64_t start = clock_usec(CLOCK_MONOTONIC);
+        int64_t now = (int64_t)(clock_usec(CLOCK_REALTIME) / 1000000u);
         int r = store_begin(store);
         if (r < 0) {
                 log_error_errno(r, "Cannot begin a store transaction: %m");
@@ -149,7 +142,7 @@ static bool run_transaction(struct store *store, struct writer_item *first,
                 store_rollback(store);
                 return false;
         }
-        metrics_observe_store_transaction(now_usec(CLOCK_MONOTONIC) - start);
+        metrics_observe_store_transaction(clock_usec(CLOCK_MONOTONIC) - start);
         return true;
 }
 
@@ -183,12 +176,12 @@ static void *writer_main(void *arg)
 {
         struct writer *w = arg;
         pthread_setname_np(pthread_self(), "store-writer");
-        uint64_t next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
+        uint64_t next_refresh = clock_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
 
         pthread_mutex_lock(&w->lock);
         for (;;) {
                 for (;;) {
-                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        uint64_t now = clock_usec(CLOCK_MONOTONIC);
                         /* Work someone waits for goes at once; write-behind work waits up
                          * to WRITER_LAZY_USEC to share a commit with more of its kind. */
                         bool due = w->stopping || w->urgent > 0 ||
@@ -234,13 +227,14 @@ static void *writer_main(void *arg)
                 if (stop)
                         break;
                 writer_run_group(w->store, group);
-                if (now_usec(CLOCK_MONOTONIC) >= next_refresh) {
+                if (clock_usec(CLOCK_MONOTONIC) >= next_refresh) {
                         writer_refresh_revoked(w->store);
                         writer_refresh_policy_cache(w->store);
-                        writer_expire_gaps(w->store, (int64_t)(now_usec(CLOCK_REALTIME) / 1000000u),
+                        writer_expire_gaps(w->store,
+                                           (int64_t)(clock_usec(CLOCK_REALTIME) / 1000000u),
                                            w->gap_wait_seconds);
                         writer_count_gaps(w->store);
-                        next_refresh = now_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
+                        next_refresh = clock_usec(CLOCK_MONOTONIC) + w->refresh_ms * 1000u;
                 }
                 pthread_mutex_lock(&w->lock);
         }
@@ -284,7 +278,7 @@ void writer_submit(struct writer *w, struct writer_item *item)
                 w->tail->next = item;
         else {
                 w->head = item;
-                w->lazy_since = now_usec(CLOCK_MONOTONIC);
+                w->lazy_since = clock_usec(CLOCK_MONOTONIC);
         }
         w->tail = item;
         w->queued++;

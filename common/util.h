@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -57,6 +59,15 @@ static inline void fclosep(FILE **f)
 #define STRNEQ(a, b) (strcmp((a), (b)) != 0)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Microseconds on clock: CLOCK_MONOTONIC for deadlines and durations, CLOCK_REALTIME for
+ * timestamps. */
+static inline uint64_t clock_usec(clockid_t clock)
+{
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 /* -errno of the last libc failure, never 0 (so `return -errno_or_eio();` is safe). */
 static inline int negative_errno(void)

@@ -62,16 +62,7 @@ struct uplink {
 
 static uint64_t now_ms(void)
 {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * MSEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+        return clock_usec(CLOCK_MONOTONIC) / 1000;
 }
 
 static uint32_t jitter_random(void)
@@ -120,7 +111,7 @@ static int write_acked(struct uplink *u, uint64_t acked)
 static void attempt_record(struct attempt *a, const char *result, long http_status,
                            const char *error)
 {
-        a->at_usec = wall_usec();
+        a->at_usec = clock_usec(CLOCK_REALTIME);
         a->result = result;
         a->http_status = http_status;
         snprintf(a->error, sizeof(a->error), "%s", error ?: "");
@@ -151,7 +142,7 @@ static void write_status(struct uplink *u)
 {
         _cleanup_json_ json_object *o = json_object_new_object();
         char ts[32];
-        event_format_ts(wall_usec(), ts);
+        event_format_ts(clock_usec(CLOCK_REALTIME), ts);
         json_object_object_add(o, "updated", json_object_new_string(ts));
         json_object_object_add(o, "agent_id", string_or_null(u->agent_id));
         json_object_object_add(o, "collector",

@@ -15,13 +15,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int main(int argc, char **argv)
 {
         if (argc < 3 || argc > 4) {
@@ -41,8 +34,8 @@ int main(int argc, char **argv)
         for (unsigned long i = 1; i <= count && r >= 0; i++) {
                 json_object *details = json_object_new_object();
                 json_object_object_add(details, "i", json_object_new_int64((int64_t)i));
-                r = spool_append(spool, now_usec(), "test.event", EVENT_SEVERITY_INFO, "tester",
-                                 details, &seq);
+                r = spool_append(spool, clock_usec(CLOCK_REALTIME), "test.event",
+                                 EVENT_SEVERITY_INFO, "tester", details, &seq);
                 if (r >= 0 && rate > 0 && i % MAX(1ul, rate / 20) == 0) {
                         r = spool_sync(spool);
                         usleep((useconds_t)(1000000ul * MAX(1ul, rate / 20) / rate));

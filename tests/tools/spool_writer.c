@@ -29,13 +29,6 @@
 #include "common/log.h"
 #include "common/util.h"
 
-static uint64_t now_usec(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void print_stats(struct spool *spool)
 {
         struct spool_stats st;
@@ -170,7 +163,8 @@ int main(int argc, char **argv)
                 json_object_object_add(details, "pad", json_object_new_string(padding));
                 bool security = security_every && i % security_every == 0;
                 uint64_t seq;
-                r = spool_append(spool, now_usec(), security ? "usb.blocked" : "usb.allowed",
+                r = spool_append(spool, clock_usec(CLOCK_REALTIME),
+                                 security ? "usb.blocked" : "usb.allowed",
                                  security ? EVENT_SEVERITY_WARNING : EVENT_SEVERITY_INFO, "tanaka",
                                  details, &seq);
                 if (r < 0 && r != -ENOBUFS) {
